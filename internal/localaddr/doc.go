@@ -1,0 +1,14 @@
+// Package localaddr asks the kernel which local source address it would use
+// for each destination, as Go's net package does before it sorts a DNS
+// answer: a UDP "connect" (which sends no packet) makes the kernel choose a
+// route and a source address, and getsockname reports it. It adds what the
+// kernel knows about those addresses and RFC 6724's rules look at —
+// deprecated, temporary and home flags from /proc/net/if_inet6, whether the
+// owning interface is a tunnel, the configured prefix length — and lists the
+// host's own addresses.
+//
+// It is the only package in dsprobe that does this I/O, so that
+// internal/happyeyeballs stays pure: the sort and the simulator take the
+// sources as data. Its functions are Linux-specific in what they read
+// (/proc and /sys); elsewhere the flags are simply absent.
+package localaddr
