@@ -92,11 +92,16 @@ func ClassifyDialError(err error) Outcome {
 			return OutcomeRefused
 		case syscall.ETIMEDOUT:
 			return OutcomeTimeout
-		case syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.EADDRNOTAVAIL, syscall.ENONET:
+		case syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.EADDRNOTAVAIL, syscall.ENONET, syscall.EHOSTDOWN:
+			// Linux folds ICMPv4 "communication administratively
+			// prohibited" into EHOSTUNREACH too; telling it apart needs
+			// the ICMP type and code from the socket's error queue
+			// (IP_RECVERR), which is the prober's job, not this one's.
 			return OutcomeUnreachable
 		case syscall.EACCES, syscall.EPERM:
-			// Linux reports ICMP administratively prohibited (and a local
-			// nftables reject with that code) as EACCES on connect.
+			// ICMPv6 administratively prohibited, policy failure and
+			// reject route arrive as EACCES; a local netfilter drop of
+			// the SYN is EPERM.
 			return OutcomeProhibited
 		case syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE:
 			return OutcomeReset

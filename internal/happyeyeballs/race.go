@@ -1,0 +1,198 @@
+package happyeyeballs
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Clock is the time source of a real race. Tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is the part of *time.Timer a race uses.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+}
+
+// Dialer opens a connection to a literal address ("[2001:db8::1]:443").
+// *net.Dialer satisfies it.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// LookupFunc answers the DNS query for one family. It is called at most once
+// per family and concurrently for the two families.
+type LookupFunc func(ctx context.Context, family Family) ([]netip.Addr, error)
+
+// StaticLookup answers with the given addresses, split by family, at once:
+// for a race over addresses that are already known.
+func StaticLookup(addrs ...netip.Addr) LookupFunc {
+	return func(_ context.Context, f Family) ([]netip.Addr, error) {
+		var out []netip.Addr
+		for _, a := range addrs {
+			if FamilyOf(a) == f {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+}
+
+// Racer connects to a service over real sockets the way Strategy says: the
+// same engine the simulator runs, fed by real DNS answers, real connects and
+// a real (or injected) clock.
+type Racer struct {
+	Strategy Strategy
+	// Dialer makes each attempt. If nil, a zero net.Dialer is used.
+	Dialer Dialer
+	// Clock drives the attempt delays and deadlines. If nil, the system
+	// clock is used.
+	Clock Clock
+	// SourceFor gives the source address the kernel would use for a
+	// destination, for RFC 6724 sorting (internal/localaddr asks the
+	// kernel). If nil, each destination is taken as its own source.
+	SourceFor func(netip.Addr) Source
+}
+
+// Race resolves with lookup and connects to port on the addresses. It returns
+// the winning connection (nil if none) and the full timeline. The error is
+// non-nil only when the race could not run (bad strategy) or ctx ended it;
+// a client that failed to connect is a Result with no winner, not an error.
+// Race returns only after every attempt and query it started has returned,
+// and it closes every connection but the winner's.
+func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.Conn, Result, error) {
+	if err := r.Strategy.Validate(); err != nil {
+		return nil, Result{}, err
+	}
+	dialer, clock := r.Dialer, r.Clock
+	if dialer == nil {
+		dialer = &net.Dialer{}
+	}
+	if clock == nil {
+		clock = systemClock{}
+	}
+	start := clock.Now()
+	since := func() time.Duration { return clock.Now().Sub(start) }
+
+	// Queries outlive the race only until it ends: an unanswered AAAA
+	// query is of no more use once a connection won.
+	queryCtx, cancelQueries := context.WithCancel(ctx)
+	defer cancelQueries()
+
+	type event struct {
+		query   bool
+		family  Family
+		addrs   []netip.Addr
+		attempt int
+		conn    net.Conn
+		err     error
+	}
+	// Unbuffered: every goroutine below sends exactly one event, and the
+	// loop keeps receiving until all of them have.
+	events := make(chan event)
+	outstanding := 0
+	cancels := map[int]context.CancelFunc{}
+	var winner net.Conn
+
+	e := newEngine(&r.Strategy, r.SourceFor)
+	e.begin()
+	var ctxErr error
+	for {
+		for _, act := range e.takeActions() {
+			switch act.kind {
+			case actQuery:
+				outstanding++
+				go func(f Family) {
+					addrs, err := lookup(queryCtx, f)
+					events <- event{query: true, family: f, addrs: addrs, err: err}
+				}(act.family)
+			case actDial:
+				outstanding++
+				// The attempt's deadline is the engine's timer on the
+				// injected clock, which aborts it through this cancel; a
+				// context deadline would run on the system clock.
+				actx, cancel := context.WithCancel(ctx)
+				cancels[act.attempt] = cancel
+				address := net.JoinHostPort(act.addr.String(), strconv.Itoa(int(port)))
+				go func(id int) {
+					conn, err := dialer.DialContext(actx, "tcp", address)
+					events <- event{attempt: id, conn: conn, err: err}
+				}(act.attempt)
+			case actAbort:
+				cancels[act.attempt]()
+			}
+		}
+		if e.done {
+			cancelQueries()
+			if outstanding == 0 {
+				break
+			}
+		}
+		var timerC <-chan time.Time
+		var t Timer
+		if wake, ok := e.wake(); ok {
+			t = clock.NewTimer(max(wake-since(), 0))
+			timerC = t.C()
+		}
+		ctxDone := ctx.Done()
+		if e.done || ctxErr != nil {
+			ctxDone = nil
+		}
+		select {
+		case ev := <-events:
+			outstanding--
+			switch {
+			case ev.query:
+				e.answer(since(), ev.family, ev.addrs, ev.err)
+			default:
+				cancels[ev.attempt]()
+				delete(cancels, ev.attempt)
+				outcome := ClassifyDialError(ev.err)
+				if ev.err != nil && (outcome == OutcomeConnected || outcome == OutcomeCanceled) {
+					// An error the classifier cannot place is still a
+					// failure of this attempt, not a success or an
+					// abandonment.
+					outcome = OutcomeUnspecified
+				}
+				if e.attemptEnded(since(), ev.attempt, outcome, ev.err) && ev.conn != nil {
+					winner = ev.conn
+				} else if ev.conn != nil {
+					ev.conn.Close() // a loser that connected late
+				}
+			}
+		case <-timerC:
+			e.tick(since())
+		case <-ctxDone:
+			ctxErr = ctx.Err()
+			outcome := OutcomeCanceled
+			if errors.Is(ctxErr, context.DeadlineExceeded) {
+				outcome = OutcomeTimeout
+			}
+			e.stop(since(), outcome)
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if ctxErr != nil && winner == nil {
+		return nil, e.result, ctxErr
+	}
+	return winner, e.result, nil
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                 { return time.Now() }
+func (systemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
+
+type sysTimer struct{ t *time.Timer }
+
+func (s sysTimer) C() <-chan time.Time { return s.t.C }
+func (s sysTimer) Stop() bool          { return s.t.Stop() }

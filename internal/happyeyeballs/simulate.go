@@ -1,0 +1,176 @@
+package happyeyeballs
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Path is what was measured (or is assumed) for one address: how a connect
+// to it ends and how long after the attempt starts it ends.
+type Path struct {
+	Address netip.Addr
+	// Outcome is one of OutcomeConnected, OutcomeRefused,
+	// OutcomeUnreachable, OutcomeProhibited, OutcomeReset or
+	// OutcomeTimeout. OutcomeTimeout means the address never answers: the
+	// attempt ends only when the client's budget for it runs out.
+	Outcome Outcome
+	// After is how long after its start the attempt ends; ignored for
+	// OutcomeTimeout.
+	After time.Duration
+}
+
+// Scenario is the input of a simulation: DNS answer timings and the
+// per-address behaviour of the path.
+type Scenario struct {
+	// ADelay and AAAADelay are how long each query takes to be answered,
+	// counted from when the client sends it. The answer holds the Paths
+	// of that family, in the order they are listed (the resolver's
+	// order); a family with no Path gets an empty (NODATA) answer.
+	ADelay, AAAADelay time.Duration
+	Paths             []Path
+	// SourceFor gives the local source address the client would use for
+	// each destination, for RFC 6724 sorting. Nil means each destination
+	// is taken as its own source: every label and scope matches, so
+	// precedence decides.
+	SourceFor func(netip.Addr) Source
+}
+
+// Validate reports every problem with the scenario at once.
+func (sc *Scenario) Validate() error {
+	var errs []error
+	if sc.ADelay < 0 || sc.AAAADelay < 0 {
+		errs = append(errs, errors.New("DNS answer delays must not be negative"))
+	}
+	seen := map[netip.Addr]bool{}
+	for _, p := range sc.Paths {
+		switch {
+		case !p.Address.IsValid():
+			errs = append(errs, errors.New("path without an address"))
+		case seen[p.Address.Unmap()]:
+			errs = append(errs, fmt.Errorf("address %v listed twice", p.Address))
+		}
+		seen[p.Address.Unmap()] = true
+		switch p.Outcome {
+		case OutcomeConnected, OutcomeRefused, OutcomeUnreachable, OutcomeProhibited, OutcomeReset, OutcomeTimeout:
+		default:
+			errs = append(errs, fmt.Errorf("address %v: outcome %v cannot be simulated", p.Address, p.Outcome))
+		}
+		if p.After < 0 {
+			errs = append(errs, fmt.Errorf("address %v: negative duration %v", p.Address, p.After))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Simulate replays strategy s over the scenario on a virtual clock and
+// returns what the client would do. It is exact and instant: no goroutine,
+// no sleep, no real time.
+func Simulate(s Strategy, sc Scenario) (Result, error) {
+	if err := errors.Join(s.Validate(), sc.Validate()); err != nil {
+		return Result{}, err
+	}
+	paths := map[netip.Addr]Path{}
+	var answers [3][]netip.Addr
+	for _, p := range sc.Paths {
+		a := p.Address.Unmap()
+		paths[a] = p
+		answers[FamilyOf(a)] = append(answers[FamilyOf(a)], a)
+	}
+	delays := [3]time.Duration{FamilyIPv4: sc.ADelay, FamilyIPv6: sc.AAAADelay}
+
+	e := newEngine(&s, sc.SourceFor)
+	var q eventQueue
+	e.begin()
+	for {
+		for _, act := range e.takeActions() {
+			switch act.kind {
+			case actQuery:
+				q.push(simEvent{at: e.now + delays[act.family], kind: simAnswer, family: act.family})
+			case actDial:
+				if p := paths[act.addr]; p.Outcome != OutcomeTimeout {
+					q.push(simEvent{at: e.now + p.After, kind: simAttemptEnd, attempt: act.attempt, outcome: p.Outcome})
+				}
+			case actAbort:
+				// The engine has already ended the attempt; its scheduled
+				// end, if any, is ignored when it comes.
+			}
+		}
+		if e.done {
+			return e.result, nil
+		}
+		wake, hasWake := e.wake()
+		if q.Len() == 0 && !hasWake {
+			// Every attempt has a deadline, so this cannot happen unless
+			// the engine lost track of one: say so rather than hang.
+			return Result{}, errors.New("simulation stalled: no event and no timer pending")
+		}
+		// External events at the same instant as a timer come first: a
+		// client that sees a connection does not start another attempt.
+		if q.Len() > 0 && (!hasWake || q.peek().at <= wake) {
+			ev := q.pop()
+			switch ev.kind {
+			case simAnswer:
+				e.answer(ev.at, ev.family, answers[ev.family], nil)
+			case simAttemptEnd:
+				e.attemptEnded(ev.at, ev.attempt, ev.outcome, nil)
+			}
+			continue
+		}
+		e.tick(wake)
+	}
+}
+
+type simEventKind uint8
+
+const (
+	// simAttemptEnd sorts before simAnswer at the same instant, so the
+	// outcome of a race never depends on how events were queued.
+	simAttemptEnd simEventKind = iota
+	simAnswer
+)
+
+type simEvent struct {
+	at      time.Duration
+	seq     int
+	kind    simEventKind
+	family  Family
+	attempt int
+	outcome Outcome
+}
+
+// eventQueue is a min-heap ordered by time, then kind, then insertion.
+type eventQueue struct {
+	events []simEvent
+	seq    int
+}
+
+func (q *eventQueue) Len() int { return len(q.events) }
+func (q *eventQueue) Less(i, j int) bool {
+	a, b := q.events[i], q.events[j]
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	return a.seq < b.seq
+}
+func (q *eventQueue) Swap(i, j int) { q.events[i], q.events[j] = q.events[j], q.events[i] }
+func (q *eventQueue) Push(x any)    { q.events = append(q.events, x.(simEvent)) }
+func (q *eventQueue) Pop() any {
+	n := len(q.events) - 1
+	ev := q.events[n]
+	q.events = q.events[:n]
+	return ev
+}
+
+func (q *eventQueue) push(ev simEvent) {
+	ev.seq = q.seq
+	q.seq++
+	heap.Push(q, ev)
+}
+func (q *eventQueue) pop() simEvent   { return heap.Pop(q).(simEvent) }
+func (q *eventQueue) peek() *simEvent { return &q.events[0] }

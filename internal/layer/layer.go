@@ -1,0 +1,61 @@
+// Package layer names the layers of one family's path that a verdict can
+// blame, with the exact enum names of the API (LAYER_DNS, ...) and the short
+// names of the span attributes (dns, ...). It depends on nothing else in the
+// project, so every package can speak of layers.
+package layer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Layer is a layer of one family's path, most fundamental first (see the
+// evidence ladder in shared/DESIGN.md).
+type Layer uint8
+
+const (
+	Unspecified Layer = iota
+	// None: the family (or client) passed.
+	None
+	DNS
+	Service
+	Endpoints
+	PodAddress
+	Datapath
+	Route
+	Policy
+	Listener
+	Application
+	// Client: the path works but the client would fail on it, or take
+	// longer than the maximum connect time.
+	Client
+)
+
+var names = [...]string{
+	Unspecified: "LAYER_UNSPECIFIED",
+	None:        "LAYER_NONE",
+	DNS:         "LAYER_DNS",
+	Service:     "LAYER_SERVICE",
+	Endpoints:   "LAYER_ENDPOINTS",
+	PodAddress:  "LAYER_POD_ADDRESS",
+	Datapath:    "LAYER_DATAPATH",
+	Route:       "LAYER_ROUTE",
+	Policy:      "LAYER_POLICY",
+	Listener:    "LAYER_LISTENER",
+	Application: "LAYER_APPLICATION",
+	Client:      "LAYER_CLIENT",
+}
+
+// String returns the API enum name, e.g. "LAYER_LISTENER".
+func (l Layer) String() string {
+	if int(l) < len(names) {
+		return names[l]
+	}
+	return fmt.Sprintf("Layer(%d)", uint8(l))
+}
+
+// Short returns the lower-case name without prefix used in span attributes
+// (dsprobe.failing_layer): "listener", "route", "none".
+func (l Layer) Short() string {
+	return strings.ToLower(strings.TrimPrefix(l.String(), "LAYER_"))
+}
