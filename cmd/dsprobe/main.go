@@ -1,0 +1,20 @@
+// Command dsprobe is the dsprobe command line: it probes dual-stack paths,
+// orders addresses as RFC 6724 does, and predicts what real clients do on a
+// path. See internal/cli for the commands.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dsprobe/dsprobe/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

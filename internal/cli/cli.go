@@ -1,0 +1,121 @@
+// Package cli is the dsprobe command line: flag parsing, the commands, and
+// their table and JSON output. cmd/dsprobe only calls Run.
+//
+// Exit codes are a contract (shared/DESIGN.md): 0 every requested family
+// passed, 1 a family (or a predicted client) failed, 2 bad usage or input,
+// 3 internal error.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitUsage    = 2
+	ExitInternal = 3
+)
+
+// usageError is bad input from the user: exit code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// failedError means the command ran and found a failure: exit code 1.
+var errFailed = errors.New("a requested family or client failed")
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what a command writes to.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"order", "sort addresses as RFC 6724 (or glibc, or a gai.conf) would", runOrder},
+		{"simulate", "predict a client profile's race over given per-address outcomes", runSimulate},
+		{"profiles", "list the built-in client profiles, their parameters and sources", runProfiles},
+	}
+}
+
+// Run runs the dsprobe command line with args (without the program name)
+// and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		printUsage(stderr)
+		return ExitUsage
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		if len(args) > 1 {
+			return Run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
+		printUsage(stdout)
+		return ExitOK
+	}
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		return exitCode(e, "dsprobe "+name, err)
+	}
+	fmt.Fprintf(stderr, "dsprobe: unknown command %q (run dsprobe help)\n", name)
+	return ExitUsage
+}
+
+func exitCode(e *env, prefix string, err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.Is(err, errFailed):
+		return ExitFailed
+	case errors.As(err, &u):
+		fmt.Fprintf(e.stderr, "%s: %v\n", prefix, oneLine(err))
+		return ExitUsage
+	default:
+		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", prefix, oneLine(err))
+		return ExitInternal
+	}
+}
+
+// oneLine joins the lines of an errors.Join into one line.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, `dsprobe proves, family by family, whether a dual-stack path works and
+predicts how real clients will behave on it.
+
+Usage: dsprobe COMMAND [flags] [args]
+
+Commands:`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, `
+Every command accepts -o table|json. Run dsprobe COMMAND --help for its flags.
+Exit codes: 0 passed, 1 a family or client failed, 2 bad usage or input, 3 internal error.`)
+}

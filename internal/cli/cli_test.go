@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestOrderJSON(t *testing.T) {
+	gaiconf := filepath.Join(t.TempDir(), "gai.conf")
+	if err := os.WriteFile(gaiconf, []byte("precedence ::ffff:0:0/96 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{
+			name: "RFC 6724 table ranks IPv4 above ULA",
+			args: []string{"order", "-o", "json", "--src", "fd00::2", "--src", "10.0.0.2", "fd00::1", "10.0.0.1"},
+			want: []string{"10.0.0.1", "fd00::1"},
+		},
+		{
+			name: "glibc table ranks ULA above IPv4",
+			args: []string{"order", "-o", "json", "--policy", "glibc", "--src", "fd00::2", "--src", "10.0.0.2", "fd00::1", "10.0.0.1"},
+			want: []string{"fd00::1", "10.0.0.1"},
+		},
+		{
+			name: "gai.conf preferring IPv4, flags after the addresses",
+			args: []string{"order", "2001:db8::1", "192.0.2.1", "--policy", gaiconf, "--src", "2001:db8::2", "--src", "192.0.2.2", "-o", "json"},
+			want: []string{"192.0.2.1", "2001:db8::1"},
+		},
+		{
+			name: "global IPv6 first with the RFC table",
+			args: []string{"order", "-o", "json", "--src", "2001:db8::2", "--src", "192.0.2.2", "192.0.2.1", "[2001:db8::1]"},
+			want: []string{"2001:db8::1", "192.0.2.1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, tt.args...)
+			if code != ExitOK {
+				t.Fatalf("got exit %d (%s), want 0", code, stderr)
+			}
+			var got struct{ Addresses []string }
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("bad JSON %q: %v", stdout, err)
+			}
+			if !reflect.DeepEqual(got.Addresses, tt.want) {
+				t.Errorf("got %v, want %v", got.Addresses, tt.want)
+			}
+		})
+	}
+}
+
+func TestOrderTable(t *testing.T) {
+	stdout, _, code := run(t, "order", "--src", "fd00::2", "--src", "10.0.0.2", "fd00::1", "10.0.0.1")
+	if code != ExitOK {
+		t.Fatalf("got exit %d, want 0", code)
+	}
+	first := strings.Index(stdout, "10.0.0.1")
+	second := strings.Index(stdout, "fd00::1 ")
+	if first < 0 || second < 0 || first > second {
+		t.Errorf("got table\n%s\nwant 10.0.0.1 listed before fd00::1", stdout)
+	}
+	if !strings.Contains(stdout, "PRECEDENCE") || !strings.Contains(stdout, "policy rfc6724") {
+		t.Errorf("got table\n%s\nwant the policy and a PRECEDENCE column", stdout)
+	}
+}
+
+func TestSimulateJSON(t *testing.T) {
+	stdout, stderr, code := run(t, "simulate", "--profile", "go", "-o", "json",
+		"--src", "2001:db8::2", "--src", "192.0.2.2",
+		"--attempt", "2001:db8::1=timeout", "--attempt", "192.0.2.1=connected:2ms")
+	if code != ExitOK {
+		t.Fatalf("got exit %d (%s), want 0", code, stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("bad JSON %q: %v", stdout, err)
+	}
+	want := map[string]any{
+		"profile":         "go",
+		"family":          "FAMILY_IPV4",
+		"address":         "192.0.2.1",
+		"outcome":         "OUTCOME_CONNECTED",
+		"timeToConnectMs": 302.0,
+		"fallbackDelayMs": 300.0,
+		"failingLayer":    "LAYER_NONE",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %v (%T), want %v", k, got[k], got[k], v)
+		}
+	}
+	attempts, _ := got["attempts"].([]any)
+	if len(attempts) != 2 {
+		t.Fatalf("got %d attempts, want 2", len(attempts))
+	}
+	if a := attempts[0].(map[string]any); a["outcome"] != "OUTCOME_CANCELED" || a["durationMs"] != 302.0 {
+		t.Errorf("got first attempt %v, want the IPv6 attempt canceled after 302 ms", a)
+	}
+}
+
+func TestSimulateExitCodes(t *testing.T) {
+	src := []string{"--src", "2001:db8::2", "--src", "192.0.2.2"}
+	tests := []struct {
+		name      string
+		args      []string
+		code      int
+		stdout    string // substring expected on stdout
+		stderr    string // substring expected on stderr
+		layerJSON string
+	}{
+		{
+			name: "java fails on broken IPv4 though IPv6 works: LAYER_CLIENT, exit 1",
+			args: append([]string{"simulate", "--profile", "java", "-o", "json", "--attempt", "2001:db8::1=connected:1ms", "--attempt", "192.0.2.1=refused"}, src...),
+			code: ExitFailed, layerJSON: "LAYER_CLIENT",
+		},
+		{
+			name: "python waits 127 s: slower than --max-connect-time",
+			args: append([]string{"simulate", "--profile", "python", "-o", "json", "--attempt", "2001:db8::1=timeout", "--attempt", "192.0.2.1=connected"}, src...),
+			code: ExitFailed, layerJSON: "LAYER_CLIENT",
+		},
+		{
+			name: "python within a generous --max-connect-time",
+			args: append([]string{"simulate", "--profile", "python", "--max-connect-time", "3m", "-o", "json", "--attempt", "2001:db8::1=timeout", "--attempt", "192.0.2.1=connected"}, src...),
+			code: ExitOK, layerJSON: "LAYER_NONE",
+		},
+		{
+			name: "everything refused is the path's failure, not the client's",
+			args: append([]string{"simulate", "--profile", "go", "-o", "json", "--attempt", "2001:db8::1=refused", "--attempt", "192.0.2.1=refused"}, src...),
+			code: ExitFailed, layerJSON: "LAYER_LISTENER",
+		},
+		{
+			name:   "table output names the verdict",
+			args:   append([]string{"simulate", "--profile", "curl", "--attempt", "2001:db8::1=timeout", "--attempt", "192.0.2.1=connected:1ms"}, src...),
+			code:   ExitOK,
+			stdout: "connected over IPv4 to 192.0.2.1 in 201ms (fallback delay 200ms)",
+		},
+		{name: "missing profile", args: []string{"simulate", "--attempt", "192.0.2.1=connected"}, code: ExitUsage, stderr: "--profile is required"},
+		{name: "unknown profile", args: []string{"simulate", "--profile", "lynx", "--attempt", "192.0.2.1=connected"}, code: ExitUsage, stderr: `unknown profile "lynx"`},
+		{name: "no attempts", args: []string{"simulate", "--profile", "go"}, code: ExitUsage, stderr: "at least one --attempt"},
+		{name: "bad address", args: []string{"simulate", "--profile", "go", "--attempt", "192.0.2.300=connected"}, code: ExitUsage, stderr: "is not an IP address"},
+		{name: "bad outcome", args: []string{"simulate", "--profile", "go", "--attempt", "192.0.2.1=maybe"}, code: ExitUsage, stderr: `unknown outcome "maybe"`},
+		{name: "timeout with a duration", args: []string{"simulate", "--profile", "go", "--attempt", "192.0.2.1=timeout:3s"}, code: ExitUsage, stderr: "takes no duration"},
+		{name: "bad duration", args: []string{"simulate", "--profile", "go", "--attempt", "192.0.2.1=connected:soon"}, code: ExitUsage, stderr: "is not a duration"},
+		{name: "missing =", args: []string{"simulate", "--profile", "go", "--attempt", "192.0.2.1"}, code: ExitUsage, stderr: "want ADDR=OUTCOME"},
+		{name: "duplicate address", args: []string{"simulate", "--profile", "go", "--attempt", "192.0.2.1=connected", "--attempt", "192.0.2.1=refused"}, code: ExitUsage, stderr: "listed twice"},
+		{name: "bad --a-delay", args: []string{"simulate", "--profile", "go", "--a-delay", "x", "--attempt", "192.0.2.1=connected"}, code: ExitUsage, stderr: "a-delay"},
+		{name: "stray argument", args: []string{"simulate", "--profile", "go", "192.0.2.1"}, code: ExitUsage, stderr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("got exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if tt.stdout != "" && !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("got stdout\n%s\nwant it to contain %q", stdout, tt.stdout)
+			}
+			if tt.stderr != "" {
+				if !strings.Contains(stderr, tt.stderr) {
+					t.Errorf("got stderr %q, want it to contain %q", stderr, tt.stderr)
+				}
+				if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+					t.Errorf("got a multi-line error %q, want one line", stderr)
+				}
+			}
+			if tt.layerJSON != "" {
+				var got struct{ FailingLayer string }
+				if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+					t.Fatalf("bad JSON %q: %v", stdout, err)
+				}
+				if got.FailingLayer != tt.layerJSON {
+					t.Errorf("got failingLayer %s, want %s", got.FailingLayer, tt.layerJSON)
+				}
+			}
+		})
+	}
+}
+
+func TestOrderErrors(t *testing.T) {
+	badConf := filepath.Join(t.TempDir(), "gai.conf")
+	if err := os.WriteFile(badConf, []byte("# ok\nprecedence ::ffff:0:0/96 100\nlabel nonsense 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"no addresses", []string{"order"}, "no addresses"},
+		{"bad address", []string{"order", "not-an-ip"}, `"not-an-ip" is not an IP address`},
+		{"bad source", []string{"order", "--src", "x", "192.0.2.1"}, `"x" is not an IP address`},
+		{"unknown policy", []string{"order", "--policy", "bsd", "192.0.2.1"}, "bsd"},
+		{"malformed gai.conf names the line", []string{"order", "--policy", badConf, "192.0.2.1"}, "line 3"},
+		{"bad output format", []string{"order", "-o", "yaml", "192.0.2.1"}, `unknown output format "yaml"`},
+		{"unknown flag", []string{"order", "--sauce", "192.0.2.1"}, "sauce"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := run(t, tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("got exit %d, want %d (stderr %q)", code, ExitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.stderr) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+				t.Errorf("got stderr %q, want one line containing %q", stderr, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestProfilesCommand(t *testing.T) {
+	stdout, _, code := run(t, "profiles")
+	if code != ExitOK {
+		t.Fatalf("got exit %d, want 0", code)
+	}
+	for _, name := range []string{"rfc8305", "go", "curl", "chrome", "firefox", "safari", "node", "python", "java", "okhttp", "dotnet", "envoy", "wget"} {
+		if !strings.Contains(stdout, "\n"+name+" ") {
+			t.Errorf("profile %s missing from\n%s", name, stdout)
+		}
+	}
+
+	stdout, _, code = run(t, "profiles", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("got exit %d, want 0", code)
+	}
+	var list struct{ Profiles []profileJSON }
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Profiles {
+		if p.Name == "node" && p.Parameters["attempt-delay"] != "250ms" {
+			t.Errorf("got node attempt-delay %q, want 250ms", p.Parameters["attempt-delay"])
+		}
+		if len(p.Sources) == 0 {
+			t.Errorf("profile %s has no sources in JSON", p.Name)
+		}
+	}
+
+	stdout, _, code = run(t, "profiles", "node,attempt-delay=500ms")
+	if code != ExitOK || !strings.Contains(stdout, "attempt-delay") || !strings.Contains(stdout, "500ms") || !strings.Contains(stdout, "Sources:") {
+		t.Errorf("got exit %d and\n%s\nwant node's parameters with attempt-delay 500ms and its sources", code, stdout)
+	}
+
+	if _, stderr, code := run(t, "profiles", "lynx"); code != ExitUsage || !strings.Contains(stderr, "unknown profile") {
+		t.Errorf("got exit %d stderr %q, want 2 and unknown profile", code, stderr)
+	}
+}
+
+func TestTopLevel(t *testing.T) {
+	if stdout, _, code := run(t, "help"); code != ExitOK || !strings.Contains(stdout, "simulate") {
+		t.Errorf("help: got exit %d and %q", code, stdout)
+	}
+	if _, stderr, code := run(t); code != ExitUsage || !strings.Contains(stderr, "Usage") {
+		t.Errorf("no args: got exit %d and %q, want 2 and the usage", code, stderr)
+	}
+	if _, stderr, code := run(t, "frobnicate"); code != ExitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: got exit %d and %q", code, stderr)
+	}
+	if stdout, _, code := run(t, "simulate", "--help"); code != ExitOK || !strings.Contains(stdout, "timeToConnect") && !strings.Contains(stdout, "time to connect") {
+		t.Errorf("simulate --help: got exit %d and %q", code, stdout)
+	}
+	if stdout, _, code := run(t, "help", "order"); code != ExitOK || !strings.Contains(stdout, "--policy") && !strings.Contains(stdout, "-policy") {
+		t.Errorf("help order: got exit %d and %q", code, stdout)
+	}
+}

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
+)
+
+const simulateSynopsis = `--profile NAME[,KEY=VALUE...] [--src ADDR]... [--a-delay DUR] [--aaaa-delay DUR]
+                 --attempt ADDR=OUTCOME[:DUR]... [--max-connect-time DUR] [-o table|json]`
+
+const simulateHelp = `Replays a client profile over DNS answer timings and per-address outcomes on a
+virtual clock, and prints what that client would do: the family it ends on,
+its time to connect (from the start of resolution to the winning handshake)
+and its fallback delay (start of the winning attempt minus start of the first
+attempt, when the winner's family differs from the first attempted family).
+
+Each --attempt gives one resolved address and how a connect to it ends, after
+DUR from the attempt's start (default 0): connected, refused, unreachable,
+prohibited, reset, or timeout (never answers; takes no duration). The
+addresses of each family form that family's DNS answer, in the order given.
+A family with no --attempt gets an empty (NODATA) answer.
+
+Without --src the source addresses come from the kernel, as for dsprobe order.
+
+Exit code 1 when the client would not connect, or would take longer than
+--max-connect-time although an address connects.
+
+Examples:
+  dsprobe simulate --profile go --attempt 2001:db8::1=timeout --attempt 192.0.2.1=connected:2ms
+  dsprobe simulate --profile node --attempt 2001:db8::1=timeout --attempt 192.0.2.1=connected:300ms
+  dsprobe simulate --profile python,attempt-timeout=1s --attempt 2001:db8::1=timeout --attempt 192.0.2.1=connected`
+
+func runSimulate(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("simulate", simulateSynopsis, simulateHelp, e.stdout)
+	out := addOutputFlag(fs)
+	profile := fs.String("profile", "", "client profile (see dsprobe profiles), optionally with KEY=VALUE overrides")
+	var srcs addrList
+	fs.Var(&srcs, "src", "a local source `address` (repeatable); default: ask the kernel")
+	aDelay := fs.Duration("a-delay", 0, "time the A query takes to be answered")
+	aaaaDelay := fs.Duration("aaaa-delay", 0, "time the AAAA query takes to be answered")
+	var attempts stringList
+	fs.Var(&attempts, "attempt", "`ADDR=OUTCOME[:DUR]` for one resolved address (repeatable)")
+	maxConnect := fs.Duration("max-connect-time", time.Second, "a client slower than this fails with LAYER_CLIENT")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usagef("unexpected argument %q (addresses go in --attempt)", positional[0])
+	}
+	if *profile == "" {
+		return usagef("--profile is required (one of: %s)", strings.Join(he.ProfileNames(), ", "))
+	}
+	p, err := he.ParseProfile(*profile)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(attempts) == 0 {
+		return usagef("at least one --attempt ADDR=OUTCOME[:DUR] is required")
+	}
+	if *maxConnect <= 0 {
+		return usagef("--max-connect-time must be positive")
+	}
+	sc := he.Scenario{ADelay: *aDelay, AAAADelay: *aaaaDelay}
+	for _, a := range attempts {
+		path, err := parseAttempt(a)
+		if err != nil {
+			return usageError{err}
+		}
+		sc.Paths = append(sc.Paths, path)
+	}
+	var dsts []netip.Addr
+	for _, path := range sc.Paths {
+		dsts = append(dsts, path.Address)
+	}
+	sc.SourceFor = sourceResolver(srcs, dsts, p.Sort.Policy)
+	res, err := he.Simulate(p.Strategy, sc)
+	if err != nil {
+		return usageError{err}
+	}
+	pred := predictionOf(p.Name, res, sc.Paths, *maxConnect)
+	if *out == "json" {
+		if err := writeJSON(e.stdout, pred.json()); err != nil {
+			return err
+		}
+	} else {
+		writeSimulationTable(e, p, res, pred)
+	}
+	if pred.failingLayer != layer.None {
+		return errFailed
+	}
+	return nil
+}
+
+// parseAttempt parses ADDR=OUTCOME[:DUR].
+func parseAttempt(s string) (he.Path, error) {
+	addrText, rest, ok := strings.Cut(s, "=")
+	if !ok {
+		return he.Path{}, fmt.Errorf("--attempt %q: want ADDR=OUTCOME[:DUR]", s)
+	}
+	addr, err := parseAddr(addrText)
+	if err != nil {
+		return he.Path{}, fmt.Errorf("--attempt %q: %w", s, err)
+	}
+	outcomeText, durText, hasDur := strings.Cut(rest, ":")
+	outcome, err := he.ParseOutcome(outcomeText)
+	switch {
+	case err != nil, outcome == he.OutcomeCanceled, outcome == he.OutcomeNotAttempted, outcome == he.OutcomeAppFailed:
+		return he.Path{}, fmt.Errorf("--attempt %q: unknown outcome %q (want connected, refused, unreachable, prohibited, reset or timeout)", s, outcomeText)
+	}
+	path := he.Path{Address: addr, Outcome: outcome}
+	if hasDur {
+		if outcome == he.OutcomeTimeout {
+			return he.Path{}, fmt.Errorf("--attempt %q: timeout takes no duration (it never answers)", s)
+		}
+		d, err := time.ParseDuration(durText)
+		if err != nil || d < 0 {
+			return he.Path{}, fmt.Errorf("--attempt %q: %q is not a duration (e.g. 2ms, 1.5s)", s, durText)
+		}
+		path.After = d
+	}
+	return path, nil
+}
+
+// prediction is one clients[] entry: what a profile would do on a path.
+type prediction struct {
+	profile       string
+	family        he.Family
+	address       netip.Addr
+	outcome       he.Outcome
+	timeToConnect time.Duration
+	fallbackDelay time.Duration
+	failingLayer  layer.Layer
+	attempts      []he.Attempt
+}
+
+// predictionOf judges a simulated race: LAYER_CLIENT when the client fails or
+// is slower than maxConnect although an address it knows connects; when no
+// address connects at all, the path's own failure, named from the outcome.
+func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect time.Duration) prediction {
+	p := prediction{
+		profile:       profile,
+		family:        res.Family,
+		address:       res.Address,
+		outcome:       res.Outcome,
+		timeToConnect: res.TimeToConnect,
+		fallbackDelay: res.FallbackDelay,
+		attempts:      res.Attempts,
+		failingLayer:  layer.None,
+	}
+	pathWorks := false
+	for _, path := range paths {
+		if path.Outcome == he.OutcomeConnected {
+			pathWorks = true
+		}
+	}
+	switch {
+	case res.Connected() && res.TimeToConnect <= maxConnect:
+	case res.Connected(), pathWorks:
+		p.failingLayer = layer.Client
+	default:
+		p.failingLayer = layerOfOutcome(res.Outcome)
+	}
+	return p
+}
+
+// layerOfOutcome names the layer a failed connect points at when nothing else
+// is known about the path.
+func layerOfOutcome(o he.Outcome) layer.Layer {
+	switch o {
+	case he.OutcomeNotAttempted:
+		return layer.DNS
+	case he.OutcomeRefused:
+		return layer.Listener
+	case he.OutcomeProhibited:
+		return layer.Policy
+	case he.OutcomeReset, he.OutcomeAppFailed:
+		return layer.Application
+	default:
+		return layer.Route
+	}
+}
+
+func writeSimulationTable(e *env, p he.Profile, res he.Result, pred prediction) {
+	w := e.stdout
+	fmt.Fprintf(w, "profile   %s — %s\n", p.Name, p.Client)
+	for _, a := range res.Answers {
+		q := "A"
+		if a.Family == he.FamilyIPv6 {
+			q = "AAAA"
+		}
+		fmt.Fprintf(w, "dns       %-4s answered at %s with %d address(es)\n", q, formatMs(a.At), len(a.Addresses))
+	}
+	fmt.Fprintf(w, "order     %s\n", joinAddrs(res.Order))
+	if res.Connected() {
+		fmt.Fprintf(w, "result    connected over %s to %s in %s (fallback delay %s)\n",
+			familyLabel(res.Family), res.Address, formatMs(res.TimeToConnect), formatMs(res.FallbackDelay))
+	} else {
+		fmt.Fprintf(w, "result    no connection: %s after %s\n", res.Outcome, formatMs(res.TimeToConnect))
+	}
+	fmt.Fprintf(w, "verdict   %s\n\n", pred.failingLayer)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tADDRESS\tFAMILY\tSTART\tEND\tOUTCOME")
+	for i, a := range res.Attempts {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i+1, a.Address, familyLabel(a.Family), formatMs(a.Start), formatMs(a.End), a.Outcome)
+	}
+	tw.Flush()
+}
+
+func familyLabel(f he.Family) string {
+	switch f {
+	case he.FamilyIPv4:
+		return "IPv4"
+	case he.FamilyIPv6:
+		return "IPv6"
+	}
+	return "none"
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	if len(addrs) == 0 {
+		return "(none)"
+	}
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, " ")
+}

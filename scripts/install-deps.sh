@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the test tiers need, pinned, and only what is missing:
+#   - Debian packages: iproute2 and nftables (test hosts and faults), curl and
+#     python3 (real clients the profiles are checked against);
+#   - Go tools, built from the module proxy at pinned versions into a cache
+#     directory outside the repository, keyed by version.
+# Safe to run again: a second run installs nothing.
+set -euo pipefail
+
+STATICCHECK_VERSION=v0.8.2
+CACHE_DIR=${DSPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsprobe}
+TOOLS_BIN="$CACHE_DIR/tools/bin"
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------
+declare -A package_for=(
+  [ip]=iproute2
+  [nft]=nftables
+  [curl]=curl
+  [python3]=python3
+)
+missing=()
+for cmd in "${!package_for[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_for[$cmd]}")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing ${missing[*]}; not root, so the network tier will skip (run as root to install)"
+  else
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# --- Go tools ---------------------------------------------------------------
+install_go_tool() { # name module version
+  local name=$1 module=$2 version=$3
+  local dir="$CACHE_DIR/tools/$name-$version"
+  if [[ ! -x "$dir/$name" ]]; then
+    log "go install $module@$version"
+    mkdir -p "$dir"
+    GOBIN="$dir" GOFLAGS=-mod=mod go install "$module@$version"
+  fi
+  mkdir -p "$TOOLS_BIN"
+  ln -sf "$dir/$name" "$TOOLS_BIN/$name"
+}
+install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+
+echo "$TOOLS_BIN"
