@@ -8,6 +8,8 @@
 set -euo pipefail
 
 STATICCHECK_VERSION=v0.8.2
+# golang.org/x/perf has no tagged release; this is its 2026-01-12 commit.
+BENCHSTAT_VERSION=v0.0.0-20260112171951-5abaabe9f1bd
 CACHE_DIR=${DSPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsprobe}
 TOOLS_BIN="$CACHE_DIR/tools/bin"
 
@@ -48,5 +50,6 @@ install_go_tool() { # name module version
   ln -sf "$dir/$name" "$TOOLS_BIN/$name"
 }
 install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+install_go_tool benchstat golang.org/x/perf/cmd/benchstat "$BENCHSTAT_VERSION"
 
 echo "$TOOLS_BIN"

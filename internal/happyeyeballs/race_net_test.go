@@ -1,4 +1,4 @@
-package happyeyeballs_test
+package happyeyeballs
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/testhost"
 )
 
@@ -27,19 +26,19 @@ func TestRaceOnTestHosts(t *testing.T) {
 	go acceptAll(ln)
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	v6, v4 := netip.AddrPortFrom(server.Addr6(), port), netip.AddrPortFrom(server.Addr4(), port)
-	sources := func(a netip.Addr) he.Source {
+	sources := func(a netip.Addr) Source {
 		if a.Is4() {
-			return he.Source{Addr: client.Addr4()}
+			return Source{Addr: client.Addr4()}
 		}
-		return he.Source{Addr: client.Addr6()}
+		return Source{Addr: client.Addr6()}
 	}
 
 	tests := []struct {
 		name         string
 		profile      string
 		fault        func(t *testing.T)
-		family       he.Family
-		firstOutcome he.Outcome
+		family       Family
+		firstOutcome Outcome
 		// The fallback must start no earlier than minFallback and, when it
 		// is the failure rather than a timer that starts it, before
 		// maxFallback.
@@ -49,7 +48,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			name:    "healthy dual-stack: IPv6 wins",
 			profile: "rfc8305",
 			fault:   func(t *testing.T) {},
-			family:  he.FamilyIPv6, firstOutcome: he.OutcomeConnected,
+			family:  FamilyIPv6, firstOutcome: OutcomeConnected,
 		},
 		{
 			name:    "IPv6 silently dropped: IPv4 after the 250 ms attempt delay",
@@ -57,7 +56,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			fault: func(t *testing.T) {
 				must(t, server.DropInbound(v6))
 			},
-			family: he.FamilyIPv4, firstOutcome: he.OutcomeCanceled,
+			family: FamilyIPv4, firstOutcome: OutcomeCanceled,
 			minFallback: 250 * time.Millisecond, maxFallback: 2 * time.Second,
 		},
 		{
@@ -66,8 +65,8 @@ func TestRaceOnTestHosts(t *testing.T) {
 			fault: func(t *testing.T) {
 				must(t, server.RejectInbound(v6, testhost.RejectTCPReset))
 			},
-			family: he.FamilyIPv4, firstOutcome: he.OutcomeRefused,
-			maxFallback: he.DefaultAttemptDelay,
+			family: FamilyIPv4, firstOutcome: OutcomeRefused,
+			maxFallback: DefaultAttemptDelay,
 		},
 		{
 			name:    "IPv6 route removed: unreachable, IPv4 starts at once",
@@ -76,7 +75,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 				must(t, client.DelRoute(lab.Prefix6()))
 				t.Cleanup(func() { must(t, client.AddRoute(lab.Prefix6(), netip.Addr{})) })
 			},
-			family: he.FamilyIPv4, firstOutcome: he.OutcomeUnreachable,
+			family: FamilyIPv4, firstOutcome: OutcomeUnreachable,
 			maxFallback: 300 * time.Millisecond,
 		},
 		{
@@ -87,7 +86,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			fault: func(t *testing.T) {
 				must(t, server.RejectInbound(v6, testhost.RejectAdminProhibited))
 			},
-			family: he.FamilyIPv4, firstOutcome: he.OutcomeProhibited,
+			family: FamilyIPv4, firstOutcome: OutcomeProhibited,
 			maxFallback: 5 * time.Second,
 		},
 	}
@@ -95,14 +94,14 @@ func TestRaceOnTestHosts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fault(t)
 			t.Cleanup(func() { must(t, server.ClearFaults()) })
-			p, err := he.ParseProfile(tt.profile)
+			p, err := ParseProfile(tt.profile)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := &he.Racer{Strategy: p.Strategy, Dialer: client, SourceFor: sources}
+			r := &Racer{Strategy: p.Strategy, Dialer: client, SourceFor: sources}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			conn, res, err := r.Race(ctx, he.StaticLookup(v4.Addr(), v6.Addr()), port)
+			conn, res, err := r.Race(ctx, StaticLookup(v4.Addr(), v6.Addr()), port)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,16 +122,6 @@ func TestRaceOnTestHosts(t *testing.T) {
 				t.Errorf("got fallback delay %v, want under %v", res.FallbackDelay, tt.maxFallback)
 			}
 		})
-	}
-}
-
-func acceptAll(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c.Close()
 	}
 }
 

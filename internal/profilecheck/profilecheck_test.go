@@ -150,6 +150,15 @@ func realClients() []realClient {
 			parse: parseAddrMillis,
 		},
 		{
+			// Single-file source launch: the JVM compiles it in memory; the
+			// program times only its own connect.
+			name: "java new Socket(host, port)", profile: "java", binary: "java",
+			argv: func(host string, port uint16) []string {
+				return []string{"java", "testdata/javaclient/JavaClient.java", host, strconv.Itoa(int(port))}
+			},
+			parse: parseAddrMillis,
+		},
+		{
 			name: "node net.connect", profile: "node", binary: "node",
 			argv: func(host string, port uint16) []string {
 				return []string{"node", "-e", nodeClient, host, strconv.Itoa(int(port))}
@@ -186,14 +195,17 @@ func TestProfilesMatchRealClients(t *testing.T) {
 	}
 
 	scenarios := []struct {
-		name    string
-		fault   func() error
-		v6Path  he.Path
-		comment string
+		name      string
+		fault     func() error
+		v6Outcome he.Outcome // as the simulator should see each family
+		v4Outcome he.Outcome
 	}{
-		{"healthy", func() error { return nil }, he.Path{Address: v6.Addr(), Outcome: he.OutcomeConnected}, ""},
-		{"IPv6 blackholed", func() error { return server.DropInbound(v6) }, he.Path{Address: v6.Addr(), Outcome: he.OutcomeTimeout}, ""},
-		{"IPv6 refused", func() error { return server.RejectInbound(v6, testhost.RejectTCPReset) }, he.Path{Address: v6.Addr(), Outcome: he.OutcomeRefused}, ""},
+		{"healthy", func() error { return nil }, he.OutcomeConnected, he.OutcomeConnected},
+		{"IPv6 blackholed", func() error { return server.DropInbound(v6) }, he.OutcomeTimeout, he.OutcomeConnected},
+		{"IPv6 refused", func() error { return server.RejectInbound(v6, testhost.RejectTCPReset) }, he.OutcomeRefused, he.OutcomeConnected},
+		// Most clients never notice (IPv6 comes first); Java tries only
+		// its first address, IPv4, and fails although IPv6 works.
+		{"IPv4 refused", func() error { return server.RejectInbound(v4, testhost.RejectTCPReset) }, he.OutcomeConnected, he.OutcomeRefused},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -206,7 +218,10 @@ func TestProfilesMatchRealClients(t *testing.T) {
 				}
 			})
 			scenario := he.Scenario{
-				Paths:     []he.Path{sc.v6Path, {Address: v4.Addr(), Outcome: he.OutcomeConnected}},
+				Paths: []he.Path{
+					{Address: v6.Addr(), Outcome: sc.v6Outcome},
+					{Address: v4.Addr(), Outcome: sc.v4Outcome},
+				},
 				SourceFor: sources,
 			}
 			for _, rc := range realClients() {
@@ -231,6 +246,15 @@ func TestProfilesMatchRealClients(t *testing.T) {
 						argv := rc.argv(serviceName, port)
 						out, err := client.Run(ctx, argv[0], argv[1:]...)
 						cancel()
+						if !pred.Connected() {
+							// The profile predicts a failure: the real
+							// client must fail too.
+							if err == nil {
+								t.Fatalf("real %s connected (%s), profile %s predicts %v", rc.name, strings.TrimSpace(out), rc.profile, pred.Outcome)
+							}
+							t.Logf("%s fails as predicted (%v): %v", rc.name, pred.Outcome, err)
+							return
+						}
 						if err != nil {
 							t.Fatal(err)
 						}
