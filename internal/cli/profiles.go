@@ -91,14 +91,19 @@ func runProfiles(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// describeOrder names the ordering in a few words: the policy table (or
+// "resolver" when the client keeps the resolver's order), a rule subset when
+// not all rules apply, and a family preference.
 func describeOrder(s *he.Strategy) string {
-	d := s.Order.String()
+	d := "resolver"
 	if s.Order == he.OrderRFC6724 {
-		name := "rfc6724"
+		d = "rfc6724"
 		if s.Sort.Policy != nil {
-			name = s.Sort.Policy.Name
+			d = s.Sort.Policy.Name
 		}
-		d += "/" + name
+		if s.Sort.Rules != 0 && s.Sort.Rules != he.AllRules {
+			d += " rules " + s.Sort.Rules.String()
+		}
 	}
 	if s.FamilyFirst != he.FamilyUnspecified {
 		d += ", " + s.FamilyFirst.String() + " first"

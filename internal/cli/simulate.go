@@ -46,7 +46,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	aDelay := fs.Duration("a-delay", 0, "time the A query takes to be answered")
 	aaaaDelay := fs.Duration("aaaa-delay", 0, "time the AAAA query takes to be answered")
 	var attempts stringList
-	fs.Var(&attempts, "attempt", "`ADDR=OUTCOME[:DUR]` for one resolved address (repeatable)")
+	fs.Var(&attempts, "attempt", "how one resolved address answers, as `ADDR=OUTCOME[:DUR]` (repeatable)")
 	maxConnect := fs.Duration("max-connect-time", time.Second, "a client slower than this fails with LAYER_CLIENT")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
