@@ -78,14 +78,25 @@ func (o Outcome) Failed() bool {
 	return false
 }
 
+// OutcomeError is an error that knows the Outcome it stands for, such as a
+// dialer's error that read the ICMP type and code from the socket's error
+// queue. ClassifyDialError trusts it over the errno.
+type OutcomeError interface {
+	error
+	Outcome() Outcome
+}
+
 // ClassifyDialError maps the error of a connect to an Outcome. A nil error is
 // OutcomeConnected. Errors that carry no socket errno and are not a deadline
 // are OutcomeUnspecified, so the caller keeps the error text as the cause.
 func ClassifyDialError(err error) Outcome {
 	var errno syscall.Errno
+	var known OutcomeError
 	switch {
 	case err == nil:
 		return OutcomeConnected
+	case errors.As(err, &known) && known.Outcome() != OutcomeUnspecified:
+		return known.Outcome()
 	case errors.As(err, &errno):
 		switch errno {
 		case syscall.ECONNREFUSED:
