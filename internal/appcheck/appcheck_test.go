@@ -1,0 +1,482 @@
+package appcheck
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []Kind{TCP, HTTP, HTTPS, GRPC, GRPCS} {
+		got, err := ParseKind(k.String())
+		if err != nil || got != k {
+			t.Errorf("ParseKind(%q): got %v, %v, want %v", k.String(), got, err, k)
+		}
+	}
+	_, err := ParseKind("ftp")
+	if err == nil {
+		t.Fatal("ParseKind(\"ftp\"): got no error")
+	}
+	for _, want := range []string{`"ftp"`, "tcp, http, https, grpc, grpcs"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got error %q, want it to contain %q", err, want)
+		}
+	}
+	var zero Spec
+	if zero.Kind != TCP {
+		t.Errorf("got zero Kind %v, want tcp", zero.Kind)
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	if err := (Spec{}).Validate(); err != nil {
+		t.Errorf("zero Spec: got %v, want no error", err)
+	}
+	err := Spec{Kind: Kind(42), Path: "healthz", MaxStatus: -1, Host: "a b"}.Validate()
+	if err == nil {
+		t.Fatal("got no error for a bad Spec")
+	}
+	// Every problem at once.
+	for _, want := range []string{"Kind(42)", `"healthz"`, "-1", `"a b"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to mention %s", err, want)
+		}
+	}
+}
+
+// dialTo connects to a test server's address, as the prober would have.
+func dialTo(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// pki is a test CA and a server certificate it issued.
+type pki struct {
+	pool *x509.CertPool
+	cert tls.Certificate
+}
+
+// newPKI makes a CA and a server certificate for the given DNS names and IP
+// addresses.
+func newPKI(t *testing.T, dnsNames []string, ips ...netip.Addr) pki {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "dsprobe test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "dsprobe test server"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     dnsNames,
+	}
+	for _, ip := range ips {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ip.AsSlice())
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pki{pool: pool, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+}
+
+// httpServer starts an HTTP (or, with a certificate, HTTPS) server on
+// loopback that answers every request with status and records the Host
+// header it received.
+func httpServer(t *testing.T, status int, cert *tls.Certificate) (addr string, gotHost func() string) {
+	t.Helper()
+	var mu sync.Mutex
+	var host string
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		host = r.Host
+		mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // rejected handshakes are the point of some cases
+	if cert != nil {
+		ts.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	t.Cleanup(ts.Close)
+	return ts.Listener.Addr().String(), func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return host
+	}
+}
+
+func TestRunHTTP(t *testing.T) {
+	loopback := netip.MustParseAddr("127.0.0.1")
+	p := newPKI(t, []string{"svc.example"}, loopback, netip.IPv6Loopback())
+	tests := []struct {
+		name       string
+		status     int
+		tls        bool
+		spec       Spec
+		wantOK     bool
+		wantStatus int
+		wantDetail []string // substrings
+	}{
+		{
+			name: "HTTP 200", status: 200,
+			spec:   Spec{Kind: HTTP, Host: "svc.example", Path: "/healthz?full=1"},
+			wantOK: true, wantStatus: 200,
+			wantDetail: []string{"http://svc.example/healthz?full=1", "200"},
+		},
+		{
+			name: "HTTP 500", status: 500,
+			spec:   Spec{Kind: HTTP, Host: "svc.example"},
+			wantOK: false, wantStatus: 500,
+			wantDetail: []string{"500 Internal Server Error", "399"},
+		},
+		{
+			name: "HTTP 404 under a raised maximum", status: 404,
+			spec:   Spec{Kind: HTTP, Host: "svc.example", MaxStatus: 499},
+			wantOK: true, wantStatus: 404,
+		},
+		{
+			name: "HTTP redirect is an answer, not followed", status: 302,
+			spec:   Spec{Kind: HTTP, Host: "svc.example"},
+			wantOK: true, wantStatus: 302,
+		},
+		{
+			name: "HTTPS with the test CA", status: 200, tls: true,
+			spec:   Spec{Kind: HTTPS, Host: "svc.example", RootCAs: p.pool},
+			wantOK: true, wantStatus: 200,
+			wantDetail: []string{"https://svc.example/"},
+		},
+		{
+			name: "HTTPS to the address: IP SAN verified", status: 200, tls: true,
+			spec:   Spec{Kind: HTTPS, RootCAs: p.pool},
+			wantOK: true, wantStatus: 200,
+		},
+		{
+			name: "HTTPS name mismatch", status: 200, tls: true,
+			spec:       Spec{Kind: HTTPS, Host: "other.example", RootCAs: p.pool},
+			wantOK:     false,
+			wantDetail: []string{"name verification", "x509: certificate is valid for svc.example, not other.example"},
+		},
+		{
+			name: "HTTPS unknown authority", status: 200, tls: true,
+			spec:       Spec{Kind: HTTPS, Host: "svc.example", RootCAs: x509.NewCertPool()},
+			wantOK:     false,
+			wantDetail: []string{"unknown authority", "x509: certificate signed by unknown authority"},
+		},
+		{
+			name: "HTTPS InsecureSkipVerify", status: 200, tls: true,
+			spec:   Spec{Kind: HTTPS, Host: "other.example", InsecureSkipVerify: true},
+			wantOK: true, wantStatus: 200,
+		},
+		{
+			name: "HTTPS to a plaintext server", status: 200,
+			spec:       Spec{Kind: HTTPS, Host: "svc.example", RootCAs: p.pool},
+			wantOK:     false,
+			wantDetail: []string{"TLS handshake with svc.example failed"},
+		},
+		{
+			name: "TCP only", status: 500,
+			spec:   Spec{},
+			wantOK: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cert *tls.Certificate
+			if tt.tls {
+				cert = &p.cert
+			}
+			addr, gotHost := httpServer(t, tt.status, cert)
+			res := Run(t.Context(), dialTo(t, addr), tt.spec)
+			t.Logf("%+v", res)
+			if res.OK != tt.wantOK {
+				t.Errorf("got OK %v (%s), want %v", res.OK, res.Detail, tt.wantOK)
+			}
+			if res.Status != tt.wantStatus {
+				t.Errorf("got status %d, want %d", res.Status, tt.wantStatus)
+			}
+			if (res.Err == nil) != res.OK {
+				t.Errorf("got Err %v with OK %v, want an Err exactly when the check fails", res.Err, res.OK)
+			}
+			for _, want := range tt.wantDetail {
+				if !strings.Contains(res.Detail, want) {
+					t.Errorf("got detail %q, want it to contain %q", res.Detail, want)
+				}
+			}
+			if tt.wantStatus != 0 {
+				want := tt.spec.Host
+				if want == "" {
+					want = addr
+				}
+				if got := gotHost(); got != want {
+					t.Errorf("got Host header %q, want %q", got, want)
+				}
+			}
+		})
+	}
+}
+
+// The check must use the given connection even when the name it carries
+// would lead elsewhere: the Host names a server that does not exist.
+func TestRunUsesTheGivenConnection(t *testing.T) {
+	addr, gotHost := httpServer(t, 204, nil)
+	res := Run(t.Context(), dialTo(t, addr), Spec{Kind: HTTP, Host: "no-such-host.invalid:81"})
+	if !res.OK || res.Status != 204 {
+		t.Fatalf("got %+v, want OK with 204", res)
+	}
+	if got, want := gotHost(), "no-such-host.invalid:81"; got != want {
+		t.Errorf("got Host %q, want %q", got, want)
+	}
+}
+
+func TestRunClosesConn(t *testing.T) {
+	addr, _ := httpServer(t, 200, nil)
+	for _, kind := range []Kind{TCP, HTTP} {
+		conn := dialTo(t, addr)
+		Run(t.Context(), conn, Spec{Kind: kind, Host: "svc.example"})
+		if _, err := conn.Write([]byte("x")); err == nil {
+			t.Errorf("%v: got a write on the connection after Run, want it closed", kind)
+		}
+	}
+}
+
+// grpcServer starts a gRPC server (TLS with a certificate) on loopback whose
+// health service reports status for the overall server and for "svc".
+func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus, cert *tls.Certificate) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []grpc.ServerOption
+	if cert != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{*cert}})))
+	}
+	srv := grpc.NewServer(opts...)
+	hs := health.NewServer()
+	hs.SetServingStatus("", status)
+	hs.SetServingStatus("svc", status)
+	healthpb.RegisterHealthServer(srv, hs)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+func TestRunGRPC(t *testing.T) {
+	p := newPKI(t, []string{"svc.example"})
+	tests := []struct {
+		name       string
+		status     healthpb.HealthCheckResponse_ServingStatus
+		tls        bool
+		spec       Spec
+		wantOK     bool
+		wantStatus string
+		wantDetail string
+	}{
+		{"SERVING", healthpb.HealthCheckResponse_SERVING, false,
+			Spec{Kind: GRPC, Host: "svc.example:50051"}, true, "SERVING", "SERVING"},
+		{"NOT_SERVING", healthpb.HealthCheckResponse_NOT_SERVING, false,
+			Spec{Kind: GRPC, Host: "svc.example:50051"}, false, "NOT_SERVING", "NOT_SERVING, not SERVING"},
+		{"a named service", healthpb.HealthCheckResponse_SERVING, false,
+			Spec{Kind: GRPC, Host: "svc.example", GRPCService: "svc"}, true, "SERVING", `service "svc"`},
+		{"an unknown service", healthpb.HealthCheckResponse_SERVING, false,
+			Spec{Kind: GRPC, Host: "svc.example", GRPCService: "nope"}, false, "", "NotFound"},
+		{"grpcs SERVING", healthpb.HealthCheckResponse_SERVING, true,
+			Spec{Kind: GRPCS, Host: "svc.example", RootCAs: p.pool}, true, "SERVING", "SERVING"},
+		{"grpcs name mismatch", healthpb.HealthCheckResponse_SERVING, true,
+			Spec{Kind: GRPCS, Host: "other.example", RootCAs: p.pool}, false, "", "x509: certificate is valid for svc.example, not other.example"},
+		{"grpc to a TLS server", healthpb.HealthCheckResponse_SERVING, true,
+			Spec{Kind: GRPC, Host: "svc.example", Timeout: 2 * time.Second}, false, "", "Unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cert *tls.Certificate
+			if tt.tls {
+				cert = &p.cert
+			}
+			addr := grpcServer(t, tt.status, cert)
+			res := Run(t.Context(), dialTo(t, addr), tt.spec)
+			t.Logf("%+v", res)
+			if res.OK != tt.wantOK {
+				t.Errorf("got OK %v (%s), want %v", res.OK, res.Detail, tt.wantOK)
+			}
+			if res.ServingStatus != tt.wantStatus {
+				t.Errorf("got serving status %q, want %q", res.ServingStatus, tt.wantStatus)
+			}
+			if !strings.Contains(res.Detail, tt.wantDetail) {
+				t.Errorf("got detail %q, want it to contain %q", res.Detail, tt.wantDetail)
+			}
+		})
+	}
+}
+
+// misbehavingServer accepts connections on loopback and treats each with
+// behave; it waits for its handlers when the test ends.
+func misbehavingServer(t *testing.T, behave func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				behave(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// Servers that misbehave fail every kind of check, within its timeout, and
+// never panic the prober.
+func TestRunMisbehavingServers(t *testing.T) {
+	garbage := []byte("\x00\xff garbage \r\n\r\n\x16\x03\x01\x00\x05hello" + strings.Repeat("\xde\xad", 512))
+	behaviours := []struct {
+		name   string
+		behave func(net.Conn)
+	}{
+		{"sends garbage", func(c net.Conn) {
+			c.Write(garbage)
+			io.Copy(io.Discard, c)
+		}},
+		{"closes at once", func(c net.Conn) {}},
+		{"resets after the first bytes", func(c net.Conn) {
+			c.Read(make([]byte, 1)) // an earlier reset could fail the test's own connect
+			c.(*net.TCPConn).SetLinger(0)
+		}},
+		{"never answers", func(c net.Conn) {
+			io.Copy(io.Discard, c) // until the client gives up
+		}},
+		{"answers HTTP with an endless header", func(c net.Conn) {
+			c.Write([]byte("HTTP/1.1 200 OK\r\nX: "))
+			for {
+				if _, err := c.Write([]byte(strings.Repeat("a", 4096))); err != nil {
+					return
+				}
+			}
+		}},
+	}
+	const timeout = 300 * time.Millisecond
+	for _, b := range behaviours {
+		addr := misbehavingServer(t, b.behave)
+		for _, kind := range []Kind{HTTP, HTTPS, GRPC, GRPCS} {
+			t.Run(b.name+"/"+kind.String(), func(t *testing.T) {
+				start := time.Now()
+				res := Run(t.Context(), dialTo(t, addr), Spec{Kind: kind, Host: "svc.example", Timeout: timeout, InsecureSkipVerify: true})
+				took := time.Since(start)
+				t.Logf("%v: %+v", took, res)
+				if res.OK {
+					t.Errorf("got OK (%s), want a failure", res.Detail)
+				}
+				if res.Err == nil || res.Detail == "" {
+					t.Errorf("got Err %v and detail %q, want both", res.Err, res.Detail)
+				}
+				// Bounded by the timeout; the margin is wide on purpose.
+				if took > timeout+5*time.Second {
+					t.Errorf("got the check ending after %v, want it bounded by its %v timeout", took, timeout)
+				}
+			})
+		}
+	}
+}
+
+// The caller's context bounds the check as well as Spec.Timeout does.
+func TestRunContextCanceled(t *testing.T) {
+	addr := misbehavingServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	for _, kind := range []Kind{HTTP, GRPC} {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		res := Run(ctx, dialTo(t, addr), Spec{Kind: kind, Timeout: -1})
+		cancel()
+		if res.OK || res.Err == nil {
+			t.Errorf("%v: got %+v, want a failure", kind, res)
+		}
+	}
+}
+
+func TestRunNilConn(t *testing.T) {
+	if res := Run(t.Context(), nil, Spec{}); res.OK || res.Err == nil {
+		t.Errorf("got %+v, want a failure", res)
+	}
+}

@@ -1,0 +1,23 @@
+// Package dial makes one TCP connect to one address and says exactly how it
+// ended: connected, refused, timed out, unreachable, administratively
+// prohibited, reset or canceled.
+//
+// net.Dialer cannot tell those apart. Linux folds ICMPv4 "communication
+// administratively prohibited" (type 3 code 13, and the older codes 9 and 10)
+// into EHOSTUNREACH, the errno of a plain host unreachable, so a firewall or a
+// NetworkPolicy that rejects looks like a route failure. Dial turns on
+// IP_RECVERR / IPV6_RECVERR and, when the connect fails, reads the socket's
+// error queue for the ICMP type, code and the address of the router (or
+// host) that sent it. The result is an *Error that satisfies
+// happyeyeballs.OutcomeError, so happyeyeballs.ClassifyDialError trusts the
+// ICMP evidence over the errno.
+//
+// Dial creates its socket on the calling goroutine's thread, so a caller on a
+// thread inside another network namespace (a test host's Do) connects from
+// that namespace.
+//
+// The package depends on the standard library, golang.org/x/sys/unix and
+// internal/happyeyeballs (for Outcome and Family) only. The ICMP evidence
+// needs Linux; elsewhere Dial falls back to net.Dialer and classifies by
+// errno.
+package dial
