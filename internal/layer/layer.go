@@ -59,3 +59,31 @@ func (l Layer) String() string {
 func (l Layer) Short() string {
 	return strings.ToLower(strings.TrimPrefix(l.String(), "LAYER_"))
 }
+
+// fundamental is the evidence ladder of shared/DESIGN.md, most fundamental
+// first: each layer depends on the ones before it. The enum's numbering is a
+// wire contract and does not follow it.
+var fundamental = [...]Layer{PodAddress, Service, Endpoints, DNS, Route, Policy, Listener, Datapath, Application, Client}
+
+// Rank orders layers from most fundamental (0) up; None and Unspecified
+// rank after every failing layer.
+func (l Layer) Rank() int {
+	for i, f := range fundamental {
+		if f == l {
+			return i
+		}
+	}
+	return len(fundamental)
+}
+
+// MostFundamental returns the most fundamental of the layers given (None if
+// none of them fails): the root cause when several layers fail.
+func MostFundamental(layers ...Layer) Layer {
+	best := None
+	for _, l := range layers {
+		if l.Rank() < best.Rank() {
+			best = l
+		}
+	}
+	return best
+}

@@ -30,3 +30,25 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestMostFundamental(t *testing.T) {
+	tests := []struct {
+		in   []Layer
+		want Layer
+	}{
+		{nil, None},
+		{[]Layer{None, None}, None},
+		{[]Layer{Application, Listener, Route}, Route},
+		// DESIGN.md: a Service without an IPv6 ClusterIP also has no AAAA
+		// record; the verdict is SERVICE, not DNS.
+		{[]Layer{DNS, Service}, Service},
+		{[]Layer{Datapath, Listener}, Listener},
+		{[]Layer{Client, Application}, Application},
+		{[]Layer{Endpoints, PodAddress, Service}, PodAddress},
+	}
+	for _, tt := range tests {
+		if got := MostFundamental(tt.in...); got != tt.want {
+			t.Errorf("MostFundamental(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+// Package diagnose turns the evidence gathered for one address family into a
+// verdict: whether the family passed and, if not, the most fundamental
+// failing layer with one sentence a responder can act on. It does no I/O.
+//
+// With network evidence alone (no Kubernetes objects) it can name DNS,
+// ROUTE, POLICY, LISTENER and APPLICATION; the Kubernetes layers come from
+// the coordinator's evidence.
+package diagnose
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/listener"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+)
+
+// AddressEvidence is what happened to one address of the family.
+type AddressEvidence struct {
+	Address netip.AddrPort
+	Outcome he.Outcome
+	// Err is the connect's error text (empty on success).
+	Err string
+	// Connect is how long the connect took.
+	Connect time.Duration
+	// Check names the application check ("tcp", "http", ...).
+	Check string
+	// AppOK and AppDetail are the application check's result; AppOK is
+	// meaningless unless Outcome is OutcomeConnected or OutcomeAppFailed.
+	AppOK     bool
+	AppDetail string
+}
+
+// FamilyEvidence is everything known about one family of one target.
+type FamilyEvidence struct {
+	Family he.Family
+	// Name is the target's host name (or literal).
+	Name string
+	// DNS is the answer to this family's query; nil when the target is an
+	// IP literal and DNS was skipped.
+	DNS *resolve.Answer
+	// Addresses holds one entry per address tried.
+	Addresses []AddressEvidence
+	// Listener is what the connects of both families say about the
+	// application's listening sockets.
+	Listener listener.Inference
+}
+
+// Verdict is a family's result: the failing layer is LAYER_NONE when the
+// family passed.
+type Verdict struct {
+	Family he.Family
+	OK     bool
+	Layer  layer.Layer
+	Detail string
+}
+
+// Judge returns the verdict for one family.
+func Judge(ev FamilyEvidence) Verdict {
+	v := Verdict{Family: ev.Family, Layer: layer.None}
+	fam := familyName(ev.Family)
+	if ev.DNS != nil && ev.DNS.Status != resolve.StatusPositive {
+		v.Layer = layer.DNS
+		v.Detail = dnsDetail(ev)
+		return v
+	}
+	if len(ev.Addresses) == 0 {
+		v.Layer = layer.DNS
+		v.Detail = fmt.Sprintf("%s has no %s address to probe", ev.Name, fam)
+		return v
+	}
+
+	var failing []AddressEvidence
+	var layers []layer.Layer
+	for _, a := range ev.Addresses {
+		if l := addressLayer(a); l != layer.None {
+			failing = append(failing, a)
+			layers = append(layers, l)
+		}
+	}
+	if len(failing) == 0 {
+		v.OK = true
+		v.Detail = passDetail(ev)
+		return v
+	}
+	v.Layer = layer.MostFundamental(layers...)
+	var root []AddressEvidence
+	for i, a := range failing {
+		if layers[i] == v.Layer {
+			root = append(root, a)
+		}
+	}
+	v.Detail = failDetail(ev, v.Layer, root, len(failing))
+	return v
+}
+
+// addressLayer names the layer one address's result points at.
+func addressLayer(a AddressEvidence) layer.Layer {
+	switch a.Outcome {
+	case he.OutcomeConnected:
+		if a.AppOK {
+			return layer.None
+		}
+		return layer.Application
+	case he.OutcomeAppFailed, he.OutcomeReset:
+		return layer.Application
+	case he.OutcomeRefused:
+		return layer.Listener
+	case he.OutcomeProhibited:
+		return layer.Policy
+	default:
+		// A silent drop is ROUTE unless policy evidence explains it
+		// (DESIGN.md); unreachable is a routing failure by definition.
+		return layer.Route
+	}
+}
+
+func familyName(f he.Family) string {
+	if f == he.FamilyIPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func queryType(f he.Family) string {
+	if f == he.FamilyIPv6 {
+		return "AAAA"
+	}
+	return "A"
+}
+
+func dnsDetail(ev FamilyEvidence) string {
+	a := ev.DNS
+	q := queryType(ev.Family)
+	from := ""
+	if a.Server.IsValid() {
+		from = " from " + a.Server.String()
+	}
+	consequence := fmt.Sprintf("so no %s connection can be made and %s clients fall back or fail", familyName(ev.Family), familyName(ev.Family))
+	switch a.Status {
+	case resolve.StatusNoData:
+		return fmt.Sprintf("the %s query for %s answered NOERROR with no records (NODATA)%s: no %s address is published, %s", q, ev.Name, from, familyName(ev.Family), consequence)
+	case resolve.StatusNXDomain:
+		return fmt.Sprintf("the %s query for %s answered NXDOMAIN%s: the name does not exist, %s", q, ev.Name, from, consequence)
+	case resolve.StatusServFail:
+		return fmt.Sprintf("the %s query for %s answered SERVFAIL%s: the DNS server failed to resolve it, %s", q, ev.Name, from, consequence)
+	case resolve.StatusRefused:
+		return fmt.Sprintf("the %s query for %s was REFUSED%s: the DNS server will not answer this client, %s", q, ev.Name, from, consequence)
+	case resolve.StatusTimeout:
+		return fmt.Sprintf("no DNS server answered the %s query for %s (%d tries): %s", q, ev.Name, len(a.Tries), consequence)
+	default:
+		detail := "failed"
+		if a.Err != nil {
+			detail = a.Err.Error()
+		}
+		return fmt.Sprintf("the %s query for %s %s%s: %s", q, ev.Name, detail, from, consequence)
+	}
+}
+
+func passDetail(ev FamilyEvidence) string {
+	fam := familyName(ev.Family)
+	check := ev.Addresses[0].Check
+	fastest := ev.Addresses[0].Connect
+	for _, a := range ev.Addresses {
+		fastest = min(fastest, a.Connect)
+	}
+	what := fmt.Sprintf("connect and pass the %s check", check)
+	if check == "" || check == "tcp" {
+		what = "accept TCP connections"
+	}
+	s := fmt.Sprintf("%s: all %d %s address(es) %s (fastest connect %s)", ev.Name, len(ev.Addresses), fam, what, roundMs(fastest))
+	if ev.DNS != nil && ev.DNS.DNS64 {
+		s += "; the addresses are DNS64-synthesised (64:ff9b::/96), so IPv6 here goes through NAT64"
+	}
+	return s
+}
+
+func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failing int) string {
+	fam := familyName(ev.Family)
+	addrs := make([]string, len(root))
+	for i, a := range root {
+		addrs[i] = a.Address.String()
+	}
+	which := strings.Join(addrs, ", ")
+	scope := fmt.Sprintf("%d of %d %s address(es) fail", failing, len(ev.Addresses), fam)
+	first := root[0]
+	cause := first.Err
+	var s string
+	switch l {
+	case layer.Route:
+		if first.Outcome == he.OutcomeTimeout {
+			s = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
+		} else {
+			s = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, cause, fam)
+		}
+	case layer.Policy:
+		s = fmt.Sprintf("connects to %s are rejected as administratively prohibited (%s): a firewall or NetworkPolicy blocks %s to this port", which, cause, fam)
+	case layer.Listener:
+		switch ev.Listener.Accepts {
+		case listener.IPv4Only, listener.IPv6Only:
+			s = fmt.Sprintf("connects to %s are refused while the other family connects: %s; make it listen on both families", which, ev.Listener.Reason)
+		default:
+			s = fmt.Sprintf("connects to %s are refused: nothing listens on port %d over %s", which, first.Address.Port(), fam)
+		}
+	case layer.Application:
+		if first.Outcome == he.OutcomeReset {
+			s = fmt.Sprintf("connections to %s are reset after they are accepted (%s): the application or a proxy in front of it drops %s clients", which, cause, fam)
+		} else {
+			s = fmt.Sprintf("TCP connects to %s succeed but the %s check fails: %s", which, first.Check, first.AppDetail)
+		}
+	}
+	return fmt.Sprintf("%s: %s; %s", ev.Name, scope, s)
+}
+
+func roundMs(d time.Duration) string {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond).String()
+	}
+	return d.Round(100 * time.Microsecond).String()
+}

@@ -1,0 +1,161 @@
+// Package target parses what a user asks dsprobe to probe: host:port,
+// [v6]:port, or a URL whose scheme implies the application check. It does no
+// I/O and depends on nothing else in the project.
+package target
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Target is one parsed target.
+type Target struct {
+	// Host is the name or IP literal, without brackets or trailing dot
+	// handling: a name is kept as given (a trailing dot marks it absolute
+	// for the resolver's search list).
+	Host string
+	// Addr is valid when Host is an IP literal; such a target skips DNS.
+	Addr netip.Addr
+	Port uint16
+	// Scheme is "http", "https" or "grpc" for a URL target, "" for
+	// host:port.
+	Scheme string
+	// Path is the URL's path and query for http(s) targets ("/" if empty).
+	Path string
+}
+
+// IsLiteral reports whether the target is an IP address rather than a name.
+func (t Target) IsLiteral() bool { return t.Addr.IsValid() }
+
+// HostPort renders host:port with brackets around IPv6, as a user would
+// type it.
+func (t Target) HostPort() string {
+	return net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port)))
+}
+
+// String renders the target as the user gave it, normalised.
+func (t Target) String() string {
+	if t.Scheme == "" {
+		return t.HostPort()
+	}
+	return t.Scheme + "://" + t.HostPort() + t.Path
+}
+
+var defaultPorts = map[string]uint16{"http": 80, "https": 443}
+
+// Parse parses host:port, [v6]:port or an http://, https:// or grpc:// URL.
+// A grpc:// URL needs an explicit port: gRPC has no default one.
+func Parse(s string) (Target, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Target{}, errors.New("empty target (want host:port, [v6]:port or a URL)")
+	}
+	if scheme, _, ok := strings.Cut(s, "://"); ok {
+		return parseURL(s, strings.ToLower(scheme))
+	}
+	host, portText, err := net.SplitHostPort(s)
+	if err != nil {
+		if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
+			return Target{}, fmt.Errorf("target %q: an IPv6 address with a port needs brackets, e.g. [2001:db8::1]:443", s)
+		}
+		return Target{}, fmt.Errorf("target %q: want host:port, [v6]:port or a URL", s)
+	}
+	t, err := build(host, portText, s)
+	if err != nil {
+		return Target{}, err
+	}
+	return t, nil
+}
+
+func parseURL(s, scheme string) (Target, error) {
+	switch scheme {
+	case "http", "https", "grpc":
+	default:
+		return Target{}, fmt.Errorf("target %q: unsupported scheme %q (want http, https or grpc)", s, scheme)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", s, err)
+	}
+	if u.User != nil {
+		return Target{}, fmt.Errorf("target %q: credentials in the URL are not supported", s)
+	}
+	portText := u.Port()
+	if portText == "" {
+		p, ok := defaultPorts[scheme]
+		if !ok {
+			return Target{}, fmt.Errorf("target %q: a %s:// target needs a port", s, scheme)
+		}
+		portText = strconv.Itoa(int(p))
+	}
+	t, err := build(u.Hostname(), portText, s)
+	if err != nil {
+		return Target{}, err
+	}
+	t.Scheme = scheme
+	if scheme != "grpc" {
+		t.Path = u.EscapedPath()
+		if t.Path == "" {
+			t.Path = "/"
+		}
+		if u.RawQuery != "" {
+			t.Path += "?" + u.RawQuery
+		}
+	}
+	return t, nil
+}
+
+func build(host, portText, raw string) (Target, error) {
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil || port == 0 {
+		return Target{}, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", raw, portText)
+	}
+	t := Target{Host: host, Port: uint16(port)}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if addr.Zone() != "" {
+			return Target{}, fmt.Errorf("target %q: zoned (link-local) addresses are not supported", raw)
+		}
+		t.Addr = addr.Unmap()
+		t.Host = t.Addr.String()
+		return t, nil
+	}
+	if err := checkName(host); err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", raw, err)
+	}
+	return t, nil
+}
+
+// checkName accepts what a resolver can be asked for: labels of letters,
+// digits, hyphens and underscores (service names such as _grpc._tcp), at most
+// 63 bytes each and 253 in all.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("missing host")
+	}
+	trimmed := strings.TrimSuffix(name, ".")
+	if len(trimmed) > 253 {
+		return fmt.Errorf("host name is %d bytes long, over the 253 DNS allows", len(trimmed))
+	}
+	for _, label := range strings.Split(trimmed, ".") {
+		if label == "" {
+			return fmt.Errorf("host %q has an empty label", name)
+		}
+		if len(label) > 63 {
+			return fmt.Errorf("host %q has a label over 63 bytes", name)
+		}
+		for _, r := range label {
+			if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return fmt.Errorf("host %q contains %q, which is not allowed in a host name", name, r)
+			}
+		}
+		if strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return fmt.Errorf("host %q has a label that starts or ends with a hyphen", name)
+		}
+	}
+	return nil
+}
