@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test tiers need, pinned, and only what is missing:
 #   - Debian packages: iproute2 and nftables (test hosts and faults), curl and
-#     python3 (real clients the profiles are checked against);
+#     python3 (real clients the profiles are checked against), dnsmasq and
+#     nginx (the third-party DNS and web servers of the probe tests);
 #   - Go tools, built from the module proxy at pinned versions into a cache
 #     directory outside the repository, keyed by version.
 # Safe to run again: a second run installs nothing.
@@ -21,6 +22,8 @@ declare -A package_for=(
   [nft]=nftables
   [curl]=curl
   [python3]=python3
+  [dnsmasq]=dnsmasq-base
+  [nginx]=nginx-light
 )
 missing=()
 for cmd in "${!package_for[@]}"; do
@@ -32,6 +35,13 @@ if ((${#missing[@]})); then
   else
     log "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The tests start their own servers inside network namespaces; keep
+    # the packages' init scripts from starting system-wide ones.
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi

@@ -279,3 +279,45 @@ func TestTopLevel(t *testing.T) {
 		t.Errorf("help order: got exit %d and %q", code, stdout)
 	}
 }
+
+func TestProbeBadInput(t *testing.T) {
+	brokenConf := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(brokenConf, []byte("nameserver 192.0.2.1\nnameserver not-an-address\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		conf   string
+		stderr string
+	}{
+		{"no target", []string{"probe"}, "", "exactly one TARGET"},
+		{"two targets", []string{"probe", "a.example:80", "b.example:80"}, "", "exactly one TARGET"},
+		{"unparsable target", []string{"probe", "a.example"}, "", "want host:port"},
+		{"IPv6 without brackets", []string{"probe", "2001:db8::1:80"}, "", "needs brackets"},
+		{"unknown check", []string{"probe", "--check", "ftp", "192.0.2.1:80"}, "", `unknown check "ftp"`},
+		{"unknown family", []string{"probe", "--family", "ipv5", "192.0.2.1:80"}, "", `--family "ipv5"`},
+		{"literal of the other family", []string{"probe", "--family", "ipv6", "192.0.2.1:80"}, "", "no ipv6 address"},
+		{"bad --dns-server", []string{"probe", "--dns-server", "dns.example", "svc.example:80"}, "", "--dns-server"},
+		{"bad profile", []string{"probe", "--profile", "lynx", "192.0.2.1:80"}, "", `unknown profile "lynx"`},
+		{"several problems at once", []string{"probe", "--check", "ftp", "--family", "x", "192.0.2.1:80"}, "", `--family "x": want ipv4, ipv6 or both; --check: unknown check "ftp"`},
+		{"broken resolv.conf names the line", []string{"probe", "svc.example:80"}, brokenConf, ":2:"},
+		{"missing --ca file", []string{"probe", "--ca", "/nonexistent/ca.pem", "https://192.0.2.1/"}, "", "--ca"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.conf != "" {
+				old := resolvConfPath
+				resolvConfPath = tt.conf
+				t.Cleanup(func() { resolvConfPath = old })
+			}
+			_, stderr, code := run(t, tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("got exit %d, want %d (stderr %q)", code, ExitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.stderr) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+				t.Errorf("got stderr %q, want one line containing %q", stderr, tt.stderr)
+			}
+		})
+	}
+}

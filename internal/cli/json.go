@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/probe"
 )
 
 // The JSON here has the shape of the API's protojson (lowerCamelCase keys,
@@ -34,20 +35,20 @@ type attemptJSON struct {
 	Error      string  `json:"error,omitempty"`
 }
 
-func (p prediction) json() clientJSON {
+func clientJSONOf(p probe.Prediction) clientJSON {
 	c := clientJSON{
-		Profile:         p.profile,
-		Family:          familyEnum(p.family),
-		Outcome:         outcomeEnum(p.outcome),
-		TimeToConnectMs: millis(p.timeToConnect),
-		FallbackDelayMs: millis(p.fallbackDelay),
-		FailingLayer:    p.failingLayer.String(),
+		Profile:         p.Profile,
+		Family:          familyEnum(p.Family),
+		Outcome:         outcomeEnum(p.Outcome),
+		TimeToConnectMs: millis(p.TimeToConnect),
+		FallbackDelayMs: millis(p.FallbackDelay),
+		FailingLayer:    p.FailingLayer.String(),
 		Attempts:        []attemptJSON{},
 	}
-	if p.address.IsValid() {
-		c.Address = p.address.String()
+	if p.Address.IsValid() {
+		c.Address = p.Address.String()
 	}
-	for _, a := range p.attempts {
+	for _, a := range p.Attempts {
 		aj := attemptJSON{
 			Address:    a.Address.String(),
 			Family:     familyEnum(a.Family),

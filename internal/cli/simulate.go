@@ -10,6 +10,7 @@ import (
 
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/probe"
 )
 
 const simulateSynopsis = `--profile NAME[,KEY=VALUE...] [--src ADDR]... [--a-delay DUR] [--aaaa-delay DUR]
@@ -87,13 +88,13 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	}
 	pred := predictionOf(p.Name, res, sc.Paths, *maxConnect)
 	if *out == "json" {
-		if err := writeJSON(e.stdout, pred.json()); err != nil {
+		if err := writeJSON(e.stdout, clientJSONOf(pred)); err != nil {
 			return err
 		}
 	} else {
 		writeSimulationTable(e, p, res, pred)
 	}
-	if pred.failingLayer != layer.None {
+	if pred.FailingLayer != layer.None {
 		return errFailed
 	}
 	return nil
@@ -129,31 +130,19 @@ func parseAttempt(s string) (he.Path, error) {
 	return path, nil
 }
 
-// prediction is one clients[] entry: what a profile would do on a path.
-type prediction struct {
-	profile       string
-	family        he.Family
-	address       netip.Addr
-	outcome       he.Outcome
-	timeToConnect time.Duration
-	fallbackDelay time.Duration
-	failingLayer  layer.Layer
-	attempts      []he.Attempt
-}
-
 // predictionOf judges a simulated race: LAYER_CLIENT when the client fails or
 // is slower than maxConnect although an address it knows connects; when no
 // address connects at all, the path's own failure, named from the outcome.
-func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect time.Duration) prediction {
-	p := prediction{
-		profile:       profile,
-		family:        res.Family,
-		address:       res.Address,
-		outcome:       res.Outcome,
-		timeToConnect: res.TimeToConnect,
-		fallbackDelay: res.FallbackDelay,
-		attempts:      res.Attempts,
-		failingLayer:  layer.None,
+func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect time.Duration) probe.Prediction {
+	p := probe.Prediction{
+		Profile:       profile,
+		Family:        res.Family,
+		Address:       res.Address,
+		Outcome:       res.Outcome,
+		TimeToConnect: res.TimeToConnect,
+		FallbackDelay: res.FallbackDelay,
+		Attempts:      res.Attempts,
+		FailingLayer:  layer.None,
 	}
 	pathWorks := false
 	for _, path := range paths {
@@ -164,9 +153,9 @@ func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect tim
 	switch {
 	case res.Connected() && res.TimeToConnect <= maxConnect:
 	case res.Connected(), pathWorks:
-		p.failingLayer = layer.Client
+		p.FailingLayer = layer.Client
 	default:
-		p.failingLayer = layerOfOutcome(res.Outcome)
+		p.FailingLayer = layerOfOutcome(res.Outcome)
 	}
 	return p
 }
@@ -188,7 +177,7 @@ func layerOfOutcome(o he.Outcome) layer.Layer {
 	}
 }
 
-func writeSimulationTable(e *env, p he.Profile, res he.Result, pred prediction) {
+func writeSimulationTable(e *env, p he.Profile, res he.Result, pred probe.Prediction) {
 	w := e.stdout
 	fmt.Fprintf(w, "profile   %s — %s\n", p.Name, p.Client)
 	for _, a := range res.Answers {
@@ -205,7 +194,7 @@ func writeSimulationTable(e *env, p he.Profile, res he.Result, pred prediction) 
 	} else {
 		fmt.Fprintf(w, "result    no connection: %s after %s\n", res.Outcome, formatMs(res.TimeToConnect))
 	}
-	fmt.Fprintf(w, "verdict   %s\n\n", pred.failingLayer)
+	fmt.Fprintf(w, "verdict   %s\n\n", pred.FailingLayer)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tADDRESS\tFAMILY\tSTART\tEND\tOUTCOME")
 	for i, a := range res.Attempts {

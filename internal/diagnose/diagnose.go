@@ -201,8 +201,10 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 		s = fmt.Sprintf("connects to %s are rejected as administratively prohibited (%s): a firewall or NetworkPolicy blocks %s to this port", which, cause, fam)
 	case layer.Listener:
 		switch ev.Listener.Accepts {
-		case listener.IPv4Only, listener.IPv6Only:
-			s = fmt.Sprintf("connects to %s are refused while the other family connects: %s; make it listen on both families", which, ev.Listener.Reason)
+		case listener.IPv4Only:
+			s = fmt.Sprintf("connects to %s are refused while IPv4 connects succeed: the application listens on IPv4 only (bound to 0.0.0.0 or an IPv4 address); make it listen on [::] as well", which)
+		case listener.IPv6Only:
+			s = fmt.Sprintf("connects to %s are refused while IPv6 connects succeed: the application listens on IPv6 only (an IPv6 address, or [::] with IPV6_V6ONLY); make it accept IPv4 as well", which)
 		default:
 			s = fmt.Sprintf("connects to %s are refused: nothing listens on port %d over %s", which, first.Address.Port(), fam)
 		}

@@ -50,7 +50,7 @@ func TestJudge(t *testing.T) {
 			name: "refused while IPv4 connects is LISTENER",
 			ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeRefused}},
 				Listener: listener.Infer([]listener.Observation{{Family: he.FamilyIPv4, Outcome: he.OutcomeConnected}, {Family: he.FamilyIPv6, Outcome: he.OutcomeRefused}})},
-			layer: layer.Listener, detail: []string{"listens on IPv4 only", "both families"},
+			layer: layer.Listener, detail: []string{"refused while IPv4 connects succeed", "listens on IPv4 only", "[::]"},
 		},
 		{
 			name: "refused everywhere: nothing listens", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeRefused}}, Listener: listener.Inference{Accepts: listener.None}},

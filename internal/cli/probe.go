@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/dsprobe/dsprobe/internal/appcheck"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/probe"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/target"
+)
+
+const probeSynopsis = `[--dns-server ADDR]... [--family ipv4|ipv6|both] [--check tcp|http|https|grpc]
+              [--profile NAME]... [--timeout DUR] [--attempt-timeout DUR] [-o table|json] TARGET`
+
+const probeHelp = `Probes TARGET family by family: resolves A and AAAA separately, connects to
+every address of each requested family directly, runs the application check
+on each connection, runs its own Happy Eyeballs race, and predicts what each
+client profile does on the measured path. Each family gets a verdict naming
+the most fundamental failing layer (LAYER_DNS, LAYER_ROUTE, LAYER_POLICY,
+LAYER_LISTENER, LAYER_APPLICATION) and one sentence to act on.
+
+TARGET is host:port, [v6]:port, or a URL: http://, https:// (the check follows
+the scheme) or grpc://host:port (grpc.health.v1).
+
+--profile chooses the prober's own race (default rfc8305); further --profile
+flags add client predictions with overrides (e.g. node,attempt-delay=500ms).
+
+Exit code 0 when every requested family passes, 1 when one fails, 2 for bad
+input (including a --dns-server that never answers), 3 for an internal error.
+
+Examples:
+  dsprobe probe svc.example:80
+  dsprobe probe --dns-server [2001:db8::53]:53 --family ipv6 https://svc.example/healthz
+  dsprobe probe -o json [2001:db8::1]:443`
+
+// resolvConfPath is the system resolver configuration; tests point it
+// elsewhere.
+var resolvConfPath = "/etc/resolv.conf"
+
+func runProbe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("probe", probeSynopsis, probeHelp, e.stdout)
+	out := addOutputFlag(fs)
+	var dnsServers, profiles stringList
+	fs.Var(&dnsServers, "dns-server", "DNS server `ADDR` (IPv4 or [IPv6], optional :port; repeatable); default: /etc/resolv.conf")
+	familyFlag := fs.String("family", "both", "families to probe: ipv4, ipv6 or both")
+	checkFlag := fs.String("check", "", "application check: tcp, http, https or grpc (default: from the URL scheme, else tcp)")
+	fs.Var(&profiles, "profile", "profile `NAME[,KEY=VALUE...]` of the prober's own race (first) or an extra prediction (repeatable)")
+	timeout := fs.Duration("timeout", 30*time.Second, "budget of the whole probe")
+	attemptTimeout := fs.Duration("attempt-timeout", probe.DefaultAttemptTimeout, "budget of each connect and check (a silent drop costs this long)")
+	maxConnect := fs.Duration("max-connect-time", probe.DefaultMaxConnectTime, "a predicted client slower than this fails with LAYER_CLIENT")
+	insecure := fs.Bool("insecure-skip-verify", false, "https: do not verify the server certificate")
+	caFile := fs.String("ca", "", "https: verify the server certificate with the CA certificates in this PEM `file`")
+	maxStatus := fs.Int("max-status", 399, "http(s): the highest HTTP status that passes")
+	grpcService := fs.String("grpc-service", "", "grpc: the service name for grpc.health.v1 Check (default: the whole server)")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return usagef("want exactly one TARGET (usage: dsprobe probe %s)", probeSynopsis)
+	}
+	tgt, err := target.Parse(positional[0])
+	if err != nil {
+		return usageError{err}
+	}
+
+	req := probe.Request{Target: tgt, AttemptTimeout: *attemptTimeout, MaxConnectTime: *maxConnect}
+	var errs []error
+	switch *familyFlag {
+	case "both":
+	case "ipv4", "4":
+		req.Families = []he.Family{he.FamilyIPv4}
+	case "ipv6", "6":
+		req.Families = []he.Family{he.FamilyIPv6}
+	default:
+		errs = append(errs, fmt.Errorf("--family %q: want ipv4, ipv6 or both", *familyFlag))
+	}
+	check := *checkFlag
+	if check == "" {
+		check = tgt.Scheme
+		if check == "" {
+			check = "tcp"
+		}
+	}
+	kind, err := appcheck.ParseKind(check)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--check: %w", err))
+	}
+	req.Check = appcheck.Spec{Kind: kind, MaxStatus: *maxStatus, InsecureSkipVerify: *insecure, GRPCService: *grpcService}
+	if *caFile != "" {
+		pool, err := loadCAs(*caFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.Check.RootCAs = pool
+	}
+	for i, spec := range profiles {
+		p, err := he.ParseProfile(spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--profile: %w", err))
+			continue
+		}
+		if i == 0 {
+			req.Profile = p
+		} else {
+			req.ExtraProfiles = append(req.ExtraProfiles, p)
+		}
+	}
+	if *timeout <= 0 || *attemptTimeout <= 0 || *maxConnect <= 0 {
+		errs = append(errs, errors.New("--timeout, --attempt-timeout and --max-connect-time must be positive"))
+	}
+	if len(dnsServers) > 0 {
+		cfg := resolve.Config{}
+		for _, s := range dnsServers {
+			ap, err := resolve.ParseServer(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--dns-server: %w", err))
+				continue
+			}
+			cfg.Servers = append(cfg.Servers, ap)
+		}
+		req.Resolver = &resolve.Resolver{Config: cfg}
+	} else if !tgt.IsLiteral() {
+		// A broken resolv.conf is bad input, reported before any probing.
+		cfg, err := resolve.LoadResolvConf(resolvConfPath)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.Resolver = &resolve.Resolver{Config: cfg}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	if err := req.Validate(); err != nil {
+		return usageError{err}
+	}
+	if isTerminal(e.stderr) && *out == "table" {
+		req.Progress = func(stage string) { fmt.Fprintf(e.stderr, "\r\033[K%s ...", stage) }
+		defer fmt.Fprint(e.stderr, "\r\033[K")
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	res, err := probe.Run(ctx, req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("the probe did not finish within --timeout %v; no partial result is reported", *timeout)
+		}
+		return err
+	}
+	if len(dnsServers) > 0 && noDNSAnswer(&res) {
+		return usagef("DNS server %s did not answer any query (%s): check --dns-server", strings.Join(dnsServers, ", "), dnsFailure(&res))
+	}
+	if *out == "json" {
+		if err := writeJSON(e.stdout, probeJSONOf(&res)); err != nil {
+			return err
+		}
+	} else {
+		writeProbeTable(e.stdout, &res)
+	}
+	if !res.Passed() {
+		return errFailed
+	}
+	return nil
+}
+
+// noDNSAnswer reports whether every query the probe sent went unanswered:
+// with a server the user named, that is a wrong --dns-server, not a verdict.
+func noDNSAnswer(res *probe.Result) bool {
+	asked := false
+	for _, a := range res.DNS {
+		if a == nil {
+			continue
+		}
+		asked = true
+		if a.Status != resolve.StatusTimeout && a.Status != resolve.StatusError {
+			return false
+		}
+	}
+	return asked
+}
+
+func dnsFailure(res *probe.Result) string {
+	for _, a := range res.DNS {
+		if a != nil && a.Err != nil {
+			return a.Err.Error()
+		}
+	}
+	return "no answer"
+}
+
+func loadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

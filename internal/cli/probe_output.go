@@ -1,0 +1,303 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/miekg/dns"
+
+	"github.com/dsprobe/dsprobe/internal/diagnose"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/probe"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+)
+
+type probeJSON struct {
+	Target        string              `json:"target"`
+	Check         string              `json:"check"`
+	Families      []familyJSON        `json:"families"`
+	DNS           map[string]*dnsJSON `json:"dns"`
+	Order         []string            `json:"order"`
+	Attempts      []probeAttemptJSON  `json:"attempts"`
+	Listener      listenerJSON        `json:"listener"`
+	HappyEyeballs clientJSON          `json:"happyEyeballs"`
+	Clients       []clientJSON        `json:"clients"`
+}
+
+type familyJSON struct {
+	Family       string `json:"family"`
+	OK           bool   `json:"ok"`
+	FailingLayer string `json:"failingLayer"`
+	Detail       string `json:"detail"`
+}
+
+type dnsJSON struct {
+	Name      string   `json:"name"`
+	Status    string   `json:"status"`
+	Rcode     string   `json:"rcode"`
+	Addresses []string `json:"addresses"`
+	TTLs      []uint32 `json:"ttls"`
+	CNAMEs    []string `json:"cnames"`
+	RTTMs     float64  `json:"rttMs"`
+	ElapsedMs float64  `json:"elapsedMs"`
+	Server    string   `json:"server"`
+	Transport string   `json:"transport"`
+	Truncated bool     `json:"truncated"`
+	DNS64     bool     `json:"dns64"`
+	Error     string   `json:"error,omitempty"`
+}
+
+type probeAttemptJSON struct {
+	Address    string  `json:"address"`
+	Family     string  `json:"family"`
+	Outcome    string  `json:"outcome"`
+	StartMs    float64 `json:"startMs"`
+	DurationMs float64 `json:"durationMs"`
+	Error      string  `json:"error,omitempty"`
+	AppOK      *bool   `json:"appOk,omitempty"`
+	AppDetail  string  `json:"appDetail,omitempty"`
+}
+
+type listenerJSON struct {
+	Accepts string `json:"accepts"`
+	Reason  string `json:"reason"`
+}
+
+func probeJSONOf(r *probe.Result) probeJSON {
+	j := probeJSON{
+		Target:        r.Target.String(),
+		Check:         r.Check.String(),
+		DNS:           map[string]*dnsJSON{},
+		Order:         []string{},
+		Attempts:      []probeAttemptJSON{},
+		Listener:      listenerJSON{Accepts: r.Listener.Accepts.String(), Reason: r.Listener.Reason},
+		HappyEyeballs: clientJSONOf(r.HappyEyeballs),
+	}
+	for _, v := range r.Families {
+		j.Families = append(j.Families, familyJSON{Family: familyEnum(v.Family), OK: v.OK, FailingLayer: v.Layer.String(), Detail: v.Detail})
+	}
+	for f, key := range map[he.Family]string{he.FamilyIPv4: "a", he.FamilyIPv6: "aaaa"} {
+		if a := r.DNS[f]; a != nil {
+			j.DNS[key] = dnsJSONOf(a)
+		}
+	}
+	for _, a := range r.Order {
+		j.Order = append(j.Order, a.String())
+	}
+	for _, a := range r.Attempts {
+		aj := probeAttemptJSON{
+			Address: a.Address.String(), Family: familyEnum(a.Family), Outcome: outcomeEnum(a.Outcome),
+			StartMs: millis(a.Start), DurationMs: millis(a.Duration), Error: a.Err,
+		}
+		if a.App != nil {
+			ok := a.App.OK
+			aj.AppOK, aj.AppDetail = &ok, a.App.Detail
+		}
+		j.Attempts = append(j.Attempts, aj)
+	}
+	for _, c := range r.Clients {
+		j.Clients = append(j.Clients, clientJSONOf(c))
+	}
+	return j
+}
+
+func dnsJSONOf(a *resolve.Answer) *dnsJSON {
+	d := &dnsJSON{
+		Name: a.Name, Status: a.Status.String(), Rcode: rcodeName(a.Rcode),
+		Addresses: []string{}, TTLs: a.TTLs, CNAMEs: a.CNAMEs,
+		RTTMs: millis(a.RTT), ElapsedMs: millis(a.Elapsed()),
+		Transport: a.Transport, Truncated: a.Truncated, DNS64: a.DNS64,
+	}
+	if d.TTLs == nil {
+		d.TTLs = []uint32{}
+	}
+	if d.CNAMEs == nil {
+		d.CNAMEs = []string{}
+	}
+	for _, addr := range a.Addresses {
+		d.Addresses = append(d.Addresses, addr.String())
+	}
+	if a.Server.IsValid() {
+		d.Server = a.Server.String()
+	}
+	if a.Err != nil {
+		d.Error = a.Err.Error()
+	}
+	return d
+}
+
+// writeProbeTable prints the evidence family by family (rows: DNS answer,
+// addresses in order, connect per address, application check, listener,
+// verdict; columns IPv4 and IPv6), then the client predictions.
+func writeProbeTable(w io.Writer, r *probe.Result) {
+	fmt.Fprintf(w, "target  %s  (check %s)\n\n", r.Target, r.Check)
+	families := make([]he.Family, 0, len(r.Families))
+	for _, v := range r.Families {
+		families = append(families, v.Family)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	header := []string{""}
+	for _, f := range families {
+		header = append(header, familyLabel(f))
+	}
+	row(tw, header...)
+
+	rows := func(label string, cell func(f he.Family) []string) {
+		cells := make([][]string, len(families))
+		n := 1
+		for i, f := range families {
+			cells[i] = cell(f)
+			n = max(n, len(cells[i]))
+		}
+		for line := range n {
+			fields := []string{""}
+			if line == 0 {
+				fields[0] = label
+			}
+			for i := range families {
+				v := ""
+				if line < len(cells[i]) {
+					v = cells[i][line]
+				}
+				fields = append(fields, v)
+			}
+			row(tw, fields...)
+		}
+	}
+	rows("DNS answer", func(f he.Family) []string { return dnsCell(r, f) })
+	rows("addresses (order)", func(f he.Family) []string {
+		var out []string
+		for i, a := range r.Order {
+			if he.FamilyOf(a) == f {
+				out = append(out, fmt.Sprintf("%d. %s", i+1, a))
+			}
+		}
+		return orDash(out)
+	})
+	rows("connect", func(f he.Family) []string {
+		var out []string
+		for _, a := range attemptsOf(r, f) {
+			o := a.Outcome
+			if o == he.OutcomeAppFailed {
+				o = he.OutcomeConnected
+			}
+			out = append(out, fmt.Sprintf("%s %s %s", a.Address.Addr(), o, formatMs(a.Duration)))
+		}
+		return orDash(out)
+	})
+	rows("application ("+r.Check.String()+")", func(f he.Family) []string {
+		var out []string
+		for _, a := range attemptsOf(r, f) {
+			if a.App == nil {
+				out = append(out, "-")
+				continue
+			}
+			status := "ok"
+			if !a.App.OK {
+				status = "FAIL"
+			}
+			out = append(out, fmt.Sprintf("%s %s", status, a.App.Detail))
+		}
+		return orDash(out)
+	})
+	rows("listener", func(he.Family) []string { return []string{r.Listener.Accepts.String()} })
+	rows("verdict", func(f he.Family) []string {
+		v := verdictOf(r, f)
+		if v.OK {
+			return []string{"ok"}
+		}
+		return []string{"FAIL " + v.Layer.String()}
+	})
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	for _, v := range r.Families {
+		fmt.Fprintf(w, "%s: %s\n", familyLabel(v.Family), v.Detail)
+	}
+	fmt.Fprintf(w, "listener: %s\n\n", r.Listener.Reason)
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row(tw, "CLIENT", "ENDS ON", "TIME TO CONNECT", "FALLBACK DELAY", "VERDICT")
+	predictionRow(tw, r.HappyEyeballs, " (this prober, real race)")
+	for _, c := range r.Clients {
+		predictionRow(tw, c, "")
+	}
+	tw.Flush()
+}
+
+func predictionRow(tw *tabwriter.Writer, p probe.Prediction, note string) {
+	ends := familyLabel(p.Family)
+	took := formatMs(p.TimeToConnect)
+	if p.Family == he.FamilyUnspecified {
+		ends = "no connection (" + p.Outcome.String() + ")"
+		took = "gave up after " + took
+	}
+	row(tw, p.Profile+note, ends, took, formatMs(p.FallbackDelay), p.FailingLayer.String())
+}
+
+func row(tw *tabwriter.Writer, fields ...string) {
+	fmt.Fprintln(tw, strings.Join(fields, "\t"))
+}
+
+func orDash(s []string) []string {
+	if len(s) == 0 {
+		return []string{"-"}
+	}
+	return s
+}
+
+func attemptsOf(r *probe.Result, f he.Family) []probe.Attempt {
+	var out []probe.Attempt
+	for _, a := range r.Attempts {
+		if a.Family == f {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func verdictOf(r *probe.Result, f he.Family) diagnose.Verdict {
+	for _, v := range r.Families {
+		if v.Family == f {
+			return v
+		}
+	}
+	return diagnose.Verdict{}
+}
+
+func dnsCell(r *probe.Result, f he.Family) []string {
+	a := r.DNS[f]
+	if a == nil {
+		return []string{"(literal, no DNS)"}
+	}
+	q := "A"
+	if f == he.FamilyIPv6 {
+		q = "AAAA"
+	}
+	line := fmt.Sprintf("%s %s in %s", q, strings.ToUpper(a.Status.String()), formatMs(a.Elapsed()))
+	if a.Server.IsValid() {
+		line += " from " + a.Server.String()
+	}
+	out := []string{line}
+	if len(a.CNAMEs) > 0 {
+		out = append(out, "via CNAME "+strings.Join(a.CNAMEs, " -> "))
+	}
+	if a.Truncated {
+		out = append(out, "truncated over UDP, retried over TCP")
+	}
+	if a.DNS64 {
+		out = append(out, "DNS64-synthesised (64:ff9b::/96)")
+	}
+	return out
+}
+
+// rcodeName is the RFC 1035/6895 mnemonic ("NOERROR", "NXDOMAIN", ...); an
+// answer that never came has none.
+func rcodeName(rcode int) string {
+	if name, ok := dns.RcodeToString[rcode]; ok {
+		return name
+	}
+	return fmt.Sprintf("RCODE%d", rcode)
+}

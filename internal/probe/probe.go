@@ -1,0 +1,474 @@
+// Package probe is what one prober does for one target: resolve A and AAAA
+// separately, connect to every address of each requested family directly,
+// run the application check on each connection, run its own Happy Eyeballs
+// race for real, predict every client profile from the measured outcomes,
+// and judge each family. It returns the cause of every failure as data;
+// logging, metrics and spans are the caller's.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dsprobe/dsprobe/internal/appcheck"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
+	"github.com/dsprobe/dsprobe/internal/dial"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/listener"
+	"github.com/dsprobe/dsprobe/internal/localaddr"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/target"
+)
+
+// Defaults for the zero values of Request.
+const (
+	DefaultAttemptTimeout = 2 * time.Second
+	DefaultMaxConnectTime = time.Second
+	// maxParallelConnects bounds the direct connects in flight, so a name
+	// with many addresses does not open them all at once.
+	maxParallelConnects = 8
+)
+
+// Request is one probe job.
+type Request struct {
+	Target target.Target
+	// Families are the families to probe. Empty means both for a name and
+	// the literal's own family for an IP literal.
+	Families []he.Family
+	// Check is the application check run on every connection. Its Host
+	// defaults to the target's host; a zero Kind is a plain TCP connect.
+	Check appcheck.Spec
+	// Profile is the strategy of the prober's own race. A zero Profile
+	// (no Name) means the built-in rfc8305.
+	Profile he.Profile
+	// ExtraProfiles are predicted after the built-in ones (profiles with
+	// overrides, such as node,attempt-delay=500ms).
+	ExtraProfiles []he.Profile
+	// Resolver answers the DNS queries. Nil means the system's
+	// /etc/resolv.conf.
+	Resolver *resolve.Resolver
+	// AttemptTimeout bounds each direct connect and check. If zero,
+	// DefaultAttemptTimeout is used. A silent drop costs this long.
+	AttemptTimeout time.Duration
+	// MaxConnectTime is how long a predicted client may take before it is
+	// judged to fail (LAYER_CLIENT). If zero, DefaultMaxConnectTime.
+	MaxConnectTime time.Duration
+	// SourceFor gives the source address for RFC 6724 sorting. Nil asks
+	// the kernel (internal/localaddr).
+	SourceFor func(netip.Addr) he.Source
+	// Dialer makes every connect. Nil means internal/dial, which tells
+	// ICMP administratively-prohibited from unreachable.
+	Dialer he.Dialer
+	// Progress, if set, is told each stage as it starts.
+	Progress func(stage string)
+}
+
+// Attempt is one direct connect (and check) to one address.
+type Attempt struct {
+	Address  netip.AddrPort
+	Family   he.Family
+	Outcome  he.Outcome
+	Start    time.Duration // since the probe started
+	Duration time.Duration // of the connect alone
+	Err      string
+	// App is the application check's result; nil when the connect failed.
+	App *appcheck.Result
+}
+
+// Prediction is one client profile's predicted behaviour on the measured
+// path (a clients[] entry), or the prober's own race.
+type Prediction struct {
+	Profile       string
+	Family        he.Family
+	Address       netip.Addr
+	Outcome       he.Outcome
+	TimeToConnect time.Duration
+	FallbackDelay time.Duration
+	FailingLayer  layer.Layer
+	Attempts      []he.Attempt
+}
+
+// Result is everything a probe found.
+type Result struct {
+	Target   target.Target
+	Check    appcheck.Kind
+	Families []diagnose.Verdict
+	// DNS holds the A and AAAA answers, indexed by family; nil entries
+	// for a literal target or a family not requested.
+	DNS [3]*resolve.Answer
+	// Order is every address in the order the prober's profile sorts
+	// them.
+	Order    []netip.Addr
+	Attempts []Attempt
+	Listener listener.Inference
+	// HappyEyeballs is the race the prober ran for real.
+	HappyEyeballs Prediction
+	// Clients are the built-in profiles' predictions.
+	Clients []Prediction
+}
+
+// Passed reports whether every requested family passed.
+func (r *Result) Passed() bool {
+	for _, v := range r.Families {
+		if !v.OK {
+			return false
+		}
+	}
+	return len(r.Families) > 0
+}
+
+// Validate checks the request and fills in its defaults; it reports every
+// problem at once.
+func (req *Request) Validate() error {
+	var errs []error
+	t := req.Target
+	if t.Host == "" || t.Port == 0 {
+		errs = append(errs, errors.New("no target"))
+	}
+	if len(req.Families) == 0 {
+		if t.IsLiteral() {
+			req.Families = []he.Family{he.FamilyOf(t.Addr)}
+		} else {
+			req.Families = []he.Family{he.FamilyIPv4, he.FamilyIPv6}
+		}
+	}
+	for _, f := range req.Families {
+		if f != he.FamilyIPv4 && f != he.FamilyIPv6 {
+			errs = append(errs, fmt.Errorf("unknown family %v", f))
+		} else if t.IsLiteral() && f != he.FamilyOf(t.Addr) {
+			errs = append(errs, fmt.Errorf("target %s is an %s literal: it has no %s address to probe", t.Host, he.FamilyOf(t.Addr), f))
+		}
+	}
+	if req.Profile.Name == "" {
+		p, err := he.LookupProfile("rfc8305")
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.Profile = p
+	}
+	if req.Check.Host == "" {
+		req.Check.Host = t.Host
+	}
+	if req.Check.Path == "" && t.Path != "" {
+		req.Check.Path = t.Path
+	}
+	if req.AttemptTimeout < 0 || req.MaxConnectTime < 0 {
+		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if req.AttemptTimeout == 0 {
+		req.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if req.MaxConnectTime == 0 {
+		req.MaxConnectTime = DefaultMaxConnectTime
+	}
+	if req.Dialer == nil {
+		req.Dialer = dial.Dialer{}
+	}
+	return errors.Join(errs...)
+}
+
+func (req *Request) progress(stage string) {
+	if req.Progress != nil {
+		req.Progress(stage)
+	}
+}
+
+// Run probes the target. The error is non-nil only for a bad request or a
+// context that ended the probe early (the partial result is not returned as
+// if complete); a failing family is a verdict in the Result.
+func Run(ctx context.Context, req Request) (Result, error) {
+	if err := req.Validate(); err != nil {
+		return Result{}, err
+	}
+	if req.Resolver == nil && !req.Target.IsLiteral() {
+		cfg, err := resolve.LoadResolvConf("/etc/resolv.conf")
+		if err != nil {
+			return Result{}, fmt.Errorf("reading the system resolver configuration: %w", err)
+		}
+		req.Resolver = &resolve.Resolver{Config: cfg}
+	}
+	res := Result{Target: req.Target, Check: req.Check.Kind}
+	start := time.Now()
+
+	// 1. Resolve each requested family separately.
+	var addrs []netip.Addr
+	var dnsAt [3]time.Duration
+	if req.Target.IsLiteral() {
+		addrs = []netip.Addr{req.Target.Addr}
+	} else {
+		req.progress("resolving " + req.Target.Host)
+		answers := resolveFamilies(ctx, req.Resolver, req.Target.Host, req.Families)
+		for _, f := range req.Families {
+			a := answers[f]
+			res.DNS[f] = a
+			dnsAt[f] = a.Elapsed()
+			addrs = append(addrs, a.Addresses...)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	sourceFor := req.SourceFor
+	if sourceFor == nil {
+		sources := localaddr.SourcesFor(addrs)
+		bySource := make(map[netip.Addr]he.Source, len(addrs))
+		for i, a := range addrs {
+			bySource[a] = sources[i]
+		}
+		sourceFor = func(a netip.Addr) he.Source { return bySource[a] }
+	}
+	res.Order = sortForDisplay(addrs, req.Profile.Strategy, sourceFor)
+
+	// 2. Connect to every address directly and check the application.
+	if len(addrs) > 0 {
+		req.progress(fmt.Sprintf("connecting to %d address(es)", len(addrs)))
+	}
+	res.Attempts = connectAll(ctx, &req, res.Order, start)
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+
+	// 3. Judge each family.
+	obs := make([]listener.Observation, len(res.Attempts))
+	for i, a := range res.Attempts {
+		obs[i] = listener.Observation{Family: a.Family, Outcome: a.Outcome}
+	}
+	res.Listener = listener.Infer(obs)
+	verdicts := map[he.Family]diagnose.Verdict{}
+	for _, f := range req.Families {
+		v := diagnose.Judge(familyEvidence(&req, &res, f))
+		verdicts[f] = v
+		res.Families = append(res.Families, v)
+	}
+
+	// 4. The prober's own race, for real.
+	req.progress("racing with profile " + req.Profile.Name)
+	race, err := runRace(ctx, &req, res.DNS, addrs, sourceFor)
+	if err != nil {
+		return Result{}, err
+	}
+	res.HappyEyeballs = predictionOf(req.Profile.Name, race, verdicts, req.MaxConnectTime)
+
+	// 5. Every client profile, predicted from what was measured.
+	req.progress("predicting client behaviour")
+	sc := he.Scenario{ADelay: dnsAt[he.FamilyIPv4], AAAADelay: dnsAt[he.FamilyIPv6], SourceFor: sourceFor}
+	for _, a := range res.Attempts {
+		sc.Paths = append(sc.Paths, measuredPath(a))
+	}
+	for _, p := range append(he.BuiltinProfiles(), req.ExtraProfiles...) {
+		sim, err := he.Simulate(p.Strategy, sc)
+		if err != nil {
+			return Result{}, fmt.Errorf("predicting %s: %w", p.Name, err)
+		}
+		res.Clients = append(res.Clients, predictionOf(p.Name, sim, verdicts, req.MaxConnectTime))
+	}
+	return res, nil
+}
+
+// resolveFamilies queries the requested families concurrently.
+func resolveFamilies(ctx context.Context, r *resolve.Resolver, name string, families []he.Family) [3]*resolve.Answer {
+	var answers [3]*resolve.Answer
+	var wg sync.WaitGroup
+	for _, f := range families {
+		wg.Go(func() {
+			a := r.Lookup(ctx, name, f)
+			answers[f] = &a
+		})
+	}
+	wg.Wait()
+	return answers
+}
+
+// sortForDisplay orders the addresses as the prober's profile would try
+// them, for the evidence table.
+func sortForDisplay(addrs []netip.Addr, s he.Strategy, sourceFor func(netip.Addr) he.Source) []netip.Addr {
+	dsts := make([]he.Destination, len(addrs))
+	for i, a := range addrs {
+		dsts[i] = he.Destination{Addr: a, Source: sourceFor(a)}
+	}
+	he.SortDestinations(dsts, s.Sort)
+	out := make([]netip.Addr, len(dsts))
+	for i, d := range dsts {
+		out[i] = d.Addr
+	}
+	return out
+}
+
+// connectAll connects to every address (bounded in parallel) and runs the
+// application check on each connection. Results keep the addresses' order.
+func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start time.Time) []Attempt {
+	attempts := make([]Attempt, len(addrs))
+	slots := make(chan struct{}, maxParallelConnects)
+	var wg sync.WaitGroup
+	for i, addr := range addrs {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			attempts[i] = connectOne(ctx, req, netip.AddrPortFrom(addr, req.Target.Port), start)
+		})
+	}
+	wg.Wait()
+	return attempts
+}
+
+func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time.Time) Attempt {
+	ctx, cancel := context.WithTimeout(ctx, req.AttemptTimeout)
+	defer cancel()
+	a := Attempt{Address: ap, Family: he.FamilyOf(ap.Addr()), Start: time.Since(start)}
+	t0 := time.Now()
+	conn, err := req.Dialer.DialContext(ctx, "tcp", ap.String())
+	a.Duration = time.Since(t0)
+	a.Outcome = he.ClassifyDialError(err)
+	if err != nil {
+		a.Err = err.Error()
+		if a.Outcome == he.OutcomeConnected || a.Outcome == he.OutcomeUnspecified {
+			a.Outcome = he.OutcomeUnreachable
+		}
+		return a
+	}
+	app := appcheck.Run(ctx, conn, req.Check)
+	a.App = &app
+	if !app.OK {
+		a.Outcome = he.OutcomeAppFailed
+	}
+	return a
+}
+
+// measuredPath turns a direct connect into the simulator's input: the
+// client sees the TCP outcome, not the application check.
+func measuredPath(a Attempt) he.Path {
+	p := he.Path{Address: a.Address.Addr(), Outcome: a.Outcome, After: a.Duration}
+	switch a.Outcome {
+	case he.OutcomeAppFailed:
+		p.Outcome = he.OutcomeConnected
+	case he.OutcomeTimeout, he.OutcomeCanceled:
+		p.Outcome, p.After = he.OutcomeTimeout, 0
+	}
+	return p
+}
+
+func familyEvidence(req *Request, res *Result, f he.Family) diagnose.FamilyEvidence {
+	ev := diagnose.FamilyEvidence{Family: f, Name: req.Target.Host, DNS: res.DNS[f], Listener: res.Listener}
+	for _, a := range res.Attempts {
+		if a.Family != f {
+			continue
+		}
+		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, Check: req.Check.Kind.String()}
+		if a.App != nil {
+			ae.AppOK, ae.AppDetail = a.App.OK, a.App.Detail
+			if a.Outcome == he.OutcomeAppFailed {
+				ae.Outcome = he.OutcomeConnected
+			}
+		}
+		ev.Addresses = append(ev.Addresses, ae)
+	}
+	return ev
+}
+
+// runRace runs the prober's own race over real DNS (the resolved answers
+// are replayed with their measured timing, so the race sees the same
+// answers the verdicts judged) and real connects.
+func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []netip.Addr, sourceFor func(netip.Addr) he.Source) (he.Result, error) {
+	lookup := he.StaticLookup(addrs...)
+	if !req.Target.IsLiteral() {
+		lookup = func(ctx context.Context, f he.Family) ([]netip.Addr, error) {
+			a := dns[f]
+			if a == nil {
+				return nil, nil
+			}
+			// Replay the answer at the moment it arrived.
+			select {
+			case <-time.After(a.Elapsed()):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return a.Addresses, nil
+		}
+	}
+	s := req.Profile.Strategy
+	// Only the requested families take part.
+	r := &he.Racer{Strategy: s, Dialer: familyFilter{req.Dialer, req.Families}, SourceFor: sourceFor}
+	ctx, cancel := context.WithTimeout(ctx, raceBudget(req))
+	defer cancel()
+	conn, res, err := r.Race(ctx, onlyFamilies(lookup, req.Families), req.Target.Port)
+	if conn != nil {
+		conn.Close()
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return he.Result{}, err
+	}
+	return res, nil
+}
+
+// raceBudget bounds the prober's own race: every address may take its
+// attempt timeout, plus the profile's delays.
+func raceBudget(req *Request) time.Duration {
+	return req.AttemptTimeout*2 + 5*time.Second
+}
+
+func onlyFamilies(lookup he.LookupFunc, families []he.Family) he.LookupFunc {
+	return func(ctx context.Context, f he.Family) ([]netip.Addr, error) {
+		if !slices.Contains(families, f) {
+			return nil, nil
+		}
+		return lookup(ctx, f)
+	}
+}
+
+// familyFilter is the dialer of the race; it exists so a request for one
+// family never dials the other even if a resolver returned it.
+type familyFilter struct {
+	d        he.Dialer
+	families []he.Family
+}
+
+func (f familyFilter) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(f.families, he.FamilyOf(ap.Addr())) {
+		return nil, fmt.Errorf("family %v not requested", he.FamilyOf(ap.Addr()))
+	}
+	return f.d.DialContext(ctx, network, address)
+}
+
+// predictionOf judges a client's race against the family verdicts.
+func predictionOf(profile string, r he.Result, verdicts map[he.Family]diagnose.Verdict, maxConnect time.Duration) Prediction {
+	p := Prediction{
+		Profile: profile, Family: r.Family, Address: r.Address, Outcome: r.Outcome,
+		TimeToConnect: r.TimeToConnect, FallbackDelay: r.FallbackDelay, Attempts: r.Attempts,
+		FailingLayer: layer.None,
+	}
+	anyPass := false
+	var failing []layer.Layer
+	for _, v := range verdicts {
+		if v.OK {
+			anyPass = true
+		} else {
+			failing = append(failing, v.Layer)
+		}
+	}
+	switch {
+	case r.Connected():
+		if v, ok := verdicts[r.Family]; ok && !v.OK && v.Layer == layer.Application {
+			// The client connects over a family whose application
+			// check fails: it fails with the family.
+			p.FailingLayer = layer.Application
+		} else if r.TimeToConnect > maxConnect {
+			p.FailingLayer = layer.Client
+		}
+	case anyPass:
+		p.FailingLayer = layer.Client
+	default:
+		p.FailingLayer = layer.MostFundamental(failing...)
+	}
+	return p
+}

@@ -1,0 +1,146 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dsprobe/dsprobe/internal/appcheck"
+	"github.com/dsprobe/dsprobe/internal/dnstest"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/listener"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/target"
+)
+
+var (
+	lo4 = netip.MustParseAddr("127.0.0.1")
+	lo6 = netip.MustParseAddr("::1")
+)
+
+// loopbackService serves HTTP on 127.0.0.1 and, unless v4only, on [::1] with
+// the same port; it returns the port.
+func loopbackService(t testing.TB, v4only bool) uint16 {
+	t.Helper()
+	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln4.Addr().(*net.TCPAddr).Port
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln4)
+	t.Cleanup(func() { srv.Close() })
+	if !v4only {
+		ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+		if err != nil {
+			t.Skipf("no IPv6 loopback on port %d: %v", port, err)
+		}
+		go srv.Serve(ln6)
+	}
+	return uint16(port)
+}
+
+func loopbackRequest(t testing.TB, name string, port uint16) Request {
+	t.Helper()
+	server := dnstest.Start(t)
+	server.Set(name, dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
+	server.Set(name, dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{lo6}})
+	tgt, err := target.Parse(fmt.Sprintf("http://%s:%d/", name, port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Request{
+		Target:   tgt,
+		Check:    appcheck.Spec{Kind: appcheck.HTTP},
+		Resolver: &resolve.Resolver{Config: resolve.Config{Servers: []netip.AddrPort{server.Addr()}, Timeout: time.Second, Attempts: 1}},
+	}
+}
+
+func TestRunLoopback(t *testing.T) {
+	t.Run("healthy", func(t *testing.T) {
+		req := loopbackRequest(t, "svc.dsprobe.test", loopbackService(t, false))
+		res, err := Run(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Passed() {
+			t.Fatalf("got verdicts %+v, want both families to pass", res.Families)
+		}
+		if res.Listener.Accepts != listener.Dual {
+			t.Errorf("got listener %v, want dual", res.Listener.Accepts)
+		}
+		if len(res.Attempts) != 2 || len(res.Clients) != len(he.BuiltinProfiles()) {
+			t.Errorf("got %d attempts and %d clients, want 2 and %d", len(res.Attempts), len(res.Clients), len(he.BuiltinProfiles()))
+		}
+		if res.HappyEyeballs.Family == he.FamilyUnspecified || res.HappyEyeballs.FailingLayer != layer.None {
+			t.Errorf("got own race %+v, want a connection and LAYER_NONE", res.HappyEyeballs)
+		}
+	})
+	t.Run("listener bound to IPv4 only", func(t *testing.T) {
+		req := loopbackRequest(t, "v4only.dsprobe.test", loopbackService(t, true))
+		res, err := Run(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range res.Families {
+			want := layer.None
+			if v.Family == he.FamilyIPv6 {
+				want = layer.Listener
+			}
+			if v.Layer != want {
+				t.Errorf("%v: got %v (%s), want %v", v.Family, v.Layer, v.Detail, want)
+			}
+		}
+		// Clients that fall back connect over IPv4 after the refusal.
+		// Two never try IPv4 although it works, so they fail as clients:
+		// Java with preferIPv6Addresses tries only its first address,
+		// Envoy's AUTO uses only AAAA when there is one.
+		for _, c := range res.Clients {
+			wantFamily, wantLayer := he.FamilyIPv4, layer.None
+			if c.Profile == "java-prefer-ipv6" || c.Profile == "envoy" {
+				wantFamily, wantLayer = he.FamilyUnspecified, layer.Client
+			}
+			if c.Family != wantFamily || c.FailingLayer != wantLayer {
+				t.Errorf("%s: got %v %v, want %v %v", c.Profile, c.Family, c.FailingLayer, wantFamily, wantLayer)
+			}
+		}
+	})
+	t.Run("literal for the wrong family is bad input", func(t *testing.T) {
+		tgt, _ := target.Parse("127.0.0.1:80")
+		_, err := Run(context.Background(), Request{Target: tgt, Families: []he.Family{he.FamilyIPv6}})
+		if err == nil {
+			t.Fatal("got no error, want one")
+		}
+	})
+	t.Run("canceled context returns no partial result", func(t *testing.T) {
+		req := loopbackRequest(t, "svc.dsprobe.test", loopbackService(t, false))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := Run(ctx, req); err == nil {
+			t.Fatal("got no error for a canceled probe")
+		}
+	})
+}
+
+// BenchmarkProbe measures whole probes of a healthy dual-stack target on
+// loopback: DNS over UDP, two direct connects with HTTP checks, the real
+// race and 17 client predictions.
+func BenchmarkProbe(b *testing.B) {
+	req := loopbackRequest(b, "svc.dsprobe.test", loopbackService(b, false))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Run(context.Background(), req)
+		if err != nil || !res.Passed() {
+			b.Fatalf("probe failed: %v %+v", err, res.Families)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "probes/s")
+}
