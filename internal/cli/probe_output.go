@@ -49,15 +49,12 @@ type dnsJSON struct {
 	Error     string   `json:"error,omitempty"`
 }
 
+// probeAttemptJSON is an attempts[] entry: a connect's fields plus the
+// application check's.
 type probeAttemptJSON struct {
-	Address    string  `json:"address"`
-	Family     string  `json:"family"`
-	Outcome    string  `json:"outcome"`
-	StartMs    float64 `json:"startMs"`
-	DurationMs float64 `json:"durationMs"`
-	Error      string  `json:"error,omitempty"`
-	AppOK      *bool   `json:"appOk,omitempty"`
-	AppDetail  string  `json:"appDetail,omitempty"`
+	attemptJSON
+	AppOK     *bool  `json:"appOk,omitempty"`
+	AppDetail string `json:"appDetail,omitempty"`
 }
 
 type listenerJSON struct {
@@ -87,10 +84,10 @@ func probeJSONOf(r *probe.Result) probeJSON {
 		j.Order = append(j.Order, a.String())
 	}
 	for _, a := range r.Attempts {
-		aj := probeAttemptJSON{
+		aj := probeAttemptJSON{attemptJSON: attemptJSON{
 			Address: a.Address.String(), Family: familyEnum(a.Family), Outcome: outcomeEnum(a.Outcome),
 			StartMs: millis(a.Start), DurationMs: millis(a.Duration), Error: a.Err,
-		}
+		}}
 		if a.App != nil {
 			ok := a.App.OK
 			aj.AppOK, aj.AppDetail = &ok, a.App.Detail

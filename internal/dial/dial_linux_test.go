@@ -29,15 +29,9 @@ func loopbacks(t *testing.T) []netip.Addr {
 	return addrs
 }
 
-// listen starts a listener on ip that accepts connections and closes them
-// at once (so the process's descriptor count reflects only the dialer's),
-// and returns its address.
-func listen(t *testing.T, ip netip.Addr) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
-	if err != nil {
-		t.Fatal(err)
-	}
+// acceptAndClose accepts every connection on ln and closes it at once, until
+// the test ends; cleanup closes ln and waits for the loop.
+func acceptAndClose(t *testing.T, ln net.Listener) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -53,6 +47,18 @@ func listen(t *testing.T, ip netip.Addr) netip.AddrPort {
 		ln.Close()
 		<-done
 	})
+}
+
+// listen starts a listener on ip that accepts connections and closes them
+// at once (so the process's descriptor count reflects only the dialer's),
+// and returns its address.
+func listen(t *testing.T, ip netip.Addr) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acceptAndClose(t, ln)
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 

@@ -78,21 +78,7 @@ func TestDialOnTestHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acceptDone := make(chan struct{})
-	go func() {
-		defer close(acceptDone)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-acceptDone
-	})
+	acceptAndClose(t, ln)
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 
 	type icmp struct{ typ, code uint8 }
