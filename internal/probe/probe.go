@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dial"
@@ -68,6 +69,11 @@ type Request struct {
 	Dialer he.Dialer
 	// Progress, if set, is told each stage as it starts.
 	Progress func(stage string)
+	// Allow, if set, is checked before anything is sent (the target) and
+	// again after DNS (every resolved address), so an allowed name cannot
+	// rebind to a forbidden address. Nil allows everything: the CLI probes
+	// as its user; a prober always sets one.
+	Allow *allowlist.Policy
 }
 
 // Attempt is one direct connect (and check) to one address.
@@ -187,6 +193,11 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
+	if req.Allow != nil {
+		if err := req.Allow.CheckTarget(req.Target.Host, req.Target.Port); err != nil {
+			return Result{}, err
+		}
+	}
 	if req.Resolver == nil && !req.Target.IsLiteral() {
 		cfg, err := resolve.LoadResolvConf("/etc/resolv.conf")
 		if err != nil {
@@ -214,6 +225,11 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
+	}
+	if req.Allow != nil {
+		if err := req.Allow.CheckAddresses(addrs); err != nil {
+			return Result{}, err
+		}
 	}
 	sourceFor := req.SourceFor
 	if sourceFor == nil {

@@ -2,16 +2,19 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/dnstest"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
@@ -118,6 +121,23 @@ func TestRunLoopback(t *testing.T) {
 		_, err := Run(context.Background(), Request{Target: tgt, Families: []he.Family{he.FamilyIPv6}})
 		if err == nil {
 			t.Fatal("got no error, want one")
+		}
+	})
+	t.Run("allow-list refuses a name that rebinds outside its CIDRs", func(t *testing.T) {
+		req := loopbackRequest(t, "svc.dsprobe.test", loopbackService(t, false))
+		policy, err := allowlist.Parse([]string{"127.0.0.0/8"}, []string{"*.dsprobe.test"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Allow = &policy
+		_, err = Run(context.Background(), req)
+		var denied *allowlist.Denied
+		if !errors.As(err, &denied) || !strings.Contains(err.Error(), "::1") {
+			t.Fatalf("got %v, want a *allowlist.Denied naming ::1", err)
+		}
+		req.Allow = &allowlist.Policy{CIDRs: policy.CIDRs}
+		if _, err := Run(context.Background(), req); !errors.As(err, &denied) || !strings.Contains(err.Error(), "svc.dsprobe.test") {
+			t.Fatalf("got %v, want the name refused", err)
 		}
 	})
 	t.Run("canceled context returns no partial result", func(t *testing.T) {
