@@ -1,0 +1,196 @@
+// Package authn authenticates the callers of the prober and coordinator
+// gRPC services: TLS with client certificates (mTLS), or a bearer token, and
+// plaintext only on loopback or when the operator says so explicitly. Every
+// trigger of a probe must be authenticated, because a prober connects where
+// it is told.
+//
+// It depends on gRPC and the standard library only.
+package authn
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// TLSFiles names the PEM files of one side of a TLS connection.
+type TLSFiles struct {
+	// Cert and Key are this side's certificate chain and private key.
+	Cert, Key string
+	// CA verifies the other side. On a server it makes client
+	// certificates mandatory (mTLS); on a client it replaces the system
+	// roots.
+	CA string
+}
+
+// Enabled reports whether any file is set.
+func (f TLSFiles) Enabled() bool { return f.Cert != "" || f.Key != "" || f.CA != "" }
+
+// ServerConfig builds the TLS configuration of a server. With a CA, every
+// client must present a certificate signed by it.
+func (f TLSFiles) ServerConfig() (*tls.Config, error) {
+	if f.Cert == "" || f.Key == "" {
+		return nil, errors.New("a TLS server needs both a certificate and a key")
+	}
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		return nil, fmt.Errorf("loading the server certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if f.CA != "" {
+		pool, err := loadPool(f.CA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// ClientConfig builds the TLS configuration of a client that presents its
+// certificate (when Cert is set) and verifies the server with CA (or the
+// system roots). serverName overrides the name verified, for servers
+// reached by address.
+func (f TLSFiles) ClientConfig(serverName string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
+	if f.Cert != "" || f.Key != "" {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return nil, fmt.Errorf("loading the client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if f.CA != "" {
+		pool, err := loadPool(f.CA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+func loadPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// CheckPlaintext refuses to serve (or call) without TLS on an address that
+// is not loopback, unless insecure is set: plaintext is for a laptop or a
+// test, never for a network, and the operator must say so explicitly.
+func CheckPlaintext(address string, insecure bool) error {
+	if insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", address, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && addr.Unmap().IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing plaintext on %s: configure TLS (cert, key, CA) or pass --insecure to accept unauthenticated plaintext explicitly", address)
+}
+
+// Authenticator decides whether a gRPC caller may trigger work. A caller is
+// authenticated by a verified client certificate (when the server requires
+// them) or by presenting Token as "authorization: Bearer TOKEN".
+type Authenticator struct {
+	// Token, if set, is accepted as a bearer token.
+	Token string
+	// AllowUnauthenticated lets every caller in: only for plaintext on
+	// loopback or an explicit --insecure.
+	AllowUnauthenticated bool
+}
+
+// Authenticate returns nil for an authenticated caller and a gRPC
+// Unauthenticated status otherwise.
+func (a *Authenticator) Authenticate(ctx context.Context) error {
+	if a.AllowUnauthenticated {
+		return nil
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
+			return nil
+		}
+	}
+	if a.Token != "" {
+		md, _ := metadata.FromIncomingContext(ctx)
+		for _, v := range md.Get("authorization") {
+			token, ok := strings.CutPrefix(v, "Bearer ")
+			if ok && subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1 {
+				return nil
+			}
+		}
+	}
+	return status.Error(codes.Unauthenticated, "authentication required: a client certificate signed by the configured CA, or a valid bearer token")
+}
+
+// UnaryInterceptor authenticates every unary call, except the health
+// service, which load balancers and kubelets call without credentials.
+func (a *Authenticator) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !isHealth(info.FullMethod) {
+			if err := a.Authenticate(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamInterceptor authenticates every streaming call but the health
+// service's.
+func (a *Authenticator) StreamInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if !isHealth(info.FullMethod) {
+			if err := a.Authenticate(ss.Context()); err != nil {
+				return err
+			}
+		}
+		return handler(srv, ss)
+	}
+}
+
+func isHealth(method string) bool { return strings.HasPrefix(method, "/grpc.health.v1.Health/") }
+
+// BearerToken is per-RPC credentials sending "authorization: Bearer TOKEN".
+// It insists on TLS unless insecure is set, so a token never crosses a
+// network in the clear by accident.
+type BearerToken struct {
+	Token    string
+	Insecure bool
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b BearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.Token}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (b BearerToken) RequireTransportSecurity() bool { return !b.Insecure }

@@ -1,0 +1,214 @@
+package authn
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// pki writes a CA and certificates it signs as PEM files.
+type pki struct {
+	dir  string
+	ca   *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string
+}
+
+func newPKI(t *testing.T, name string) *pki {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	p := &pki{dir: t.TempDir(), ca: ca, key: key}
+	p.file = p.write(t, name+"-ca.pem", "CERTIFICATE", der)
+	return p
+}
+
+func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// issue returns cert and key files for name, for server and client use.
+func (p *pki) issue(t *testing.T, name string) (certFile, keyFile string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	return p.write(t, name+".pem", "CERTIFICATE", der), p.write(t, name+"-key.pem", "EC PRIVATE KEY", keyDER)
+}
+
+// serve starts a gRPC server on loopback whose every unknown method echoes
+// an Empty, behind the authenticator.
+func serve(t *testing.T, a *Authenticator, creds credentials.TransportCredentials) string {
+	t.Helper()
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(a.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamInterceptor()),
+		grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+			var m emptypb.Empty
+			if err := stream.RecvMsg(&m); err != nil {
+				return err
+			}
+			return stream.SendMsg(&m)
+		}),
+	}
+	if creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	srv := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
+}
+
+func call(t *testing.T, addr string, opts ...grpc.DialOption) error {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return conn.Invoke(ctx, "/dsprobe.v1.Prober/Probe", &emptypb.Empty{}, &emptypb.Empty{})
+}
+
+func TestMutualTLS(t *testing.T) {
+	good, rogue := newPKI(t, "cluster"), newPKI(t, "rogue")
+	serverCert, serverKey := good.issue(t, "prober.dsprobe.test")
+	serverTLS, err := TLSFiles{Cert: serverCert, Key: serverKey, CA: good.file}.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, &Authenticator{}, credentials.NewTLS(serverTLS))
+
+	clientWith := func(files TLSFiles) grpc.DialOption {
+		cfg, err := files.ClientConfig("prober.dsprobe.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
+	}
+	coordCert, coordKey := good.issue(t, "coordinator")
+	rogueCert, rogueKey := rogue.issue(t, "coordinator")
+
+	if err := call(t, addr, clientWith(TLSFiles{Cert: coordCert, Key: coordKey, CA: good.file})); err != nil {
+		t.Errorf("signed client: got %v, want success", err)
+	}
+	if err := call(t, addr, clientWith(TLSFiles{CA: good.file})); err == nil {
+		t.Error("client without a certificate: got success, want refusal")
+	}
+	if err := call(t, addr, clientWith(TLSFiles{Cert: rogueCert, Key: rogueKey, CA: good.file})); err == nil {
+		t.Error("client signed by another CA: got success, want refusal")
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	addr := serve(t, &Authenticator{Token: "s3cret"}, nil)
+	plain := grpc.WithTransportCredentials(insecure.NewCredentials())
+	tests := []struct {
+		name string
+		opts []grpc.DialOption
+		want codes.Code
+	}{
+		{"no token", []grpc.DialOption{plain}, codes.Unauthenticated},
+		{"wrong token", []grpc.DialOption{plain, grpc.WithPerRPCCredentials(BearerToken{Token: "guess", Insecure: true})}, codes.Unauthenticated},
+		{"right token", []grpc.DialOption{plain, grpc.WithPerRPCCredentials(BearerToken{Token: "s3cret", Insecure: true})}, codes.OK},
+	}
+	for _, tt := range tests {
+		if got := status.Code(call(t, addr, tt.opts...)); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// A token must not cross plaintext by accident.
+	if conn, err := grpc.NewClient(addr, plain, grpc.WithPerRPCCredentials(BearerToken{Token: "s3cret"})); err == nil {
+		conn.Close()
+		t.Error("token over plaintext without Insecure: got a client, want refusal")
+	}
+	// Health checks need no credentials.
+	conn, _ := grpc.NewClient(addr, plain)
+	defer conn.Close()
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("health check: got %v, want it served without credentials", err)
+	}
+}
+
+func TestCheckPlaintext(t *testing.T) {
+	tests := []struct {
+		addr     string
+		insecure bool
+		ok       bool
+	}{
+		{"127.0.0.1:9000", false, true},
+		{"[::1]:9000", false, true},
+		{"localhost:9000", false, true},
+		{"0.0.0.0:9000", false, false},
+		{"[::]:9000", false, false},
+		{"192.0.2.1:9000", false, false},
+		{"192.0.2.1:9000", true, true},
+		{"no-port", false, false},
+	}
+	for _, tt := range tests {
+		if err := CheckPlaintext(tt.addr, tt.insecure); (err == nil) != tt.ok {
+			t.Errorf("CheckPlaintext(%q, %v) = %v, want ok=%v", tt.addr, tt.insecure, err, tt.ok)
+		}
+	}
+}
+
+func TestTLSFilesErrors(t *testing.T) {
+	if _, err := (TLSFiles{CA: "/nonexistent"}).ServerConfig(); err == nil {
+		t.Error("server without cert: got no error")
+	}
+	if _, err := (TLSFiles{Cert: "/nonexistent", Key: "/nonexistent"}).ServerConfig(); err == nil {
+		t.Error("missing files: got no error")
+	}
+	empty := filepath.Join(t.TempDir(), "empty.pem")
+	os.WriteFile(empty, []byte("not pem"), 0o600)
+	if _, err := (TLSFiles{CA: empty}).ClientConfig("x"); err == nil {
+		t.Error("CA without PEM: got no error")
+	}
+}
