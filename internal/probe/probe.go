@@ -103,9 +103,14 @@ type Prediction struct {
 
 // Result is everything a probe found.
 type Result struct {
-	Target   target.Target
-	Check    appcheck.Kind
-	Families []diagnose.Verdict
+	Target target.Target
+	// Started is when the probe began; every offset in the result counts
+	// from it.
+	Started time.Time
+	// RaceStart is when the prober's own race began.
+	RaceStart time.Duration
+	Check     appcheck.Kind
+	Families  []diagnose.Verdict
 	// DNS holds the A and AAAA answers, indexed by family; nil entries
 	// for a literal target or a family not requested.
 	DNS [3]*resolve.Answer
@@ -205,8 +210,8 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		}
 		req.Resolver = &resolve.Resolver{Config: cfg}
 	}
-	res := Result{Target: req.Target, Check: req.Check.Kind}
 	start := time.Now()
+	res := Result{Target: req.Target, Check: req.Check.Kind, Started: start}
 
 	// 1. Resolve each requested family separately.
 	var addrs []netip.Addr
@@ -266,6 +271,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 
 	// 4. The prober's own race, for real.
 	req.progress("racing with profile " + req.Profile.Name)
+	res.RaceStart = time.Since(start)
 	race, err := runRace(ctx, &req, res.DNS, addrs, sourceFor)
 	if err != nil {
 		return Result{}, err

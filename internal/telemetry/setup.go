@@ -1,0 +1,104 @@
+// Package telemetry writes what a probe found as OpenTelemetry spans and
+// Prometheus metrics. A probe returns its result as data; this package turns
+// a finished result into one span per DNS query and per connection attempt
+// (with the timestamps they really had), under the caller's span, so a job's
+// trace shows the coordinator, each prober, each query and each attempt.
+//
+// Attribute names follow shared/DESIGN.md (semantic conventions where they
+// exist). Metric labels never carry an address or error text.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+)
+
+// Options configures Setup. The standard OTEL_* variables configure the
+// exporter (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL,
+// OTEL_EXPORTER_OTLP_HEADERS, ...); Options only add what a flag can say.
+type Options struct {
+	// Service is the service.name of the spans ("dsprobe",
+	// "dsprobe-prober", ...).
+	Service string
+	// Endpoint, if set, is the OTLP endpoint (a flag such as
+	// --otlp-endpoint), overriding OTEL_EXPORTER_OTLP_ENDPOINT. A URL
+	// (http://host:4318) selects OTLP over HTTP; host:port selects gRPC.
+	Endpoint string
+	// Insecure sends to Endpoint without TLS (a local collector or Jaeger).
+	Insecure bool
+}
+
+// Setup installs the global tracer provider and the W3C trace-context
+// propagator. Tracing stays off (a no-op provider, nothing sent anywhere)
+// unless an endpoint is configured, so a CLI run never tries to reach a
+// collector the user does not have. The returned function flushes and stops
+// the exporter.
+func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) error, err error) {
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	noop := func(context.Context) error { return nil }
+	endpoint := opts.Endpoint
+	envEndpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") || (endpoint == "" && envEndpoint == "") {
+		return noop, nil
+	}
+	protocol := firstEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+	if endpoint != "" {
+		protocol = "grpc"
+		if strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://") {
+			protocol = "http/protobuf"
+		}
+	}
+	var exporter sdktrace.SpanExporter
+	switch protocol {
+	case "", "grpc":
+		var o []otlptracegrpc.Option
+		if endpoint != "" {
+			o = append(o, otlptracegrpc.WithEndpoint(endpoint))
+		}
+		if opts.Insecure {
+			o = append(o, otlptracegrpc.WithInsecure())
+		}
+		exporter, err = otlptracegrpc.New(ctx, o...)
+	case "http/protobuf":
+		var o []otlptracehttp.Option
+		if endpoint != "" {
+			o = append(o, otlptracehttp.WithEndpointURL(endpoint))
+		}
+		if opts.Insecure {
+			o = append(o, otlptracehttp.WithInsecure())
+		}
+		exporter, err = otlptracehttp.New(ctx, o...)
+	default:
+		return noop, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported (want grpc or http/protobuf)", protocol)
+	}
+	if err != nil {
+		return noop, fmt.Errorf("creating the OTLP exporter: %w", err)
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(opts.Service)))
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+		return noop, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown, nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,144 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/probe"
+)
+
+// Attribute keys of shared/DESIGN.md.
+const (
+	AttrChosenFamily  = attribute.Key("dsprobe.chosen_family")
+	AttrFallbackDelay = attribute.Key("dsprobe.fallback_delay_ms")
+	AttrFailingLayer  = attribute.Key("dsprobe.failing_layer")
+	AttrIPv4Layer     = attribute.Key("dsprobe.ipv4.failing_layer")
+	AttrIPv6Layer     = attribute.Key("dsprobe.ipv6.failing_layer")
+	AttrOutcome       = attribute.Key("dsprobe.outcome")
+	AttrDNSStatus     = attribute.Key("dsprobe.dns.status")
+	AttrProfile       = attribute.Key("dsprobe.profile")
+
+	attrNetworkType     = attribute.Key("network.type")
+	attrPeerAddress     = attribute.Key("network.peer.address")
+	attrPeerPort        = attribute.Key("network.peer.port")
+	attrServerAddress   = attribute.Key("server.address")
+	attrServerPort      = attribute.Key("server.port")
+	attrErrorType       = attribute.Key("error.type")
+	attrDNSQuestionName = attribute.Key("dns.question.name")
+)
+
+// RecordProbe writes one finished probe as spans under the span in ctx (the
+// prober's RPC span, or a root span for the CLI): the probe span carrying
+// the verdicts, one span per DNS query, one per direct connect, and the
+// prober's own race with its attempts. Spans get the times the work really
+// had.
+func RecordProbe(ctx context.Context, tracer trace.Tracer, res *probe.Result) {
+	end := res.Started.Add(probeDuration(res))
+	ctx, span := tracer.Start(ctx, "probe "+res.Target.HostPort(),
+		trace.WithTimestamp(res.Started), trace.WithSpanKind(trace.SpanKindInternal))
+	span.SetAttributes(probeAttributes(res)...)
+	if !res.Passed() {
+		span.SetStatus(codes.Error, "a family failed")
+	}
+
+	for f, answer := range res.DNS {
+		if answer == nil {
+			continue
+		}
+		q := "A"
+		if he.Family(f) == he.FamilyIPv6 {
+			q = "AAAA"
+		}
+		_, s := tracer.Start(ctx, "dns "+q, trace.WithTimestamp(res.Started), trace.WithSpanKind(trace.SpanKindClient))
+		s.SetAttributes(attrDNSQuestionName.String(res.Target.Host), AttrDNSStatus.String(answer.Status.String()))
+		if answer.Server.IsValid() {
+			s.SetAttributes(attrServerAddress.String(answer.Server.Addr().String()), attrServerPort.Int(int(answer.Server.Port())))
+		}
+		if answer.Err != nil {
+			s.SetStatus(codes.Error, answer.Err.Error())
+			s.SetAttributes(attrErrorType.String(answer.Status.String()))
+		}
+		s.End(trace.WithTimestamp(res.Started.Add(answer.Elapsed())))
+	}
+
+	for _, a := range res.Attempts {
+		start := res.Started.Add(a.Start)
+		_, s := tracer.Start(ctx, "connect "+a.Address.String(), trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient))
+		s.SetAttributes(attemptAttributes(res, a.Address.Addr().String(), int(a.Address.Port()), a.Family, a.Outcome)...)
+		if a.Outcome != he.OutcomeConnected {
+			s.SetStatus(codes.Error, a.Err)
+			if a.App != nil && a.Err == "" {
+				s.SetStatus(codes.Error, a.App.Detail)
+			}
+		}
+		s.End(trace.WithTimestamp(start.Add(a.Duration)))
+	}
+
+	race := res.HappyEyeballs
+	raceStart := res.Started.Add(res.RaceStart)
+	raceCtx, rs := tracer.Start(ctx, "happy eyeballs "+race.Profile, trace.WithTimestamp(raceStart))
+	rs.SetAttributes(AttrProfile.String(race.Profile), AttrChosenFamily.String(race.Family.String()),
+		AttrFallbackDelay.Float64(millis(race.FallbackDelay)), AttrFailingLayer.String(race.FailingLayer.Short()))
+	for _, a := range race.Attempts {
+		_, s := tracer.Start(raceCtx, "attempt "+a.Address.String(), trace.WithTimestamp(raceStart.Add(a.Start)), trace.WithSpanKind(trace.SpanKindClient))
+		s.SetAttributes(attemptAttributes(res, a.Address.String(), int(res.Target.Port), a.Family, a.Outcome)...)
+		s.End(trace.WithTimestamp(raceStart.Add(a.End)))
+	}
+	rs.End(trace.WithTimestamp(raceStart.Add(race.TimeToConnect)))
+	span.End(trace.WithTimestamp(end))
+}
+
+func probeAttributes(res *probe.Result) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		attrServerAddress.String(res.Target.Host),
+		attrServerPort.Int(int(res.Target.Port)),
+		AttrChosenFamily.String(res.HappyEyeballs.Family.String()),
+		AttrFallbackDelay.Float64(millis(res.HappyEyeballs.FallbackDelay)),
+	}
+	var layers []layer.Layer
+	for _, v := range res.Families {
+		layers = append(layers, v.Layer)
+		key := AttrIPv4Layer
+		if v.Family == he.FamilyIPv6 {
+			key = AttrIPv6Layer
+		}
+		attrs = append(attrs, key.String(v.Layer.Short()))
+	}
+	return append(attrs, AttrFailingLayer.String(layer.MostFundamental(layers...).Short()))
+}
+
+func attemptAttributes(res *probe.Result, peer string, port int, f he.Family, o he.Outcome) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		attrNetworkType.String(f.String()),
+		attrPeerAddress.String(peer),
+		attrPeerPort.Int(port),
+		attrServerAddress.String(res.Target.Host),
+		AttrOutcome.String(o.String()),
+	}
+	if o != he.OutcomeConnected {
+		attrs = append(attrs, attrErrorType.String(o.String()))
+	}
+	return attrs
+}
+
+// probeDuration is when the last recorded piece of work ended.
+func probeDuration(res *probe.Result) time.Duration {
+	d := res.RaceStart + res.HappyEyeballs.TimeToConnect
+	for _, a := range res.Attempts {
+		d = max(d, a.Start+a.Duration)
+	}
+	for _, answer := range res.DNS {
+		if answer != nil {
+			d = max(d, answer.Elapsed())
+		}
+	}
+	return d
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

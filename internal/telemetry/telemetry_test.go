@@ -1,0 +1,162 @@
+package telemetry
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/dsprobe/dsprobe/internal/appcheck"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/probe"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/target"
+)
+
+// blackholedIPv6 is a finished probe of a Service whose IPv6 path drops
+// packets: IPv4 passes, IPv6 fails at ROUTE, the race fell back after 250 ms.
+func blackholedIPv6(t *testing.T) *probe.Result {
+	tgt, err := target.Parse("http://svc.example:80/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4, v6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	start := time.Unix(1_800_000_000, 0)
+	res := &probe.Result{
+		Target: tgt, Started: start, Check: appcheck.HTTP, RaceStart: 2 * time.Second,
+		Families: []diagnose.Verdict{
+			{Family: he.FamilyIPv4, OK: true, Layer: layer.None},
+			{Family: he.FamilyIPv6, Layer: layer.Route, Detail: "dropped"},
+		},
+		Attempts: []probe.Attempt{
+			{Address: netip.AddrPortFrom(v4, 80), Family: he.FamilyIPv4, Outcome: he.OutcomeConnected, Start: 3 * time.Millisecond, Duration: time.Millisecond, App: &appcheck.Result{OK: true}},
+			{Address: netip.AddrPortFrom(v6, 80), Family: he.FamilyIPv6, Outcome: he.OutcomeTimeout, Start: 3 * time.Millisecond, Duration: 2 * time.Second, Err: "timeout"},
+		},
+		HappyEyeballs: probe.Prediction{
+			Profile: "rfc8305", Family: he.FamilyIPv4, Address: v4, Outcome: he.OutcomeConnected,
+			TimeToConnect: 251 * time.Millisecond, FallbackDelay: 250 * time.Millisecond, FailingLayer: layer.None,
+			Attempts: []he.Attempt{
+				{Address: v6, Family: he.FamilyIPv6, Start: 0, End: 251 * time.Millisecond, Outcome: he.OutcomeCanceled},
+				{Address: v4, Family: he.FamilyIPv4, Start: 250 * time.Millisecond, End: 251 * time.Millisecond, Outcome: he.OutcomeConnected},
+			},
+		},
+	}
+	res.DNS[he.FamilyIPv4] = &resolve.Answer{Status: resolve.StatusPositive, Server: netip.MustParseAddrPort("192.0.2.53:53"), Tries: []resolve.Try{{RTT: time.Millisecond}}}
+	res.DNS[he.FamilyIPv6] = &resolve.Answer{Status: resolve.StatusPositive, Tries: []resolve.Try{{RTT: 2 * time.Millisecond}}}
+	return res
+}
+
+func TestRecordProbe(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	res := blackholedIPv6(t)
+
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "prober ns-a")
+	RecordProbe(ctx, tp.Tracer("dsprobe"), res)
+	parent.End()
+
+	spans := exp.GetSpans()
+	byName := map[string]tracetest.SpanStub{}
+	for _, s := range spans {
+		byName[s.Name] = s
+		if s.SpanContext.TraceID() != parent.SpanContext().TraceID() {
+			t.Errorf("span %q is in another trace", s.Name)
+		}
+	}
+	for _, name := range []string{"probe svc.example:80", "dns A", "dns AAAA", "connect 192.0.2.1:80", "connect [2001:db8::1]:80",
+		"happy eyeballs rfc8305", "attempt 2001:db8::1", "attempt 192.0.2.1"} {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("span %q missing (have %d spans)", name, len(spans))
+		}
+	}
+	probeSpan := byName["probe svc.example:80"]
+	if probeSpan.Parent.SpanID() != parent.SpanContext().SpanID() {
+		t.Error("the probe span is not a child of the caller's span")
+	}
+	wantAttrs(t, probeSpan.Attributes, map[attribute.Key]any{
+		"dsprobe.chosen_family":      "ipv4",
+		"dsprobe.fallback_delay_ms":  250.0,
+		"dsprobe.failing_layer":      "route",
+		"dsprobe.ipv4.failing_layer": "none",
+		"dsprobe.ipv6.failing_layer": "route",
+		"server.address":             "svc.example",
+	})
+	wantAttrs(t, byName["connect [2001:db8::1]:80"].Attributes, map[attribute.Key]any{
+		"network.type":         "ipv6",
+		"network.peer.address": "2001:db8::1",
+		"network.peer.port":    int64(80),
+		"error.type":           "timeout",
+	})
+	wantAttrs(t, byName["dns A"].Attributes, map[attribute.Key]any{"dns.question.name": "svc.example"})
+	// Spans carry the times the work had.
+	if got := byName["connect [2001:db8::1]:80"].EndTime.Sub(byName["connect [2001:db8::1]:80"].StartTime); got != 2*time.Second {
+		t.Errorf("got IPv6 connect span of %v, want 2s", got)
+	}
+	if got := probeSpan.StartTime; !got.Equal(res.Started) {
+		t.Errorf("got probe span start %v, want %v", got, res.Started)
+	}
+}
+
+func wantAttrs(t *testing.T, got []attribute.KeyValue, want map[attribute.Key]any) {
+	t.Helper()
+	have := map[attribute.Key]any{}
+	for _, kv := range got {
+		have[kv.Key] = kv.Value.AsInterface()
+	}
+	for k, v := range want {
+		if have[k] != v {
+			t.Errorf("attribute %s: got %v (%T), want %v (%T)", k, have[k], have[k], v, v)
+		}
+	}
+}
+
+func TestMetricsHaveNoAddressOrErrorLabels(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.Observe(blackholedIPv6(t))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var series int
+	for _, mf := range families {
+		for _, metric := range mf.GetMetric() {
+			series++
+			for _, lp := range metric.GetLabel() {
+				v := lp.GetValue()
+				if _, err := netip.ParseAddr(v); err == nil || strings.ContainsAny(v, " :") {
+					t.Errorf("%s has label %s=%q: no addresses or error text in labels", mf.GetName(), lp.GetName(), v)
+				}
+			}
+		}
+	}
+	if series < 4 {
+		t.Errorf("got %d series, want at least the two family results, two connects and one fallback", series)
+	}
+}
+
+func TestSetupIsOffWithoutAnEndpoint(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	shutdown, err := Setup(context.Background(), Options{Service: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shutdown(context.Background()); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+	if _, err := Setup(context.Background(), Options{Service: "test"}); err == nil || !strings.Contains(err.Error(), "carrier-pigeon") {
+		t.Errorf("got %v, want an unsupported-protocol error", err)
+	}
+}
