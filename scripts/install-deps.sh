@@ -9,6 +9,14 @@
 set -euo pipefail
 
 STATICCHECK_VERSION=v0.8.2
+# The API's code generators (scripts/gen.sh). protoc-gen-go must match the
+# google.golang.org/protobuf of go.mod, and the grpc-gateway plugins the
+# github.com/grpc-ecosystem/grpc-gateway/v2 runtime of go.mod, since the
+# generated code is built against those.
+BUF_VERSION=v1.75.0
+PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
+GRPC_GATEWAY_VERSION=v2.33.0
 # golang.org/x/perf has no tagged release; this is its 2026-01-12 commit.
 BENCHSTAT_VERSION=v0.0.0-20260112171951-5abaabe9f1bd
 CACHE_DIR=${DSPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsprobe}
@@ -61,5 +69,10 @@ install_go_tool() { # name module version
 }
 install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 install_go_tool benchstat golang.org/x/perf/cmd/benchstat "$BENCHSTAT_VERSION"
+install_go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"
+install_go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
+install_go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
+install_go_tool protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY_VERSION"
+install_go_tool protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 "$GRPC_GATEWAY_VERSION"
 
 echo "$TOOLS_BIN"

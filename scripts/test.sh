@@ -23,6 +23,9 @@ go vet ./...
 step "staticcheck"
 staticcheck ./...
 
+step "generated code (buf lint, buf generate reproduces gen/, buf breaking)"
+bash scripts/check-gen.sh
+
 step "go test -race (unit and network tiers)"
 # The real-client timing checks run alone afterwards: on a 2-core machine,
 # other packages' tests running beside them are what could push a client's
