@@ -6,8 +6,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/miekg/dns"
-
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -102,7 +100,7 @@ func probeJSONOf(r *probe.Result) probeJSON {
 
 func dnsJSONOf(a *resolve.Answer) *dnsJSON {
 	d := &dnsJSON{
-		Name: a.Name, Status: a.Status.String(), Rcode: rcodeName(a.Rcode),
+		Name: a.Name, Status: a.Status.String(), Rcode: resolve.RcodeName(a.Rcode),
 		Addresses: []string{}, TTLs: a.TTLs, CNAMEs: a.CNAMEs,
 		RTTMs: millis(a.RTT), ElapsedMs: millis(a.Elapsed()),
 		Transport: a.Transport, Truncated: a.Truncated, DNS64: a.DNS64,
@@ -288,13 +286,4 @@ func dnsCell(r *probe.Result, f he.Family) []string {
 		out = append(out, "DNS64-synthesised (64:ff9b::/96)")
 	}
 	return out
-}
-
-// rcodeName is the RFC 1035/6895 mnemonic ("NOERROR", "NXDOMAIN", ...); an
-// answer that never came has none.
-func rcodeName(rcode int) string {
-	if name, ok := dns.RcodeToString[rcode]; ok {
-		return name
-	}
-	return fmt.Sprintf("RCODE%d", rcode)
 }

@@ -204,7 +204,7 @@ func finalResult(fqdn string, qtype uint16, rep reply) nameResult {
 		a.Status = StatusRefused
 	default:
 		a.Status = StatusError
-		a.Err = fmt.Errorf("server %s answered %s", rep.try.Server, rcodeName(m.Rcode))
+		a.Err = fmt.Errorf("server %s answered %s", rep.try.Server, RcodeName(m.Rcode))
 	}
 	if isReferral(m) {
 		o = outcomeOther // TRY_AGAIN without SERVFAIL: the search list stops
@@ -267,7 +267,12 @@ func readAnswer(a *Answer, m *dns.Msg, fqdn string, qtype uint16) (wrongClass ui
 	return wrongClass
 }
 
-func rcodeName(rcode int) string {
+// RcodeName is the mnemonic of an rcode ("NOERROR", "NXDOMAIN", ...), or
+// "" for -1, the Rcode of an Answer no reply decided.
+func RcodeName(rcode int) string {
+	if rcode < 0 {
+		return ""
+	}
 	if s, ok := dns.RcodeToString[rcode]; ok {
 		return s
 	}
