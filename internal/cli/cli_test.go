@@ -298,7 +298,7 @@ func TestProbeBadInput(t *testing.T) {
 		{"unknown check", []string{"probe", "--check", "ftp", "192.0.2.1:80"}, "", `unknown check "ftp"`},
 		{"unknown family", []string{"probe", "--family", "ipv5", "192.0.2.1:80"}, "", `--family "ipv5"`},
 		{"literal of the other family", []string{"probe", "--family", "ipv6", "192.0.2.1:80"}, "", "no ipv6 address"},
-		{"bad --dns-server", []string{"probe", "--dns-server", "dns.example", "svc.example:80"}, "", "--dns-server"},
+		{"bad --dns-server", []string{"probe", "--dns-server", "dns.example", "svc.example:80"}, "", `DNS server "dns.example"`},
 		{"bad profile", []string{"probe", "--profile", "lynx", "192.0.2.1:80"}, "", `unknown profile "lynx"`},
 		{"several problems at once", []string{"probe", "--check", "ftp", "--family", "x", "192.0.2.1:80"}, "", `--family "x": want ipv4, ipv6 or both; --check: unknown check "ftp"`},
 		{"broken resolv.conf names the line", []string{"probe", "svc.example:80"}, brokenConf, ":2:"},

@@ -4,80 +4,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
-	"github.com/dsprobe/dsprobe/internal/probe"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
-// The JSON here has the shape of the API's protojson (lowerCamelCase keys,
-// enums by their proto names, durations as numbers of milliseconds), so
-// scripts written against dsprobe simulate read clients[] entries of
-// dsprobe probe unchanged.
+// JSON output is protojson of the API messages (lowerCamelCase keys, enums
+// by name, durations as numbers of milliseconds), so a script reads the
+// same shape from dsprobe simulate, dsprobe probe, the prober and the
+// coordinator's REST API. Zero values are written out ("ok": false,
+// "fallbackDelayMs": 0) so scripts need no defaults.
+var protoJSON = protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitDefaultValues: true}
 
-type clientJSON struct {
-	Profile         string        `json:"profile"`
-	Family          string        `json:"family"`
-	Address         string        `json:"address"`
-	Outcome         string        `json:"outcome"`
-	TimeToConnectMs float64       `json:"timeToConnectMs"`
-	FallbackDelayMs float64       `json:"fallbackDelayMs"`
-	FailingLayer    string        `json:"failingLayer"`
-	Attempts        []attemptJSON `json:"attempts"`
-}
-
-type attemptJSON struct {
-	Address    string  `json:"address"`
-	Family     string  `json:"family"`
-	Outcome    string  `json:"outcome"`
-	StartMs    float64 `json:"startMs"`
-	DurationMs float64 `json:"durationMs"`
-	Error      string  `json:"error,omitempty"`
-}
-
-func clientJSONOf(p probe.Prediction) clientJSON {
-	c := clientJSON{
-		Profile:         p.Profile,
-		Family:          familyEnum(p.Family),
-		Outcome:         outcomeEnum(p.Outcome),
-		TimeToConnectMs: millis(p.TimeToConnect),
-		FallbackDelayMs: millis(p.FallbackDelay),
-		FailingLayer:    p.FailingLayer.String(),
-		Attempts:        []attemptJSON{},
+func writeProto(w io.Writer, m proto.Message) error {
+	b, err := protoJSON.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
 	}
-	if p.Address.IsValid() {
-		c.Address = p.Address.String()
-	}
-	for _, a := range p.Attempts {
-		aj := attemptJSON{
-			Address:    a.Address.String(),
-			Family:     familyEnum(a.Family),
-			Outcome:    outcomeEnum(a.Outcome),
-			StartMs:    millis(a.Start),
-			DurationMs: millis(a.End - a.Start),
-		}
-		if a.Err != nil {
-			aj.Error = a.Err.Error()
-		}
-		c.Attempts = append(c.Attempts, aj)
-	}
-	return c
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
-func familyEnum(f he.Family) string {
-	switch f {
-	case he.FamilyIPv4:
-		return "FAMILY_IPV4"
-	case he.FamilyIPv6:
-		return "FAMILY_IPV6"
-	}
-	return "FAMILY_UNSPECIFIED"
-}
-
-func outcomeEnum(o he.Outcome) string {
-	return "OUTCOME_" + strings.ToUpper(o.String())
-}
-
+// writeJSON writes the outputs that have no API message (order, profiles).
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -12,11 +12,11 @@ import (
 
 	"golang.org/x/term"
 
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
-	"github.com/dsprobe/dsprobe/internal/target"
 )
 
 const probeSynopsis = `[--dns-server ADDR]... [--family ipv4|ipv6|both] [--check tcp|http|https|grpc]
@@ -69,87 +69,60 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	if len(positional) != 1 {
 		return usagef("want exactly one TARGET (usage: dsprobe probe %s)", probeSynopsis)
 	}
-	tgt, err := target.Parse(positional[0])
-	if err != nil {
-		return usageError{err}
+	// The flags become the same API request a coordinator would send, and
+	// go through the same validation.
+	apiReq := &dsprobev1.ProbeRequest{
+		Target:             positional[0],
+		Profiles:           profiles,
+		DnsServers:         dnsServers,
+		TimeoutMs:          durationMs(*timeout),
+		AttemptTimeoutMs:   durationMs(*attemptTimeout),
+		MaxConnectTimeMs:   durationMs(*maxConnect),
+		MaxHttpStatus:      uint32(max(*maxStatus, 0)),
+		InsecureSkipVerify: *insecure,
+		GrpcService:        *grpcService,
 	}
-
-	req := probe.Request{Target: tgt, AttemptTimeout: *attemptTimeout, MaxConnectTime: *maxConnect}
 	var errs []error
 	switch *familyFlag {
 	case "both":
 	case "ipv4", "4":
-		req.Families = []he.Family{he.FamilyIPv4}
+		apiReq.Families = []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV4}
 	case "ipv6", "6":
-		req.Families = []he.Family{he.FamilyIPv6}
+		apiReq.Families = []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV6}
 	default:
 		errs = append(errs, fmt.Errorf("--family %q: want ipv4, ipv6 or both", *familyFlag))
 	}
-	check := *checkFlag
-	if check == "" {
-		check = tgt.Scheme
-		if check == "" {
-			check = "tcp"
-		}
-	}
-	kind, err := appcheck.ParseKind(check)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--check: %w", err))
-	}
-	req.Check = appcheck.Spec{Kind: kind, MaxStatus: *maxStatus, InsecureSkipVerify: *insecure, GRPCService: *grpcService}
-	if *caFile != "" {
-		pool, err := loadCAs(*caFile)
+	if *checkFlag != "" {
+		kind, err := appcheck.ParseKind(*checkFlag)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("--check: %w", err))
 		}
-		req.Check.RootCAs = pool
-	}
-	for i, spec := range profiles {
-		p, err := he.ParseProfile(spec)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--profile: %w", err))
-			continue
-		}
-		if i == 0 {
-			req.Profile = p
-		} else {
-			req.ExtraProfiles = append(req.ExtraProfiles, p)
-		}
+		apiReq.Check = apiconv.CheckOf(kind)
 	}
 	if *timeout <= 0 || *attemptTimeout <= 0 || *maxConnect <= 0 {
 		errs = append(errs, errors.New("--timeout, --attempt-timeout and --max-connect-time must be positive"))
 	}
-	if len(dnsServers) > 0 {
-		cfg := resolve.Config{}
-		for _, s := range dnsServers {
-			ap, err := resolve.ParseServer(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("--dns-server: %w", err))
-				continue
-			}
-			cfg.Servers = append(cfg.Servers, ap)
-		}
-		req.Resolver = &resolve.Resolver{Config: cfg}
-	} else if !tgt.IsLiteral() {
-		// A broken resolv.conf is bad input, reported before any probing.
-		cfg, err := resolve.LoadResolvConf(resolvConfPath)
+	var rootCAs *x509.CertPool
+	if *caFile != "" {
+		rootCAs, err = loadCAs(*caFile)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		req.Resolver = &resolve.Resolver{Config: cfg}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
-	if err := req.Validate(); err != nil {
+	req, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath})
+	if err != nil {
 		return usageError{err}
 	}
+	req.Check.RootCAs = rootCAs
 	if isTerminal(e.stderr) && *out == "table" {
 		req.Progress = func(stage string) { fmt.Fprintf(e.stderr, "\r\033[K%s ...", stage) }
 		defer fmt.Fprint(e.stderr, "\r\033[K")
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, apiconv.Timeout(apiReq, *timeout))
 	defer cancel()
 	res, err := probe.Run(ctx, req)
 	if err != nil {
@@ -162,7 +135,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		return usagef("DNS server %s did not answer any query (%s): check --dns-server", strings.Join(dnsServers, ", "), dnsFailure(&res))
 	}
 	if *out == "json" {
-		if err := writeJSON(e.stdout, probeJSONOf(&res)); err != nil {
+		if err := writeProto(e.stdout, apiconv.ProbeResult(&res)); err != nil {
 			return err
 		}
 	} else {
@@ -197,6 +170,15 @@ func dnsFailure(res *probe.Result) string {
 		}
 	}
 	return "no answer"
+}
+
+// durationMs is a flag's duration in the API's whole milliseconds (at least
+// 1 for a positive duration, so a sub-millisecond budget is not "unset").
+func durationMs(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	return uint32(max(d.Milliseconds(), 1))
 }
 
 func loadCAs(path string) (*x509.CertPool, error) {

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dsprobe/dsprobe/internal/apiconv"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -88,7 +89,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	}
 	pred := predictionOf(p.Name, res, sc.Paths, *maxConnect)
 	if *out == "json" {
-		if err := writeJSON(e.stdout, clientJSONOf(pred)); err != nil {
+		if err := writeProto(e.stdout, apiconv.ClientPrediction(pred)); err != nil {
 			return err
 		}
 	} else {

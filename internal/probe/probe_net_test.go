@@ -342,8 +342,8 @@ func TestProbeOnTestHosts(t *testing.T) {
 			args: []string{"--dns-server", ownDNS, url("http", healthyName, portHealthy)},
 			v4:   want{true, "LAYER_NONE", "pass the http check"}, v6: want{true, "LAYER_NONE", "pass the http check"},
 			check: func(t *testing.T, res probeJSON) {
-				if res.Listener.Accepts != "dual" {
-					t.Errorf("got listener %q, want dual", res.Listener.Accepts)
+				if res.Listener.Accepts != "LISTENER_ACCEPTS_DUAL" {
+					t.Errorf("got listener %q, want LISTENER_ACCEPTS_DUAL", res.Listener.Accepts)
 				}
 				if fam, _ := res.client("go"); fam != "FAMILY_IPV6" {
 					t.Errorf("got go ending on %s, want FAMILY_IPV6", fam)
@@ -391,8 +391,8 @@ func TestProbeOnTestHosts(t *testing.T) {
 			code: 1,
 			v4:   want{true, "LAYER_NONE", ""}, v6: want{false, "LAYER_LISTENER", "listens on IPv4 only"},
 			check: func(t *testing.T, res probeJSON) {
-				if res.Listener.Accepts != "ipv4-only" {
-					t.Errorf("got listener %q, want ipv4-only", res.Listener.Accepts)
+				if res.Listener.Accepts != "LISTENER_ACCEPTS_IPV4_ONLY" {
+					t.Errorf("got listener %q, want LISTENER_ACCEPTS_IPV4_ONLY", res.Listener.Accepts)
 				}
 			},
 		},
