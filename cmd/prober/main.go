@@ -1,0 +1,19 @@
+// Command prober serves probe jobs over gRPC from inside a cluster (or a
+// test host): see internal/prober.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dsprobe/dsprobe/internal/prober"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := prober.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,224 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/admission"
+	"github.com/dsprobe/dsprobe/internal/allowlist"
+	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// config is the prober's parsed command line.
+type config struct {
+	listen, metricsListen string
+	tls                   authn.TLSFiles
+	tokenFile             string
+	insecure              bool
+	allow                 allowlist.Policy
+	limits                admission.Limits
+	jobTimeout            time.Duration
+	otlpEndpoint          string
+	otlpInsecure          bool
+	name, namespace       string
+}
+
+const usage = `Usage: prober [flags]
+
+Serves dsprobe.v1.Prober over gRPC (and grpc.health.v1): runs probe jobs sent
+by a coordinator or the dsprobe CLI against targets its allow-list permits.
+Every caller must present a client certificate signed by --tls-ca or the
+bearer token of --token-file; plaintext is refused off loopback unless
+--insecure is given.
+
+Flags:`
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	var cidrs, names, ports listFlag
+	fs := flag.NewFlagSet("prober", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:9443", "gRPC listen `address`")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this `address` (off when empty)")
+	fs.StringVar(&c.tls.Cert, "tls-cert", "", "server certificate `file` (PEM)")
+	fs.StringVar(&c.tls.Key, "tls-key", "", "server private key `file` (PEM)")
+	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs client certificates; makes them mandatory (mTLS)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "`file` holding a bearer token callers may present instead of a certificate")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow plaintext off loopback and unauthenticated callers (logs a warning)")
+	fs.Var(&cidrs, "allow-cidr", "`CIDR` targets and their resolved addresses may be in (repeatable; the cluster's Pod and Service CIDRs)")
+	fs.Var(&names, "allow-name", "host `name` a target may use: exact, *.suffix, or * for any (repeatable)")
+	fs.Var(&ports, "allow-port", "`PORT` or FROM-TO a target may use (repeatable; default every port)")
+	fs.IntVar(&c.limits.MaxConcurrent, "max-concurrent", 4, "jobs run at once")
+	fs.IntVar(&c.limits.MaxWaiting, "max-waiting", 8, "jobs that may wait for a slot; more are refused with RESOURCE_EXHAUSTED")
+	fs.Float64Var(&c.limits.Rate, "rate", 10, "new jobs per second admitted on average (0 = no rate limit)")
+	fs.IntVar(&c.limits.Burst, "burst", 20, "jobs admitted at once above the rate")
+	fs.DurationVar(&c.jobTimeout, "job-timeout", DefaultJobTimeout, "budget of a job that sets none")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send traces here (host:port for OTLP/gRPC, http(s):// URL for OTLP/HTTP); default: OTEL_EXPORTER_OTLP_* variables")
+	fs.BoolVar(&c.otlpInsecure, "otlp-insecure", false, "send traces without TLS")
+	fs.StringVar(&c.name, "name", os.Getenv("POD_NAME"), "this prober's name in results (default $POD_NAME)")
+	fs.StringVar(&c.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "this prober's namespace label (default $POD_NAMESPACE)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	policy, err := allowlist.Parse(cidrs, names, ports)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.allow = policy
+	if len(cidrs) == 0 {
+		errs = append(errs, errors.New("no --allow-cidr: the prober would refuse every target (give the cluster's Pod and Service CIDRs)"))
+	}
+	if c.tls.Enabled() && (c.tls.Cert == "" || c.tls.Key == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if !c.tls.Enabled() {
+		if err := authn.CheckPlaintext(c.listen, c.insecure); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.limits.MaxConcurrent <= 0 || c.limits.MaxWaiting < 0 || c.limits.Rate < 0 || c.jobTimeout <= 0 {
+		errs = append(errs, errors.New("--max-concurrent and --job-timeout must be positive, --max-waiting and --rate not negative"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Main runs the prober until ctx ends and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "prober: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("prober stopped", "err", err)
+		return 3
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe-prober", Endpoint: cfg.otlpEndpoint, Insecure: cfg.otlpInsecure})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shutdownTracing(ctx)
+	}()
+
+	auth := &authn.Authenticator{}
+	if cfg.tokenFile != "" {
+		token, err := os.ReadFile(cfg.tokenFile)
+		if err != nil {
+			return fmt.Errorf("reading --token-file: %w", err)
+		}
+		auth.Token = strings.TrimSpace(string(token))
+	}
+	opts := []grpc.ServerOption{
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(auth.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(auth.StreamInterceptor()),
+	}
+	if cfg.tls.Enabled() {
+		tlsCfg, err := cfg.tls.ServerConfig()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	if !cfg.tls.Enabled() && auth.Token == "" {
+		// Plaintext passed CheckPlaintext: loopback, or --insecure.
+		auth.AllowUnauthenticated = true
+		log.Warn("serving without authentication: plaintext on loopback or --insecure; do not expose this prober")
+	} else if cfg.insecure {
+		log.Warn("--insecure: plaintext callers are accepted")
+	}
+
+	reg := prometheus.NewRegistry()
+	svc := &Service{
+		Allow:      &cfg.allow,
+		Limiter:    admission.New(cfg.limits),
+		Tracer:     otel.Tracer("github.com/dsprobe/dsprobe/internal/prober"),
+		Metrics:    telemetry.NewMetrics(reg),
+		JobTimeout: cfg.jobTimeout,
+	}
+	srv := grpc.NewServer(opts...)
+	dsprobev1.RegisterProberServer(srv, svc)
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(srv, healthSrv)
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	var metricsSrv *http.Server
+	if cfg.metricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go metricsSrv.Serve(mln)
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
+	log.Info("prober listening", "addr", ln.Addr().String(), "name", cfg.name, "namespace", cfg.namespace, "tls", cfg.tls.Enabled())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	healthSrv.Shutdown()
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		srv.Stop()
+		<-stopped
+	}
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
+	return nil
+}
