@@ -1,0 +1,313 @@
+// Package coordinator is the Coordinator service: it finds probers (behind
+// the Discovery interface: a static list today, the Kubernetes API next),
+// fans a probe job out to them with bounded concurrency, streams one result
+// per prober as each arrives and then a summary, and keeps finished jobs
+// (bounded) for GetJob. One slow or dead prober never fails or stalls the
+// job: it is reported in its own entry when its budget runs out.
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/apiconv"
+	"github.com/dsprobe/dsprobe/internal/layer"
+)
+
+// Defaults of a Service's zero fields.
+const (
+	DefaultConcurrency   = 16
+	DefaultProberTimeout = 45 * time.Second
+	DefaultKeepJobs      = 100
+)
+
+// Discovery lists the probers a job may use.
+type Discovery interface {
+	Probers(ctx context.Context) ([]*dsprobev1.ProberInfo, error)
+}
+
+// Static is a fixed list of probers (a flag or a config file).
+type Static []*dsprobev1.ProberInfo
+
+// Probers returns the list.
+func (s Static) Probers(context.Context) ([]*dsprobev1.ProberInfo, error) { return s, nil }
+
+// Connector returns a client for a prober; implementations reuse connections.
+type Connector interface {
+	Prober(p *dsprobev1.ProberInfo) (dsprobev1.ProberClient, error)
+}
+
+// Service implements dsprobe.v1.Coordinator.
+type Service struct {
+	dsprobev1.UnimplementedCoordinatorServer
+
+	Discovery Discovery
+	Connector Connector
+	// Concurrency bounds the probers asked at once (DefaultConcurrency if
+	// zero).
+	Concurrency int
+	// ProberTimeout is each prober's budget when the request sets none
+	// (DefaultProberTimeout if zero).
+	ProberTimeout time.Duration
+	// Jobs keeps finished jobs for GetJob; nil keeps none.
+	Jobs *JobStore
+}
+
+// RunProbe fans the job out and streams the results.
+func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coordinator_RunProbeServer) error {
+	ctx := stream.Context()
+	// Validate here, once, so a bad request is INVALID_ARGUMENT for the
+	// caller rather than the same error from every prober.
+	if _, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Defaults{}); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	probers, err := s.selectProbers(ctx, req)
+	if err != nil {
+		return err
+	}
+	job := &dsprobev1.Job{JobId: newJobID(), State: dsprobev1.JobState_JOB_STATE_RUNNING, Request: req, Started: timestamppb.Now()}
+	s.Jobs.put(job)
+	start := time.Now()
+
+	timeout := s.ProberTimeout
+	if timeout <= 0 {
+		timeout = DefaultProberTimeout
+	}
+	if ms := req.GetProberTimeoutMs(); ms > 0 {
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	concurrency := s.Concurrency
+	if concurrency <= 0 {
+		concurrency = DefaultConcurrency
+	}
+
+	// Every prober goroutine sends exactly one result; the channel is
+	// buffered for all of them so none blocks if the stream fails and the
+	// handler stops reading. The handler waits for them before returning.
+	results := make(chan *dsprobev1.ProberResult, len(probers))
+	slots := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for _, p := range probers {
+		wg.Go(func() {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				results <- proberError(p, status.FromContextError(ctx.Err()).Err(), 0)
+				return
+			}
+			defer func() { <-slots }()
+			results <- s.askProber(ctx, p, req.GetProbe(), timeout)
+		})
+	}
+	var collected []*dsprobev1.ProberResult
+	var sendErr error
+	for range probers {
+		r := <-results
+		collected = append(collected, r)
+		if sendErr == nil {
+			sendErr = stream.Send(&dsprobev1.RunProbeResponse{JobId: job.JobId, Event: &dsprobev1.RunProbeResponse_Prober{Prober: r}})
+		}
+	}
+	wg.Wait()
+	summary := summarize(collected, time.Since(start))
+	finished := proto.Clone(job).(*dsprobev1.Job)
+	finished.Probers, finished.Summary, finished.State = collected, summary, dsprobev1.JobState_JOB_STATE_FINISHED
+	if ctx.Err() != nil {
+		finished.State = dsprobev1.JobState_JOB_STATE_CANCELED
+	}
+	s.Jobs.put(finished)
+	if sendErr != nil {
+		return sendErr
+	}
+	return stream.Send(&dsprobev1.RunProbeResponse{JobId: job.JobId, Event: &dsprobev1.RunProbeResponse_Summary{Summary: summary}})
+}
+
+// selectProbers returns the probers the request names (all when it names none),
+// or an error naming the unknown ones.
+func (s *Service) selectProbers(ctx context.Context, req *dsprobev1.RunProbeRequest) ([]*dsprobev1.ProberInfo, error) {
+	all, err := s.Discovery.Probers(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "discovering probers: %v", err)
+	}
+	var out []*dsprobev1.ProberInfo
+	for _, p := range all {
+		if (len(req.GetProbers()) == 0 || slices.Contains(req.GetProbers(), p.GetName())) &&
+			(len(req.GetNamespaces()) == 0 || slices.Contains(req.GetNamespaces(), p.GetNamespace())) {
+			out = append(out, p)
+		}
+	}
+	for _, name := range req.GetProbers() {
+		if !slices.ContainsFunc(all, func(p *dsprobev1.ProberInfo) bool { return p.GetName() == name }) {
+			return nil, status.Errorf(codes.InvalidArgument, "unknown prober %q", name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, status.Error(codes.FailedPrecondition, "no prober matches the request")
+	}
+	return out, nil
+}
+
+func (s *Service) askProber(ctx context.Context, p *dsprobev1.ProberInfo, req *dsprobev1.ProbeRequest, timeout time.Duration) *dsprobev1.ProberResult {
+	start := time.Now()
+	client, err := s.Connector.Prober(p)
+	if err != nil {
+		return proberError(p, err, time.Since(start))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := client.Probe(ctx, req)
+	if err != nil {
+		return proberError(p, err, time.Since(start))
+	}
+	return &dsprobev1.ProberResult{
+		Prober: p.GetName(), Namespace: p.GetNamespace(),
+		Outcome:    &dsprobev1.ProberResult_Result{Result: resp.GetResult()},
+		DurationMs: ms(time.Since(start)),
+	}
+}
+
+func proberError(p *dsprobev1.ProberInfo, err error, took time.Duration) *dsprobev1.ProberResult {
+	st := status.Convert(err)
+	return &dsprobev1.ProberResult{
+		Prober: p.GetName(), Namespace: p.GetNamespace(),
+		Outcome:    &dsprobev1.ProberResult_Error{Error: &dsprobev1.ProberError{Code: st.Code().String(), Message: st.Message()}},
+		DurationMs: ms(took),
+	}
+}
+
+// summarize merges the probers' verdicts: a family passes only if it passed
+// on every prober that answered; its failing layer is the most fundamental
+// one any prober saw.
+func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1.JobSummary {
+	sum := &dsprobev1.JobSummary{Probers: uint32(len(results)), DurationMs: ms(took), Passed: true}
+	type agg struct {
+		failing []string
+		layers  []layer.Layer
+		seen    int
+	}
+	byFamily := map[dsprobev1.Family]*agg{}
+	var order []dsprobev1.Family
+	for _, r := range results {
+		res := r.GetResult()
+		if res == nil {
+			sum.Failed++
+			sum.Passed = false
+			continue
+		}
+		sum.Answered++
+		for _, v := range res.GetFamilies() {
+			a := byFamily[v.GetFamily()]
+			if a == nil {
+				a = &agg{}
+				byFamily[v.GetFamily()] = a
+				order = append(order, v.GetFamily())
+			}
+			a.seen++
+			if !v.GetOk() {
+				a.failing = append(a.failing, r.GetProber())
+				a.layers = append(a.layers, layer.Layer(v.GetFailingLayer()))
+			}
+		}
+	}
+	slices.Sort(order)
+	for _, f := range order {
+		a := byFamily[f]
+		v := &dsprobev1.FamilyVerdict{Family: f, Ok: len(a.failing) == 0, FailingLayer: dsprobev1.Layer_LAYER_NONE}
+		if v.Ok {
+			v.Detail = fmt.Sprintf("passed on all %d prober(s) that answered", a.seen)
+		} else {
+			sum.Passed = false
+			v.FailingLayer = dsprobev1.Layer(layer.MostFundamental(a.layers...))
+			v.Detail = fmt.Sprintf("failed on %d of %d prober(s): %v", len(a.failing), a.seen, a.failing)
+		}
+		sum.Families = append(sum.Families, v)
+	}
+	if sum.Answered == 0 {
+		sum.Passed = false
+	}
+	return sum
+}
+
+// ListProbers lists the probers discovery knows.
+func (s *Service) ListProbers(ctx context.Context, req *dsprobev1.ListProbersRequest) (*dsprobev1.ListProbersResponse, error) {
+	all, err := s.Discovery.Probers(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "discovering probers: %v", err)
+	}
+	out := &dsprobev1.ListProbersResponse{}
+	for _, p := range all {
+		if len(req.GetNamespaces()) == 0 || slices.Contains(req.GetNamespaces(), p.GetNamespace()) {
+			out.Probers = append(out.Probers, p)
+		}
+	}
+	return out, nil
+}
+
+// GetJob returns a running or finished job still kept.
+func (s *Service) GetJob(_ context.Context, req *dsprobev1.GetJobRequest) (*dsprobev1.GetJobResponse, error) {
+	job := s.Jobs.get(req.GetJobId())
+	if job == nil {
+		return nil, status.Errorf(codes.NotFound, "no job %q (finished jobs are kept up to a limit)", req.GetJobId())
+	}
+	return &dsprobev1.GetJobResponse{Job: job}, nil
+}
+
+// JobStore keeps the latest jobs, oldest dropped first.
+type JobStore struct {
+	mu    sync.Mutex
+	max   int
+	order []string
+	jobs  map[string]*dsprobev1.Job
+}
+
+// NewJobStore keeps at most max jobs (DefaultKeepJobs if max ≤ 0).
+func NewJobStore(max int) *JobStore {
+	if max <= 0 {
+		max = DefaultKeepJobs
+	}
+	return &JobStore{max: max, jobs: map[string]*dsprobev1.Job{}}
+}
+
+func (s *JobStore) put(job *dsprobev1.Job) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[job.GetJobId()]; !ok {
+		s.order = append(s.order, job.GetJobId())
+	}
+	s.jobs[job.GetJobId()] = job
+	for len(s.order) > s.max {
+		delete(s.jobs, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+func (s *JobStore) get(id string) *dsprobev1.Job {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jobs[id]
+}
+
+func newJobID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,225 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// stubProber answers every probe with a fixed verdict, or hangs until the
+// caller gives up.
+type stubProber struct {
+	dsprobev1.UnimplementedProberServer
+	ipv6OK bool
+	hang   bool
+}
+
+func (s *stubProber) Probe(ctx context.Context, req *dsprobev1.ProbeRequest) (*dsprobev1.ProbeResponse, error) {
+	if s.hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	v6 := &dsprobev1.FamilyVerdict{Family: dsprobev1.Family_FAMILY_IPV6, Ok: s.ipv6OK, FailingLayer: dsprobev1.Layer_LAYER_NONE}
+	if !s.ipv6OK {
+		v6.FailingLayer = dsprobev1.Layer_LAYER_ROUTE
+	}
+	return &dsprobev1.ProbeResponse{Result: &dsprobev1.ProbeResult{
+		Target:   req.GetTarget(),
+		Families: []*dsprobev1.FamilyVerdict{{Family: dsprobev1.Family_FAMILY_IPV4, Ok: true, FailingLayer: dsprobev1.Layer_LAYER_NONE}, v6},
+	}}, nil
+}
+
+func startProber(t testing.TB, s dsprobev1.ProberServer) string {
+	srv := grpc.NewServer()
+	dsprobev1.RegisterProberServer(srv, s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
+}
+
+// startCoordinator serves the coordinator on loopback and returns a client.
+func startCoordinator(t testing.TB, svc *Service) dsprobev1.CoordinatorClient {
+	conn := &GRPCConnector{Options: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}
+	t.Cleanup(func() { conn.Close() })
+	svc.Connector = conn
+	srv := grpc.NewServer()
+	dsprobev1.RegisterCoordinatorServer(srv, svc)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return dsprobev1.NewCoordinatorClient(cc)
+}
+
+func runJob(t testing.TB, c dsprobev1.CoordinatorClient, req *dsprobev1.RunProbeRequest) (string, []*dsprobev1.ProberResult, *dsprobev1.JobSummary, error) {
+	stream, err := c.RunProbe(context.Background(), req)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	var id string
+	var results []*dsprobev1.ProberResult
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return id, results, nil, fmt.Errorf("stream ended without a summary")
+		}
+		if err != nil {
+			return id, results, nil, err
+		}
+		id = resp.GetJobId()
+		if s := resp.GetSummary(); s != nil {
+			return id, results, s, nil
+		}
+		results = append(results, resp.GetProber())
+	}
+}
+
+func TestRunProbe(t *testing.T) {
+	healthy := startProber(t, &stubProber{ipv6OK: true})
+	broken := startProber(t, &stubProber{ipv6OK: false})
+	slow := startProber(t, &stubProber{hang: true})
+	dead := func() string { // a port nothing listens on
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer ln.Close()
+		return ln.Addr().String()
+	}()
+	probers := Static{
+		{Name: "a", Namespace: "ns-a", Address: healthy},
+		{Name: "b", Namespace: "ns-b", Address: broken},
+		{Name: "slow", Namespace: "ns-c", Address: slow},
+		{Name: "dead", Namespace: "ns-c", Address: dead},
+	}
+	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10)})
+
+	start := time.Now()
+	id, results, sum, err := runJob(t, c, &dsprobev1.RunProbeRequest{
+		Probe:           &dsprobev1.ProbeRequest{Target: "svc.example:80"},
+		ProberTimeoutMs: 300,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the job took %v: a slow prober stalled it", took)
+	}
+	got := map[string]string{}
+	for _, r := range results {
+		if e := r.GetError(); e != nil {
+			got[r.GetProber()] = e.GetCode()
+		} else {
+			got[r.GetProber()] = "result"
+		}
+	}
+	want := map[string]string{"a": "result", "b": "result", "slow": "DeadlineExceeded", "dead": "Unavailable"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("prober %s: got %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	if sum.GetPassed() || sum.GetProbers() != 4 || sum.GetAnswered() != 2 || sum.GetFailed() != 2 {
+		t.Errorf("got summary %v, want not passed, 4 probers, 2 answered, 2 failed", sum)
+	}
+	for _, f := range sum.GetFamilies() {
+		if f.GetFamily() == dsprobev1.Family_FAMILY_IPV6 && (f.GetOk() || f.GetFailingLayer() != dsprobev1.Layer_LAYER_ROUTE || !strings.Contains(f.GetDetail(), "[b]")) {
+			t.Errorf("got IPv6 summary %v, want failed at ROUTE on prober b", f)
+		}
+		if f.GetFamily() == dsprobev1.Family_FAMILY_IPV4 && !f.GetOk() {
+			t.Errorf("got IPv4 summary %v, want passed", f)
+		}
+	}
+
+	job, err := c.GetJob(context.Background(), &dsprobev1.GetJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.GetJob().GetState() != dsprobev1.JobState_JOB_STATE_FINISHED || len(job.GetJob().GetProbers()) != 4 {
+		t.Errorf("got job %v, want it finished with 4 prober entries", job.GetJob())
+	}
+
+	list, err := c.ListProbers(context.Background(), &dsprobev1.ListProbersRequest{Namespaces: []string{"ns-c"}})
+	if err != nil || len(list.GetProbers()) != 2 {
+		t.Errorf("got %v %v, want the two probers of ns-c", list, err)
+	}
+}
+
+func TestRunProbeRefusesBadJobs(t *testing.T) {
+	c := startCoordinator(t, &Service{Discovery: Static{{Name: "a", Namespace: "ns", Address: "127.0.0.1:1"}}})
+	tests := []struct {
+		name string
+		req  *dsprobev1.RunProbeRequest
+		code codes.Code
+	}{
+		{"bad target", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "nope"}}, codes.InvalidArgument},
+		{"unknown prober", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, Probers: []string{"zz"}}, codes.InvalidArgument},
+		{"no prober in namespace", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, Namespaces: []string{"other"}}, codes.FailedPrecondition},
+	}
+	for _, tt := range tests {
+		_, _, _, err := runJob(t, c, tt.req)
+		if status.Code(err) != tt.code {
+			t.Errorf("%s: got %v, want %v", tt.name, err, tt.code)
+		}
+	}
+	if _, err := c.GetJob(context.Background(), &dsprobev1.GetJobRequest{JobId: "nope"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetJob of an unknown job: got %v, want NotFound", err)
+	}
+}
+
+func TestJobStoreIsBounded(t *testing.T) {
+	s := NewJobStore(2)
+	for i := range 5 {
+		s.put(&dsprobev1.Job{JobId: fmt.Sprint(i)})
+	}
+	if s.get("0") != nil || s.get("2") != nil || s.get("3") == nil || s.get("4") == nil {
+		t.Error("the store kept the wrong jobs: want only the latest two")
+	}
+}
+
+// BenchmarkFanOut is one job fanned out to N in-process probers over
+// loopback gRPC: the coordinator's own cost per job.
+func BenchmarkFanOut(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("probers=%d", n), func(b *testing.B) {
+			var probers Static
+			for i := range n {
+				probers = append(probers, &dsprobev1.ProberInfo{Name: fmt.Sprint("p", i), Namespace: "ns", Address: startProber(b, &stubProber{ipv6OK: true})})
+			}
+			c := startCoordinator(b, &Service{Discovery: probers})
+			req := &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}}
+			if _, _, _, err := runJob(b, c, req); err != nil { // connections warm
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, results, _, err := runJob(b, c, req); err != nil || len(results) != n {
+					b.Fatalf("job: %v, %d results", err, len(results))
+				}
+			}
+		})
+	}
+}
