@@ -49,6 +49,7 @@ type env struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run the whole mesh in-process on loopback against faulty targets", runDemo},
 		{"probe", "probe a target family by family and predict every client", runProbe},
 		{"order", "sort addresses as RFC 6724 (or glibc, or a gai.conf) would", runOrder},
 		{"simulate", "predict a client profile's race over given per-address outcomes", runSimulate},

@@ -321,3 +321,35 @@ func TestProbeBadInput(t *testing.T) {
 		})
 	}
 }
+
+// The demo runs the whole mesh in-process and shows each classic fault.
+func TestDemo(t *testing.T) {
+	stdout, stderr, code := run(t, "demo")
+	if code != ExitOK {
+		t.Fatalf("got exit %d (%s), want 0", code, stderr)
+	}
+	for _, want := range []string{
+		"healthy dual-stack", "FAIL LAYER_LISTENER", "FAIL LAYER_DNS", "FAIL LAYER_APPLICATION",
+		"team-a", "team-b", "team-c", "3 of 3 prober(s) answered", "rfc8305 (the prober's real race)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	stdout, _, code = run(t, "demo", "-o", "json")
+	var out struct {
+		Jobs []struct {
+			State   string
+			Probers []struct{ Prober, Namespace string }
+			Summary struct{ Passed bool }
+		}
+	}
+	if code != ExitOK || json.Unmarshal([]byte(stdout), &out) != nil || len(out.Jobs) != 4 {
+		t.Fatalf("got exit %d and %q, want 4 jobs as JSON", code, stdout)
+	}
+	for i, j := range out.Jobs {
+		if j.State != "JOB_STATE_FINISHED" || len(j.Probers) != 3 || j.Summary.Passed != (i == 0) {
+			t.Errorf("job %d: got %+v, want finished, 3 probers, passed only for the healthy target", i, j)
+		}
+	}
+}

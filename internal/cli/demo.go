@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/demo"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
+)
+
+const demoHelp = `Starts the whole pipeline in-process on loopback (no root, no cluster): a DNS
+server, targets showing the classic dual-stack faults, three probers labelled
+as three namespaces and a coordinator, all over real gRPC. Runs one job per
+target and prints every prober's verdicts side by side, the one-sentence
+detail per family, and what each client profile would do.
+
+--otlp-endpoint sends the traces (one per job: the CLI, the coordinator, each
+prober, each DNS query and connection attempt) to a collector, Jaeger or Tempo,
+e.g. --otlp-endpoint localhost:4317 for Jaeger's OTLP/gRPC port.`
+
+func runDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("demo", "[--otlp-endpoint ADDR] [-o table|json]", demoHelp, e.stdout)
+	out := addOutputFlag(fs)
+	endpoint := fs.String("otlp-endpoint", "", "send traces to this OTLP `endpoint` (host:port for gRPC, http://host:port for HTTP)")
+	otlpTLS := fs.Bool("otlp-tls", false, "use TLS to the OTLP endpoint (default plaintext, as a local Jaeger expects)")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usagef("unexpected argument %q", positional[0])
+	}
+	shutdown, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe", Endpoint: *endpoint, Insecure: !*otlpTLS})
+	if err != nil {
+		return usageError{err}
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shutdown(ctx)
+	}()
+
+	mesh, err := demo.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer mesh.Close()
+	tracer := otel.Tracer("github.com/dsprobe/dsprobe/cmd/dsprobe")
+	var jobs []string
+	for i, t := range mesh.Targets {
+		jobCtx, span := tracer.Start(ctx, "dsprobe demo "+t.URL)
+		id, results, sum, err := runJob(jobCtx, mesh.Coordinator, &dsprobev1.RunProbeRequest{
+			Probe: &dsprobev1.ProbeRequest{Target: t.URL, DnsServers: []string{mesh.DNSServer}, AttemptTimeoutMs: 1000},
+		})
+		span.End()
+		if err != nil {
+			return fmt.Errorf("demo job for %s: %w", t.URL, err)
+		}
+		if *out == "json" {
+			job, err := mesh.Coordinator.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: id})
+			if err != nil {
+				return err
+			}
+			b, err := protoJSON.Marshal(job.GetJob())
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, string(b))
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		fmt.Fprintf(e.stdout, "=== %d/%d  %s\n", i+1, len(mesh.Targets), t.Story)
+		writeJobTable(e.stdout, t.URL, results, sum)
+		for _, r := range results {
+			if r.GetResult() != nil {
+				writeFamilyDetails(e.stdout, r.GetProber(), r.GetResult())
+				break
+			}
+		}
+		if span.SpanContext().HasTraceID() {
+			fmt.Fprintf(e.stdout, "\ntrace %s\n", span.SpanContext().TraceID())
+		}
+	}
+	if *out == "json" {
+		fmt.Fprintf(e.stdout, "{\"jobs\": [%s]}\n", strings.Join(jobs, ",\n"))
+	}
+	return nil
+}

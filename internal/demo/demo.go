@@ -1,0 +1,184 @@
+// Package demo starts the whole dsprobe pipeline in-process on loopback, with
+// no root and no cluster: a DNS server, web targets that show the classic
+// dual-stack faults, three probers labelled as three namespaces, and a
+// coordinator in front of them, all speaking real gRPC. dsprobe demo runs a
+// job per target against it.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/admission"
+	"github.com/dsprobe/dsprobe/internal/allowlist"
+	"github.com/dsprobe/dsprobe/internal/coordinator"
+	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/prober"
+)
+
+// Target is one demo target and the fault it shows.
+type Target struct {
+	URL   string
+	Story string
+}
+
+// Mesh is the running demo.
+type Mesh struct {
+	Coordinator dsprobev1.CoordinatorClient
+	// DNSServer is the demo's DNS server, for the jobs' requests.
+	DNSServer string
+	Targets   []Target
+	closers   []func()
+}
+
+// Close stops everything the mesh started, in reverse order.
+func (m *Mesh) Close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+}
+
+var (
+	lo4 = netip.MustParseAddr("127.0.0.1")
+	lo6 = netip.MustParseAddr("::1")
+)
+
+// Start builds the mesh. It fails clearly when the machine has no IPv6
+// loopback, which the demo's faults need.
+func Start(ctx context.Context) (m *Mesh, err error) {
+	m = &Mesh{}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	broken := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "backend unavailable over IPv6", http.StatusInternalServerError)
+	})
+	dual, err := m.web(ok, ok)
+	if err != nil {
+		return nil, err
+	}
+	v4only, err := m.web(ok, nil)
+	if err != nil {
+		return nil, err
+	}
+	v6error, err := m.web(ok, broken)
+	if err != nil {
+		return nil, err
+	}
+
+	dnsServer, err := dnstest.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("starting the demo DNS server: %w", err)
+	}
+	m.closers = append(m.closers, func() { dnsServer.Close() })
+	m.DNSServer = dnsServer.Addr().String()
+	both := func(name string) {
+		dnsServer.Set(name, dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
+		dnsServer.Set(name, dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{lo6}})
+	}
+	both("healthy.demo.dsprobe.test")
+	both("v4only.demo.dsprobe.test")
+	both("v6error.demo.dsprobe.test")
+	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
+	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeAAAA, dnstest.Response{})
+	url := func(name string, port int) string { return "http://" + name + ":" + strconv.Itoa(port) + "/" }
+	m.Targets = []Target{
+		{url("healthy.demo.dsprobe.test", dual), "healthy dual-stack Service"},
+		{url("v4only.demo.dsprobe.test", v4only), "the app listens on 0.0.0.0 only, although DNS publishes AAAA"},
+		{url("noaaaa.demo.dsprobe.test", dual), "no AAAA record published"},
+		{url("v6error.demo.dsprobe.test", v6error), "the app answers HTTP 500 over IPv6 only"},
+	}
+
+	policy, err := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var probers coordinator.Static
+	for _, ns := range []string{"team-a", "team-b", "team-c"} {
+		svc := &prober.Service{Allow: &policy, Limiter: admission.New(admission.Limits{MaxConcurrent: 4, MaxWaiting: 16}),
+			Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/prober")}
+		addr, err := m.serve(func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) })
+		if err != nil {
+			return nil, err
+		}
+		probers = append(probers, &dsprobev1.ProberInfo{Name: "prober-" + ns[len("team-"):], Namespace: ns, Address: addr, Ready: true,
+			Families: []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV4, dsprobev1.Family_FAMILY_IPV6}})
+	}
+	connector := &coordinator.GRPCConnector{Options: clientOptions()}
+	m.closers = append(m.closers, func() { connector.Close() })
+	coord := &coordinator.Service{Discovery: probers, Connector: connector, Jobs: coordinator.NewJobStore(0)}
+	addr, err := m.serve(func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, coord) })
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(addr, clientOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	m.closers = append(m.closers, func() { conn.Close() })
+	m.Coordinator = dsprobev1.NewCoordinatorClient(conn)
+	return m, nil
+}
+
+// clientOptions are plaintext (everything is on loopback) with W3C trace
+// context propagation, so one trace holds the CLI, the coordinator and every
+// prober.
+func clientOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+	}
+}
+
+// serve starts a gRPC server on a loopback port.
+func (m *Mesh) serve(register func(*grpc.Server)) (string, error) {
+	srv := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))
+	register(srv)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go srv.Serve(ln)
+	m.closers = append(m.closers, srv.Stop)
+	return ln.Addr().String(), nil
+}
+
+// web serves h4 on 127.0.0.1 and h6 (if not nil) on [::1], on one port.
+func (m *Mesh) web(h4, h6 http.Handler) (int, error) {
+	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	port := ln4.Addr().(*net.TCPAddr).Port
+	m.httpServe(ln4, h4)
+	if h6 != nil {
+		ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+		if err != nil {
+			return 0, errors.New("the demo needs IPv6 on loopback (::1), which this machine does not offer: " + err.Error())
+		}
+		m.httpServe(ln6, h6)
+	}
+	return port, nil
+}
+
+func (m *Mesh) httpServe(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	m.closers = append(m.closers, func() { srv.Close() })
+}
