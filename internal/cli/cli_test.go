@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dsprobe/dsprobe/internal/demo"
 )
 
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -351,5 +353,38 @@ func TestDemo(t *testing.T) {
 		if j.State != "JOB_STATE_FINISHED" || len(j.Probers) != 3 || j.Summary.Passed != (i == 0) {
 			t.Errorf("job %d: got %+v, want finished, 3 probers, passed only for the healthy target", i, j)
 		}
+	}
+}
+
+func TestProbeThroughCoordinator(t *testing.T) {
+	mesh, err := demo.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mesh.Close()
+	target := mesh.Targets[1].URL // listens on 0.0.0.0 only
+	stdout, stderr, code := run(t, "probe", "--coordinator", mesh.CoordinatorAddress, "--dns-server", mesh.DNSServer, target)
+	if code != ExitFailed {
+		t.Fatalf("got exit %d (%s), want 1: IPv6 fails at the listener", code, stderr)
+	}
+	for _, want := range []string{"prober-a", "team-a", "team-b", "team-c", "FAIL LAYER_LISTENER", "3 of 3 prober(s) answered"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	stdout, _, code = run(t, "probe", "-o", "json", "--coordinator", mesh.CoordinatorAddress, "--namespace", "team-b", "--dns-server", mesh.DNSServer, mesh.Targets[0].URL)
+	var job struct {
+		State   string
+		Probers []struct{ Prober, Namespace string }
+	}
+	if code != ExitOK || json.Unmarshal([]byte(stdout), &job) != nil || len(job.Probers) != 1 || job.Probers[0].Namespace != "team-b" {
+		t.Errorf("got exit %d and %s, want the job of team-b's prober only", code, stdout)
+	}
+	if _, stderr, code := run(t, "probe", "--coordinator", mesh.CoordinatorAddress, "--prober", "nobody", target); code != ExitUsage || !strings.Contains(stderr, `unknown prober "nobody"`) {
+		t.Errorf("unknown prober: got exit %d and %q, want 2", code, stderr)
+	}
+	// A closed loopback port: tests send nothing beyond loopback.
+	if _, stderr, code := run(t, "probe", "--coordinator", "127.0.0.1:1", target); code != ExitInternal || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("unreachable coordinator: got exit %d and %q, want 3 naming it", code, stderr)
 	}
 }

@@ -62,6 +62,8 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	caFile := fs.String("ca", "", "https: verify the server certificate with the CA certificates in this PEM `file`")
 	maxStatus := fs.Int("max-status", 399, "http(s): the highest HTTP status that passes")
 	grpcService := fs.String("grpc-service", "", "grpc: the service name for grpc.health.v1 Check (default: the whole server)")
+	var remote coordinatorFlags
+	remote.register(fs)
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -111,6 +113,16 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
+	}
+	if remote.address != "" {
+		if *caFile != "" {
+			return usagef("--ca verifies certificates in a local probe; with --coordinator the probers verify with their own trust")
+		}
+		// Validate here too, so bad input is exit 2 before any network.
+		if _, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: os.DevNull}); err != nil {
+			return usageError{err}
+		}
+		return remote.run(ctx, e, apiReq, *out)
 	}
 	req, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath})
 	if err != nil {

@@ -38,6 +38,9 @@ type Target struct {
 // Mesh is the running demo.
 type Mesh struct {
 	Coordinator dsprobev1.CoordinatorClient
+	// CoordinatorAddress is where the coordinator listens (loopback,
+	// plaintext).
+	CoordinatorAddress string
 	// DNSServer is the demo's DNS server, for the jobs' requests.
 	DNSServer string
 	Targets   []Target
@@ -127,6 +130,7 @@ func Start(ctx context.Context) (m *Mesh, err error) {
 	if err != nil {
 		return nil, err
 	}
+	m.CoordinatorAddress = addr
 	conn, err := grpc.NewClient(addr, clientOptions()...)
 	if err != nil {
 		return nil, err

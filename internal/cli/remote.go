@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/authn"
+)
+
+// coordinatorFlags are how the CLI reaches a coordinator.
+type coordinatorFlags struct {
+	address    string
+	tls        authn.TLSFiles
+	serverName string
+	tokenFile  string
+	insecure   bool
+	namespaces stringList
+	probers    stringList
+}
+
+func (c *coordinatorFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.address, "coordinator", "", "run the probe from every prober of this coordinator (`host:port`) instead of locally")
+	fs.StringVar(&c.tls.Cert, "tls-cert", "", "client certificate `file` for the coordinator (mTLS)")
+	fs.StringVar(&c.tls.Key, "tls-key", "", "client private key `file` for the coordinator")
+	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs the coordinator's certificate (default: system roots)")
+	fs.StringVar(&c.serverName, "tls-server-name", "", "name to verify in the coordinator's certificate (default: the host of --coordinator)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "`file` holding a bearer token for the coordinator")
+	fs.BoolVar(&c.insecure, "insecure", false, "talk to the coordinator in plaintext off loopback")
+	fs.Var(&c.namespaces, "namespace", "only probers of this `namespace` (repeatable)")
+	fs.Var(&c.probers, "prober", "only this `prober` (repeatable)")
+}
+
+// dial connects to the coordinator with TLS when any TLS flag or a token is
+// given, plaintext only on loopback or with --insecure.
+func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
+	var opts []grpc.DialOption
+	secure := c.tls.Enabled() || !c.insecure && authn.CheckPlaintext(c.address, false) != nil
+	if secure {
+		name := c.serverName
+		if name == "" {
+			name, _, _ = strings.Cut(c.address, ":")
+		}
+		cfg, err := c.tls.ClientConfig(name)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	if c.tokenFile != "" {
+		token, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--token-file: %w", err)}
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(authn.BearerToken{Token: strings.TrimSpace(string(token)), Insecure: !secure}))
+	}
+	conn, err := grpc.NewClient(c.address, opts...)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--coordinator %s: %w", c.address, err)}
+	}
+	return conn, nil
+}
+
+func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.ProbeRequest, out outputFormat) error {
+	conn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := dsprobev1.NewCoordinatorClient(conn)
+	id, results, sum, err := runJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
+	if err != nil {
+		st := status.Convert(err)
+		err := fmt.Errorf("coordinator %s: %s: %s", c.address, st.Code(), st.Message())
+		switch st.Code() {
+		case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated:
+			// The request (or the caller's credentials) is what is wrong.
+			return usageError{err}
+		}
+		return err
+	}
+	if out == "json" {
+		job, err := client.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: id})
+		if err != nil {
+			return fmt.Errorf("coordinator %s: fetching job %s: %w", c.address, id, err)
+		}
+		if err := writeProto(e.stdout, job.GetJob()); err != nil {
+			return err
+		}
+	} else {
+		writeJobTable(e.stdout, req.GetTarget(), results, sum)
+	}
+	if !sum.GetPassed() {
+		return errFailed
+	}
+	return nil
+}
+
