@@ -106,4 +106,3 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 	}
 	return nil
 }
-
