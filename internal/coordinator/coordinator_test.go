@@ -1,11 +1,13 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +223,32 @@ func BenchmarkFanOut(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestMainRejectsBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/probers"
+	if err := os.WriteFile(file, []byte("# probers\na/ns-a=127.0.0.1:9443\nbroken line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "no prober"},
+		{[]string{"--prober", "a=127.0.0.1:1"}, "want NAME/NAMESPACE=HOST:PORT"},
+		{[]string{"--prober", "a/ns=nowhere"}, "address"},
+		{[]string{"--prober", "a/ns=127.0.0.1:1", "--prober", "a/ns2=127.0.0.1:2"}, "listed twice"},
+		{[]string{"--prober", "a/ns=192.0.2.1:9443"}, "refusing plaintext"},
+		{[]string{"--prober", "a/ns=127.0.0.1:1", "--listen", "0.0.0.0:9444"}, "refusing plaintext"},
+		{[]string{"--probers-file", file}, file + ":3"},
+		{[]string{"--prober", "a/ns=127.0.0.1:1", "--concurrency", "0"}, "must be positive"},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		if code := Main(context.Background(), tt.args, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("coordinator %v: got exit %d and %q, want 2 mentioning %q", tt.args, code, stderr.String(), tt.want)
+		}
 	}
 }
