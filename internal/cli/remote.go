@@ -24,6 +24,7 @@ type coordinatorFlags struct {
 	serverName string
 	tokenFile  string
 	insecure   bool
+	secure     bool // set by dial: TLS is in use
 	namespaces stringList
 	probers    stringList
 }
@@ -45,6 +46,7 @@ func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
 	var opts []grpc.DialOption
 	secure := c.tls.Enabled() || !c.insecure && authn.CheckPlaintext(c.address, false) != nil
+	c.secure = secure
 	if secure {
 		name := c.serverName
 		if name == "" {
@@ -83,10 +85,13 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 	if err != nil {
 		st := status.Convert(err)
 		err := fmt.Errorf("coordinator %s: %s: %s", c.address, st.Code(), st.Message())
-		switch st.Code() {
-		case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated:
+		switch {
+		case st.Code() == codes.InvalidArgument, st.Code() == codes.FailedPrecondition,
+			st.Code() == codes.PermissionDenied, st.Code() == codes.Unauthenticated:
 			// The request (or the caller's credentials) is what is wrong.
 			return usageError{err}
+		case st.Code() == codes.Unavailable && c.secure && handshakeRefused(st.Message()):
+			return usageError{fmt.Errorf("coordinator %s refused the TLS handshake (%s): it requires a client certificate signed by its CA (--tls-cert, --tls-key); check --tls-ca and --tls-server-name too", c.address, st.Message())}
 		}
 		return err
 	}
@@ -105,4 +110,17 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 		return errFailed
 	}
 	return nil
+}
+
+// handshakeRefused recognises a TLS handshake the server aborted. With TLS
+// 1.3 a server that rejects the client's certificate does so after the
+// client finished its side, so the client often sees only a broken pipe or
+// a reset rather than the alert.
+func handshakeRefused(msg string) bool {
+	for _, s := range []string{"certificate", "handshake", "broken pipe", "connection reset", "tls:"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
