@@ -2,13 +2,6 @@ package authn
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,58 +16,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/dsprobe/dsprobe/internal/testpki"
 )
-
-// pki writes a CA and certificates it signs as PEM files.
-type pki struct {
-	dir  string
-	ca   *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string
-}
-
-func newPKI(t *testing.T, name string) *pki {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	p := &pki{dir: t.TempDir(), ca: ca, key: key}
-	p.file = p.write(t, name+"-ca.pem", "CERTIFICATE", der)
-	return p
-}
-
-func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// issue returns cert and key files for name, for server and client use.
-func (p *pki) issue(t *testing.T, name string) (certFile, keyFile string) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	return p.write(t, name+".pem", "CERTIFICATE", der), p.write(t, name+"-key.pem", "EC PRIVATE KEY", keyDER)
-}
 
 // serve starts a gRPC server on loopback whose every unknown method echoes
 // an Empty, behind the authenticator.
@@ -118,9 +62,9 @@ func call(t *testing.T, addr string, opts ...grpc.DialOption) error {
 }
 
 func TestMutualTLS(t *testing.T) {
-	good, rogue := newPKI(t, "cluster"), newPKI(t, "rogue")
-	serverCert, serverKey := good.issue(t, "prober.dsprobe.test")
-	serverTLS, err := TLSFiles{Cert: serverCert, Key: serverKey, CA: good.file}.ServerConfig()
+	good, rogue := testpki.NewCA(t, "cluster"), testpki.NewCA(t, "rogue")
+	server := good.Issue(t, "prober.dsprobe.test")
+	serverTLS, err := TLSFiles{Cert: server.CertFile, Key: server.KeyFile, CA: good.File}.ServerConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,16 +77,16 @@ func TestMutualTLS(t *testing.T) {
 		}
 		return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
 	}
-	coordCert, coordKey := good.issue(t, "coordinator")
-	rogueCert, rogueKey := rogue.issue(t, "coordinator")
+	coord := good.Issue(t, "coordinator")
+	intruder := rogue.Issue(t, "coordinator")
 
-	if err := call(t, addr, clientWith(TLSFiles{Cert: coordCert, Key: coordKey, CA: good.file})); err != nil {
+	if err := call(t, addr, clientWith(TLSFiles{Cert: coord.CertFile, Key: coord.KeyFile, CA: good.File})); err != nil {
 		t.Errorf("signed client: got %v, want success", err)
 	}
-	if err := call(t, addr, clientWith(TLSFiles{CA: good.file})); err == nil {
+	if err := call(t, addr, clientWith(TLSFiles{CA: good.File})); err == nil {
 		t.Error("client without a certificate: got success, want refusal")
 	}
-	if err := call(t, addr, clientWith(TLSFiles{Cert: rogueCert, Key: rogueKey, CA: good.file})); err == nil {
+	if err := call(t, addr, clientWith(TLSFiles{Cert: intruder.CertFile, Key: intruder.KeyFile, CA: good.File})); err == nil {
 		t.Error("client signed by another CA: got success, want refusal")
 	}
 }

@@ -2,17 +2,10 @@ package probe_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/netip"
 	"os"
@@ -26,6 +19,7 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/dnstest"
 	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testpki"
 )
 
 var dsprobeBin string
@@ -163,18 +157,15 @@ func (l *lab) serveHTTP(t *testing.T, network, addr string, h http.Handler) {
 // name, over IPv6 with one for another name, as when a family's address
 // leads to a different (misconfigured) server.
 func (l *lab) serveTLS(t *testing.T, h http.Handler) {
-	ca, caKey := newCA(t)
-	l.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(l.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ca := testpki.NewCA(t, "probe-net")
+	l.caFile = ca.File
 	for network, name := range map[string]string{"tcp4": healthyName, "tcp6": "other" + namePrefix} {
 		ln, err := l.server.Listen(network, fmt.Sprintf(":%d", portTLS))
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{leafCert(t, ca, caKey, name)}}}
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, name).TLS}}}
 		go srv.ServeTLS(ln, "", "")
 		t.Cleanup(func() { srv.Close() })
 	}
@@ -524,42 +515,4 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dsprobe test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca, key
-}
-
-func leafCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
