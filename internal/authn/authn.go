@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -139,16 +140,36 @@ func (a *Authenticator) Authenticate(ctx context.Context) error {
 			return nil
 		}
 	}
-	if a.Token != "" {
-		md, _ := metadata.FromIncomingContext(ctx)
-		for _, v := range md.Get("authorization") {
-			token, ok := strings.CutPrefix(v, "Bearer ")
-			if ok && subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1 {
-				return nil
-			}
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if a.tokenOK(v) {
+			return nil
 		}
 	}
-	return status.Error(codes.Unauthenticated, "authentication required: a client certificate signed by the configured CA, or a valid bearer token")
+	return status.Error(codes.Unauthenticated, errAuthRequired.Error())
+}
+
+var errAuthRequired = errors.New("authentication required: a client certificate signed by the configured CA, or a valid bearer token")
+
+// tokenOK checks an Authorization value against Token, in constant time.
+func (a *Authenticator) tokenOK(authorization string) bool {
+	token, ok := strings.CutPrefix(authorization, "Bearer ")
+	return a.Token != "" && ok && subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1
+}
+
+// AuthenticateHTTP is Authenticate for the REST mapping: a verified client
+// certificate on the TLS connection, or "Authorization: Bearer TOKEN".
+func (a *Authenticator) AuthenticateHTTP(r *http.Request) error {
+	if a.AllowUnauthenticated {
+		return nil
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return nil
+	}
+	if a.tokenOK(r.Header.Get("Authorization")) {
+		return nil
+	}
+	return errAuthRequired
 }
 
 // UnaryInterceptor authenticates every unary call, except the health

@@ -3,10 +3,13 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/authn"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -250,5 +254,72 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		if code := Main(context.Background(), tt.args, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("coordinator %v: got exit %d and %q, want 2 mentioning %q", tt.args, code, stderr.String(), tt.want)
 		}
+	}
+}
+
+func TestREST(t *testing.T) {
+	probers := Static{{Name: "a", Namespace: "ns-a", Address: startProber(t, &stubProber{ipv6OK: false})}}
+	conn := &GRPCConnector{Options: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}
+	t.Cleanup(func() { conn.Close() })
+	svc := &Service{Discovery: probers, Connector: conn, Jobs: NewJobStore(10)}
+	handler, stop, err := RESTHandler(context.Background(), svc, &authn.Authenticator{Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+
+	do := func(method, path, body, token string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, _ := do("GET", "/v1/probers", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without a token: got %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := do("GET", "/v1/probers", "", "guess"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("with a wrong token: got %d, want 401", resp.StatusCode)
+	}
+	resp, body := do("GET", "/v1/probers", "", "s3cret")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"namespace":"ns-a"`) {
+		t.Errorf("GET /v1/probers: got %d %s", resp.StatusCode, body)
+	}
+
+	// POST /v1/jobs streams one JSON object per line: the prober's result,
+	// then the summary.
+	resp, body = do("POST", "/v1/jobs", `{"probe": {"target": "svc.example:80"}}`, "s3cret")
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if resp.StatusCode != http.StatusOK || len(lines) != 2 || !strings.Contains(lines[0], `"failingLayer":"LAYER_ROUTE"`) || !strings.Contains(lines[1], `"summary"`) {
+		t.Fatalf("POST /v1/jobs: got %d and %d lines:\n%s", resp.StatusCode, len(lines), body)
+	}
+	var first struct {
+		Result struct {
+			JobID string `json:"jobId"`
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Result.JobID == "" {
+		t.Fatalf("bad stream line %q: %v", lines[0], err)
+	}
+	resp, body = do("GET", "/v1/jobs/"+first.Result.JobID, "", "s3cret")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"state":"JOB_STATE_FINISHED"`) || !strings.Contains(body, `"passed":false`) {
+		t.Errorf("GET /v1/jobs/{id}: got %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do("GET", "/v1/jobs/nope", "", "s3cret"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown job: got %d, want 404", resp.StatusCode)
+	}
+	// A refused job is an HTTP 400 carrying the gRPC code (3,
+	// INVALID_ARGUMENT) and the reason.
+	resp, body = do("POST", "/v1/jobs", `{"probe": {"target": "nope"}}`, "s3cret")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"code":3`) || !strings.Contains(body, "want host:port") {
+		t.Errorf("bad job: got %d %s, want 400 with code 3 and the reason", resp.StatusCode, body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type config struct {
-	listen                   string
+	listen, httpListen       string
 	tls, proberTLS           authn.TLSFiles
 	tokenFile, proberToken   string
 	insecure, proberInsecure bool
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:9444", "gRPC listen `address`")
+	fs.StringVar(&c.httpListen, "http-listen", "", "serve the REST mapping (POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}) on this `address`, with the same TLS and authentication (off when empty)")
 	fs.StringVar(&c.tls.Cert, "tls-cert", "", "server certificate `file`")
 	fs.StringVar(&c.tls.Key, "tls-key", "", "server private key `file`")
 	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs callers' certificates; makes them mandatory (mTLS)")
@@ -151,8 +153,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		errs = append(errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file"))
 	}
 	if !c.tls.Enabled() {
-		if err := authn.CheckPlaintext(c.listen, c.insecure); err != nil {
-			errs = append(errs, err)
+		for _, addr := range []string{c.listen, c.httpListen} {
+			if addr == "" {
+				continue
+			}
+			if err := authn.CheckPlaintext(addr, c.insecure); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if !c.proberTLS.Enabled() && !c.proberInsecure {
@@ -248,11 +255,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		auth.AllowUnauthenticated = true
 		log.Warn("serving without authentication: plaintext on loopback or --insecure; do not expose this coordinator")
 	}
-	srv := grpc.NewServer(opts...)
-	dsprobev1.RegisterCoordinatorServer(srv, &Service{
+	svc := &Service{
 		Discovery: cfg.probers, Connector: connector,
 		Concurrency: cfg.concurrency, ProberTimeout: cfg.proberTimeout, Jobs: NewJobStore(cfg.keepJobs),
-	})
+	}
+	srv := grpc.NewServer(opts...)
+	dsprobev1.RegisterCoordinatorServer(srv, svc)
+	if cfg.httpListen != "" {
+		stopREST, err := serveREST(ctx, cfg, svc, auth, log)
+		if err != nil {
+			return err
+		}
+		defer stopREST()
+	}
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	ln, err := net.Listen("tcp", cfg.listen)
@@ -277,4 +292,37 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		<-stopped
 	}
 	return nil
+}
+
+// serveREST serves the REST mapping until stopped, over TLS with the gRPC
+// server's configuration when it has one.
+func serveREST(ctx context.Context, cfg config, svc *Service, auth *authn.Authenticator, log *slog.Logger) (stop func(), err error) {
+	handler, stopGateway, err := RESTHandler(ctx, svc, auth)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if cfg.tls.Enabled() {
+		if srv.TLSConfig, err = cfg.tls.ServerConfig(); err != nil {
+			stopGateway()
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.httpListen)
+	if err != nil {
+		stopGateway()
+		return nil, err
+	}
+	go func() {
+		if cfg.tls.Enabled() {
+			srv.ServeTLS(ln, "", "")
+		} else {
+			srv.Serve(ln)
+		}
+	}()
+	log.Info("REST listening", "addr", ln.Addr().String())
+	return func() {
+		srv.Close()
+		stopGateway()
+	}, nil
 }
