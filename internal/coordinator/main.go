@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/restgw"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -301,28 +301,14 @@ func serveREST(ctx context.Context, cfg config, svc *Service, auth *authn.Authen
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	if cfg.tls.Enabled() {
-		if srv.TLSConfig, err = cfg.tls.ServerConfig(); err != nil {
-			stopGateway()
-			return nil, err
-		}
-	}
-	ln, err := net.Listen("tcp", cfg.httpListen)
+	addr, stopHTTP, err := restgw.Serve(cfg.httpListen, handler, cfg.tls)
 	if err != nil {
 		stopGateway()
 		return nil, err
 	}
-	go func() {
-		if cfg.tls.Enabled() {
-			srv.ServeTLS(ln, "", "")
-		} else {
-			srv.Serve(ln)
-		}
-	}()
-	log.Info("REST listening", "addr", ln.Addr().String())
+	log.Info("REST listening", "addr", addr.String())
 	return func() {
-		srv.Close()
+		stopHTTP()
 		stopGateway()
 	}, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/restgw"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -37,6 +38,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // config is the prober's parsed command line.
 type config struct {
 	listen, metricsListen string
+	httpListen            string
 	tls                   authn.TLSFiles
 	tokenFile             string
 	insecure              bool
@@ -66,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:9443", "gRPC listen `address`")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this `address` (off when empty)")
+	fs.StringVar(&c.httpListen, "http-listen", "", "serve the REST mapping (POST /v1/probe) on this `address`, with the same TLS and authentication (off when empty)")
 	fs.StringVar(&c.tls.Cert, "tls-cert", "", "server certificate `file` (PEM)")
 	fs.StringVar(&c.tls.Key, "tls-key", "", "server private key `file` (PEM)")
 	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs client certificates; makes them mandatory (mTLS)")
@@ -102,8 +105,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	if !c.tls.Enabled() {
-		if err := authn.CheckPlaintext(c.listen, c.insecure); err != nil {
-			errs = append(errs, err)
+		for _, addr := range []string{c.listen, c.httpListen} {
+			if addr == "" {
+				continue
+			}
+			if err := authn.CheckPlaintext(addr, c.insecure); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if c.limits.MaxConcurrent <= 0 || c.limits.MaxWaiting < 0 || c.limits.Rate < 0 || c.jobTimeout <= 0 {
@@ -182,6 +190,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(srv, healthSrv)
 
+	if cfg.httpListen != "" {
+		handler, stopGateway, err := restgw.Handler(ctx, func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) },
+			dsprobev1.RegisterProberHandler, auth)
+		if err != nil {
+			return err
+		}
+		defer stopGateway()
+		addr, stopHTTP, err := restgw.Serve(cfg.httpListen, handler, cfg.tls)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
+		log.Info("REST listening", "addr", addr.String())
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err

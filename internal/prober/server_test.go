@@ -3,8 +3,12 @@ package prober
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -26,6 +30,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/restgw"
 )
 
 const token = "t0ken"
@@ -201,5 +206,48 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		if code := Main(context.Background(), tt.args, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("prober %v: got exit %d and %q, want exit 2 mentioning %q", tt.args, code, stderr.String(), tt.want)
 		}
+	}
+}
+
+// POST /v1/probe returns the bare ProbeResult, behind the same token.
+func TestREST(t *testing.T) {
+	f := newFixture(t, admission.Limits{MaxConcurrent: 4})
+	policy, _ := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
+	svc := &Service{Allow: &policy}
+	handler, stop, err := restgw.Handler(context.Background(), func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) },
+		dsprobev1.RegisterProberHandler, &authn.Authenticator{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	body := fmt.Sprintf(`{"target": "http://svc.dsprobe.test:%d/", "dnsServers": [%q]}`, f.port, f.dns.Addr().String())
+	post := func(token string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/probe", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := post(""); code != http.StatusUnauthorized {
+		t.Errorf("without a token: got %d, want 401", code)
+	}
+	code, got := post(token)
+	var res struct {
+		Families []struct {
+			Family string
+			OK     bool
+		}
+		HappyEyeballs struct{ Profile string }
+	}
+	if err := json.Unmarshal([]byte(got), &res); code != http.StatusOK || err != nil || len(res.Families) != 2 || !res.Families[0].OK || res.HappyEyeballs.Profile != "rfc8305" {
+		t.Errorf("got %d %s (%v), want the bare ProbeResult with both families", code, got, err)
 	}
 }
