@@ -22,14 +22,10 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/daemon"
 	"github.com/dsprobe/dsprobe/internal/restgw"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type config struct {
 	listen, httpListen       string
@@ -95,7 +91,7 @@ func readProbersFile(path string) ([]*dsprobev1.ProberInfo, error) {
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
-	var probers listFlag
+	var probers daemon.ListFlag
 	var probersFile string
 	fs := flag.NewFlagSet("coordinator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -152,16 +148,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if len(c.probers) == 0 {
 		errs = append(errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file"))
 	}
-	if !c.tls.Enabled() {
-		for _, addr := range []string{c.listen, c.httpListen} {
-			if addr == "" {
-				continue
-			}
-			if err := authn.CheckPlaintext(addr, c.insecure); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	errs = append(errs, daemon.CheckPlaintext(c.tls, c.insecure, c.listen, c.httpListen)...)
 	if !c.proberTLS.Enabled() && !c.proberInsecure {
 		for _, p := range c.probers {
 			if err := authn.CheckPlaintext(p.Address, false); err != nil {
@@ -177,20 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // Main runs the coordinator until ctx ends and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "coordinator: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := serve(ctx, cfg, log); err != nil {
-		log.Error("coordinator stopped", "err", err)
-		return 3
-	}
-	return 0
+	return daemon.Main(ctx, "coordinator", args, stderr, parseFlags, serve)
 }
 
 func proberOptions(cfg config) ([]grpc.DialOption, error) {
@@ -232,28 +206,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
 
-	auth := &authn.Authenticator{}
-	if cfg.tokenFile != "" {
-		token, err := os.ReadFile(cfg.tokenFile)
-		if err != nil {
-			return fmt.Errorf("reading --token-file: %w", err)
-		}
-		auth.Token = strings.TrimSpace(string(token))
-	}
-	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(auth.UnaryInterceptor()),
-		grpc.ChainStreamInterceptor(auth.StreamInterceptor()),
-	}
-	if cfg.tls.Enabled() {
-		tlsCfg, err := cfg.tls.ServerConfig()
-		if err != nil {
-			return err
-		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
-	} else if auth.Token == "" {
-		auth.AllowUnauthenticated = true
-		log.Warn("serving without authentication: plaintext on loopback or --insecure; do not expose this coordinator")
+	opts, auth, err := daemon.ServerOptions(cfg.tls, cfg.tokenFile, log)
+	if err != nil {
+		return err
 	}
 	svc := &Service{
 		Discovery: cfg.probers, Connector: connector,
@@ -275,23 +230,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("coordinator listening", "addr", ln.Addr().String(), "probers", len(cfg.probers), "tls", cfg.tls.Enabled())
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	healthSrv.Shutdown()
-	stopped := make(chan struct{})
-	go func() { srv.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(10 * time.Second):
-		srv.Stop()
-		<-stopped
-	}
-	return nil
+	return daemon.Serve(ctx, srv, ln, healthSrv, 10*time.Second)
 }
 
 // serveREST serves the REST mapping until stopped, over TLS with the gRPC

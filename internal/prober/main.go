@@ -10,15 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -26,14 +23,10 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/daemon"
 	"github.com/dsprobe/dsprobe/internal/restgw"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // config is the prober's parsed command line.
 type config struct {
@@ -62,7 +55,7 @@ Flags:`
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
-	var cidrs, names, ports listFlag
+	var cidrs, names, ports daemon.ListFlag
 	fs := flag.NewFlagSet("prober", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
@@ -104,16 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.tls.Enabled() && (c.tls.Cert == "" || c.tls.Key == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
-	if !c.tls.Enabled() {
-		for _, addr := range []string{c.listen, c.httpListen} {
-			if addr == "" {
-				continue
-			}
-			if err := authn.CheckPlaintext(addr, c.insecure); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	errs = append(errs, daemon.CheckPlaintext(c.tls, c.insecure, c.listen, c.httpListen)...)
 	if c.limits.MaxConcurrent <= 0 || c.limits.MaxWaiting < 0 || c.limits.Rate < 0 || c.jobTimeout <= 0 {
 		errs = append(errs, errors.New("--max-concurrent and --job-timeout must be positive, --max-waiting and --rate not negative"))
 	}
@@ -122,20 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // Main runs the prober until ctx ends and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "prober: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := serve(ctx, cfg, log); err != nil {
-		log.Error("prober stopped", "err", err)
-		return 3
-	}
-	return 0
+	return daemon.Main(ctx, "prober", args, stderr, parseFlags, serve)
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -149,31 +120,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		shutdownTracing(ctx)
 	}()
 
-	auth := &authn.Authenticator{}
-	if cfg.tokenFile != "" {
-		token, err := os.ReadFile(cfg.tokenFile)
-		if err != nil {
-			return fmt.Errorf("reading --token-file: %w", err)
-		}
-		auth.Token = strings.TrimSpace(string(token))
+	opts, auth, err := daemon.ServerOptions(cfg.tls, cfg.tokenFile, log)
+	if err != nil {
+		return err
 	}
-	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(auth.UnaryInterceptor()),
-		grpc.ChainStreamInterceptor(auth.StreamInterceptor()),
-	}
-	if cfg.tls.Enabled() {
-		tlsCfg, err := cfg.tls.ServerConfig()
-		if err != nil {
-			return err
-		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
-	}
-	if !cfg.tls.Enabled() && auth.Token == "" {
-		// Plaintext passed CheckPlaintext: loopback, or --insecure.
-		auth.AllowUnauthenticated = true
-		log.Warn("serving without authentication: plaintext on loopback or --insecure; do not expose this prober")
-	} else if cfg.insecure {
+	if cfg.insecure {
 		log.Warn("--insecure: plaintext callers are accepted")
 	}
 
@@ -223,24 +174,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("prober listening", "addr", ln.Addr().String(), "name", cfg.name, "namespace", cfg.namespace, "tls", cfg.tls.Enabled())
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	healthSrv.Shutdown()
-	stopped := make(chan struct{})
-	go func() { srv.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(10 * time.Second):
-		srv.Stop()
-		<-stopped
-	}
+	err = daemon.Serve(ctx, srv, ln, healthSrv, 10*time.Second)
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}
-	return nil
+	return err
 }

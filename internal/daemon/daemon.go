@@ -1,0 +1,123 @@
+// Package daemon is what the prober and coordinator binaries share: the
+// Main wrapper with the exit codes of DESIGN.md, the authenticated gRPC
+// server options (TLS/mTLS or bearer token, trace propagation), and serving
+// until the context ends with a bounded graceful stop.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+
+	"github.com/dsprobe/dsprobe/internal/authn"
+)
+
+// ListFlag is a repeatable string flag.
+type ListFlag []string
+
+func (l *ListFlag) String() string     { return strings.Join(*l, ",") }
+func (l *ListFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// Main parses the flags and serves: exit 0 after a clean stop (or --help),
+// 2 for bad flags (every problem on one line), 3 when serving failed.
+func Main[C any](ctx context.Context, name string, args []string, stderr io.Writer,
+	parse func([]string, io.Writer) (C, error), serve func(context.Context, C, *slog.Logger) error) int {
+	cfg, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", name, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error(name+" stopped", "err", err)
+		return 3
+	}
+	return 0
+}
+
+// CheckPlaintext reports, for every non-empty address, that serving it
+// without TLS needs loopback or insecure.
+func CheckPlaintext(tlsFiles authn.TLSFiles, insecure bool, addrs ...string) []error {
+	if tlsFiles.Enabled() {
+		return nil
+	}
+	var errs []error
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		if err := authn.CheckPlaintext(a, insecure); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// ServerOptions returns the options of an authenticated gRPC server and the
+// Authenticator behind them (for the REST gateway): TLS (mTLS with a CA) and
+// the bearer token of tokenFile. Without either, callers are let in
+// unauthenticated, which CheckPlaintext allowed only on loopback or with
+// --insecure, and a warning says so.
+func ServerOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
+	auth := &authn.Authenticator{}
+	if tokenFile != "" {
+		token, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading --token-file: %w", err)
+		}
+		auth.Token = strings.TrimSpace(string(token))
+	}
+	opts := []grpc.ServerOption{
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(auth.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(auth.StreamInterceptor()),
+	}
+	if tlsFiles.Enabled() {
+		cfg, err := tlsFiles.ServerConfig()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+	} else if auth.Token == "" {
+		auth.AllowUnauthenticated = true
+		log.Warn("serving without authentication: plaintext on loopback or --insecure; do not expose this server")
+	}
+	return opts, auth, nil
+}
+
+// Serve serves srv on ln until ctx ends, then marks healthSrv not serving
+// and stops gracefully, forcing the stop after grace.
+func Serve(ctx context.Context, srv *grpc.Server, ln net.Listener, healthSrv *health.Server, grace time.Duration) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	healthSrv.Shutdown()
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(grace):
+		srv.Stop()
+		<-stopped
+	}
+	return nil
+}
