@@ -62,6 +62,8 @@ type Service struct {
 	ProberTimeout time.Duration
 	// Jobs keeps finished jobs for GetJob; nil keeps none.
 	Jobs *JobStore
+	// Metrics, if set, counts finished jobs and prober answers.
+	Metrics *Metrics
 }
 
 // RunProbe fans the job out and streams the results.
@@ -121,6 +123,7 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	}
 	wg.Wait()
 	summary := summarize(collected, time.Since(start))
+	s.Metrics.observe(collected, summary)
 	finished := proto.Clone(job).(*dsprobev1.Job)
 	finished.Probers, finished.Summary, finished.State = collected, summary, dsprobev1.JobState_JOB_STATE_FINISHED
 	if ctx.Err() != nil {

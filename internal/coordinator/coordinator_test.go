@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -121,7 +123,8 @@ func TestRunProbe(t *testing.T) {
 		{Name: "slow", Namespace: "ns-c", Address: slow},
 		{Name: "dead", Namespace: "ns-c", Address: dead},
 	}
-	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10)})
+	m := NewMetrics(prometheus.NewRegistry())
+	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10), Metrics: m})
 
 	start := time.Now()
 	id, results, sum, err := runJob(t, c, &dsprobev1.RunProbeRequest{
@@ -157,6 +160,20 @@ func TestRunProbe(t *testing.T) {
 		}
 		if f.GetFamily() == dsprobev1.Family_FAMILY_IPV4 && !f.GetOk() {
 			t.Errorf("got IPv4 summary %v, want passed", f)
+		}
+	}
+
+	for _, tt := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{m.jobs.WithLabelValues("fail"), 1},
+		{m.probers.WithLabelValues("OK"), 2},
+		{m.probers.WithLabelValues("DeadlineExceeded"), 1},
+		{m.probers.WithLabelValues("Unavailable"), 1},
+	} {
+		if got := testutil.ToFloat64(tt.c); got != tt.want {
+			t.Errorf("metric %v: got %v, want %v", tt.c, got, tt.want)
 		}
 	}
 

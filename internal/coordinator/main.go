@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -29,6 +30,7 @@ import (
 
 type config struct {
 	listen, httpListen       string
+	metricsListen            string
 	tls, proberTLS           authn.TLSFiles
 	tokenFile, proberToken   string
 	insecure, proberInsecure bool
@@ -98,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:9444", "gRPC listen `address`")
 	fs.StringVar(&c.httpListen, "http-listen", "", "serve the REST mapping (POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}) on this `address`, with the same TLS and authentication (off when empty)")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this `address` (off when empty)")
 	fs.StringVar(&c.tls.Cert, "tls-cert", "", "server certificate `file`")
 	fs.StringVar(&c.tls.Key, "tls-key", "", "server private key `file`")
 	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs callers' certificates; makes them mandatory (mTLS)")
@@ -210,9 +213,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
 	svc := &Service{
 		Discovery: cfg.probers, Connector: connector,
 		Concurrency: cfg.concurrency, ProberTimeout: cfg.proberTimeout, Jobs: NewJobStore(cfg.keepJobs),
+		Metrics: NewMetrics(reg),
+	}
+	if cfg.metricsListen != "" {
+		addr, stopMetrics, err := daemon.ServeMetrics(cfg.metricsListen, reg)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		log.Info("metrics listening", "addr", addr.String())
 	}
 	srv := grpc.NewServer(opts...)
 	dsprobev1.RegisterCoordinatorServer(srv, svc)

@@ -8,12 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -159,24 +157,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var metricsSrv *http.Server
 	if cfg.metricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.metricsListen)
+		addr, stopMetrics, err := daemon.ServeMetrics(cfg.metricsListen, reg)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("metrics listener: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go metricsSrv.Serve(mln)
-		log.Info("metrics listening", "addr", mln.Addr().String())
+		defer stopMetrics()
+		log.Info("metrics listening", "addr", addr.String())
 	}
 	log.Info("prober listening", "addr", ln.Addr().String(), "name", cfg.name, "namespace", cfg.namespace, "tls", cfg.tls.Enabled())
 
-	err = daemon.Serve(ctx, srv, ln, healthSrv, 10*time.Second)
-	if metricsSrv != nil {
-		metricsSrv.Close()
-	}
-	return err
+	return daemon.Serve(ctx, srv, ln, healthSrv, 10*time.Second)
 }
