@@ -126,7 +126,11 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 					events <- event{attempt: id, conn: conn, err: err}
 				}(act.attempt)
 			case actAbort:
-				cancels[act.attempt]()
+				// The attempt may have returned in the same step that
+				// aborted it; then there is nothing left to cancel.
+				if cancel, ok := cancels[act.attempt]; ok {
+					cancel()
+				}
 			}
 		}
 		if e.done {
@@ -148,6 +152,14 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 		select {
 		case ev := <-events:
 			outstanding--
+			if ctxErr == nil && ctx.Err() != nil {
+				// The caller gave up. This attempt's error may be that
+				// very cancellation arriving before ctx.Done is
+				// noticed: stop the race first, so it is not taken for
+				// a failure that starts the next attempt.
+				ctxErr = ctx.Err()
+				e.stop(since(), stopOutcome(ctxErr))
+			}
 			switch {
 			case ev.query:
 				e.answer(since(), ev.family, ev.addrs, ev.err)
@@ -171,11 +183,7 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 			e.tick(since())
 		case <-ctxDone:
 			ctxErr = ctx.Err()
-			outcome := OutcomeCanceled
-			if errors.Is(ctxErr, context.DeadlineExceeded) {
-				outcome = OutcomeTimeout
-			}
-			e.stop(since(), outcome)
+			e.stop(since(), stopOutcome(ctxErr))
 		}
 		if t != nil {
 			t.Stop()
@@ -185,6 +193,15 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 		return nil, e.result, ctxErr
 	}
 	return winner, e.result, nil
+}
+
+// stopOutcome is the outcome of attempts the caller's context ended: a
+// deadline is a timeout, a cancellation a cancellation.
+func stopOutcome(err error) Outcome {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return OutcomeTimeout
+	}
+	return OutcomeCanceled
 }
 
 type systemClock struct{}
