@@ -10,9 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -398,6 +396,8 @@ func familyEvidence(req *Request, res *Result, f he.Family) diagnose.FamilyEvide
 // are replayed with their measured timing, so the race sees the same
 // answers the verdicts judged) and real connects.
 func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []netip.Addr, sourceFor func(netip.Addr) he.Source) (he.Result, error) {
+	// Only the requested families take part: a literal is of the requested
+	// family (Validate checks it), and only requested families have answers.
 	lookup := he.StaticLookup(addrs...)
 	if !req.Target.IsLiteral() {
 		lookup = func(ctx context.Context, f he.Family) ([]netip.Addr, error) {
@@ -414,12 +414,10 @@ func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []
 			return a.Addresses, nil
 		}
 	}
-	s := req.Profile.Strategy
-	// Only the requested families take part.
-	r := &he.Racer{Strategy: s, Dialer: familyFilter{req.Dialer, req.Families}, SourceFor: sourceFor}
+	r := &he.Racer{Strategy: req.Profile.Strategy, Dialer: req.Dialer, SourceFor: sourceFor}
 	ctx, cancel := context.WithTimeout(ctx, raceBudget(req))
 	defer cancel()
-	conn, res, err := r.Race(ctx, onlyFamilies(lookup, req.Families), req.Target.Port)
+	conn, res, err := r.Race(ctx, lookup, req.Target.Port)
 	if conn != nil {
 		conn.Close()
 	}
@@ -433,33 +431,6 @@ func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []
 // attempt timeout, plus the profile's delays.
 func raceBudget(req *Request) time.Duration {
 	return req.AttemptTimeout*2 + 5*time.Second
-}
-
-func onlyFamilies(lookup he.LookupFunc, families []he.Family) he.LookupFunc {
-	return func(ctx context.Context, f he.Family) ([]netip.Addr, error) {
-		if !slices.Contains(families, f) {
-			return nil, nil
-		}
-		return lookup(ctx, f)
-	}
-}
-
-// familyFilter is the dialer of the race; it exists so a request for one
-// family never dials the other even if a resolver returned it.
-type familyFilter struct {
-	d        he.Dialer
-	families []he.Family
-}
-
-func (f familyFilter) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Contains(f.families, he.FamilyOf(ap.Addr())) {
-		return nil, fmt.Errorf("family %v not requested", he.FamilyOf(ap.Addr()))
-	}
-	return f.d.DialContext(ctx, network, address)
 }
 
 // predictionOf judges a client's race against the family verdicts.
