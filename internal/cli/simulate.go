@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/apiconv"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -156,26 +157,9 @@ func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect tim
 	case res.Connected(), pathWorks:
 		p.FailingLayer = layer.Client
 	default:
-		p.FailingLayer = layerOfOutcome(res.Outcome)
+		p.FailingLayer = diagnose.OutcomeLayer(res.Outcome)
 	}
 	return p
-}
-
-// layerOfOutcome names the layer a failed connect points at when nothing else
-// is known about the path.
-func layerOfOutcome(o he.Outcome) layer.Layer {
-	switch o {
-	case he.OutcomeNotAttempted:
-		return layer.DNS
-	case he.OutcomeRefused:
-		return layer.Listener
-	case he.OutcomeProhibited:
-		return layer.Policy
-	case he.OutcomeReset, he.OutcomeAppFailed:
-		return layer.Application
-	default:
-		return layer.Route
-	}
 }
 
 func writeSimulationTable(e *env, p he.Profile, res he.Result, pred probe.Prediction) {

@@ -100,12 +100,24 @@ func Judge(ev FamilyEvidence) Verdict {
 
 // addressLayer names the layer one address's result points at.
 func addressLayer(a AddressEvidence) layer.Layer {
-	switch a.Outcome {
-	case he.OutcomeConnected:
+	if a.Outcome == he.OutcomeConnected {
 		if a.AppOK {
 			return layer.None
 		}
 		return layer.Application
+	}
+	return OutcomeLayer(a.Outcome)
+}
+
+// OutcomeLayer names the layer a failed connect points at when the network
+// is the only evidence: no address at all is DNS, a refusal the listener,
+// administratively prohibited policy, a reset or failed check the
+// application, and a silent drop or unreachable the route (a drop is ROUTE
+// unless policy evidence explains it, DESIGN.md).
+func OutcomeLayer(o he.Outcome) layer.Layer {
+	switch o {
+	case he.OutcomeNotAttempted:
+		return layer.DNS
 	case he.OutcomeAppFailed, he.OutcomeReset:
 		return layer.Application
 	case he.OutcomeRefused:
@@ -113,8 +125,6 @@ func addressLayer(a AddressEvidence) layer.Layer {
 	case he.OutcomeProhibited:
 		return layer.Policy
 	default:
-		// A silent drop is ROUTE unless policy evidence explains it
-		// (DESIGN.md); unreachable is a routing failure by definition.
 		return layer.Route
 	}
 }
