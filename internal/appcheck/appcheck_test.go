@@ -2,15 +2,10 @@ package appcheck
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +20,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/dsprobe/dsprobe/internal/testpki"
 )
 
 func TestMain(m *testing.M) {
@@ -86,55 +83,14 @@ type pki struct {
 	cert tls.Certificate
 }
 
-// newPKI makes a CA and a server certificate for the given DNS names and IP
+// newPKI makes a CA and a server certificate for name and the given IP
 // addresses.
-func newPKI(t *testing.T, dnsNames []string, ips ...netip.Addr) pki {
+func newPKI(t *testing.T, name string, ips ...netip.Addr) pki {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "dsprobe test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "dsprobe test server"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     dnsNames,
-	}
-	for _, ip := range ips {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip.AsSlice())
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := testpki.NewCA(t, "appcheck")
 	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return pki{pool: pool, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+	pool.AddCert(ca.Cert)
+	return pki{pool: pool, cert: ca.Issue(t, name, ips...).TLS}
 }
 
 // httpServer starts an HTTP (or, with a certificate, HTTPS) server on
@@ -167,7 +123,7 @@ func httpServer(t *testing.T, status int, cert *tls.Certificate) (addr string, g
 
 func TestRunHTTP(t *testing.T) {
 	loopback := netip.MustParseAddr("127.0.0.1")
-	p := newPKI(t, []string{"svc.example"}, loopback, netip.IPv6Loopback())
+	p := newPKI(t, "svc.example", loopback, netip.IPv6Loopback())
 	tests := []struct {
 		name       string
 		status     int
@@ -329,7 +285,7 @@ func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus,
 }
 
 func TestRunGRPC(t *testing.T) {
-	p := newPKI(t, []string{"svc.example"})
+	p := newPKI(t, "svc.example")
 	tests := []struct {
 		name       string
 		status     healthpb.HealthCheckResponse_ServingStatus
