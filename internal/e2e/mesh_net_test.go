@@ -38,46 +38,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// daemon starts a long-running process inside a host and stops it at
-// cleanup, showing its output if the test failed.
-func daemon(t *testing.T, h *testhost.Host, name string, args ...string) {
-	t.Helper()
-	cmd := h.Command(context.Background(), name, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("%s %s in %s:\n%s", filepath.Base(name), strings.Join(args, " "), h.Name(), out.String())
-		}
-	})
-}
-
-// waitListening polls (bounded) until ap accepts TCP from h.
-func waitListening(t *testing.T, h *testhost.Host, ap netip.AddrPort) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		c, err := h.DialContext(ctx, "tcp", ap.String())
-		cancel()
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v never accepted connections: %v", ap, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 type jobJSON struct {
 	Probers []struct {
 		Prober, Namespace string
@@ -119,18 +79,18 @@ func TestMeshOverMutualTLS(t *testing.T) {
 	}{{probeA, "prober-a"}, {probeB, "prober-b"}} {
 		cert := ca.Issue(t, p.name, p.host.Addr4())
 		addr := netip.AddrPortFrom(p.host.Addr4(), 9443)
-		daemon(t, p.host, bins["prober"], append([]string{"--listen", addr.String(), "--name", p.name, "--namespace", "team-" + p.name[len("prober-"):],
+		p.host.Start(t, bins["prober"], append([]string{"--listen", addr.String(), "--name", p.name, "--namespace", "team-" + p.name[len("prober-"):],
 			"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--tls-ca", ca.File}, allow...)...)
 		proberFlags = append(proberFlags, "--prober", fmt.Sprintf("%s/team-%s=%s", p.name, p.name[len("prober-"):], addr))
 	}
 	coordCert := ca.Issue(t, "coordinator", coord.Addr4())
 	coordAddr := netip.AddrPortFrom(coord.Addr4(), 9444)
-	daemon(t, coord, bins["coordinator"], append([]string{"--listen", coordAddr.String(),
+	coord.Start(t, bins["coordinator"], append([]string{"--listen", coordAddr.String(),
 		"--tls-cert", coordCert.CertFile, "--tls-key", coordCert.KeyFile, "--tls-ca", ca.File,
 		"--prober-tls-cert", coordCert.CertFile, "--prober-tls-key", coordCert.KeyFile, "--prober-tls-ca", ca.File}, proberFlags...)...)
-	waitListening(t, client, netip.AddrPortFrom(probeA.Addr4(), 9443))
-	waitListening(t, client, netip.AddrPortFrom(probeB.Addr4(), 9443))
-	waitListening(t, client, coordAddr)
+	client.WaitConnect(t, netip.AddrPortFrom(probeA.Addr4(), 9443))
+	client.WaitConnect(t, netip.AddrPortFrom(probeB.Addr4(), 9443))
+	client.WaitConnect(t, coordAddr)
 
 	cli := ca.Issue(t, "operator")
 	run := func(args ...string) (string, string, int) {

@@ -175,12 +175,11 @@ func (l *lab) serveTLS(t *testing.T, h http.Handler) {
 // web.dsprobe.test on the dns3 host.
 func (l *lab) startDnsmasq(t *testing.T) {
 	requireBinary(t, "dnsmasq")
-	cmd := l.dns3.Command(context.Background(), "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+	l.dns3.Start(t, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
 		"--no-resolv", "--no-hosts", "--bind-interfaces", "--port", fmt.Sprint(dnsPort), "--user=root",
 		"--listen-address", l.dns3.Addr4().String(), "--listen-address", l.dns3.Addr6().String(),
 		"--pid-file=", "--log-facility=-",
 		fmt.Sprintf("--host-record=%s,%s,%s", webName, l.server.Addr4(), l.server.Addr6()))
-	startDaemon(t, cmd)
 	l.waitDNS(t, netip.AddrPortFrom(l.dns3.Addr4(), dnsPort), webName)
 }
 
@@ -209,8 +208,8 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startDaemon(t, l.server.Command(context.Background(), "nginx", "-c", path, "-p", dir, "-e", "stderr"))
-	l.waitTCP(t, l.server, netip.AddrPortFrom(l.server.Addr4(), portNginx))
+	l.server.Start(t, "nginx", "-c", path, "-p", dir, "-e", "stderr")
+	l.client.WaitConnect(t, netip.AddrPortFrom(l.server.Addr4(), portNginx))
 }
 
 func requireBinary(t *testing.T, name string) {
@@ -221,25 +220,6 @@ func requireBinary(t *testing.T, name string) {
 		}
 		t.Skipf("%s is not installed (bash scripts/install-deps.sh installs it)", name)
 	}
-}
-
-// startDaemon starts a long-running server and stops it at cleanup.
-func startDaemon(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", cmd.Args[0], out.String())
-		}
-	})
 }
 
 // waitDNS polls until the server answers, bounded: a daemon that never
@@ -260,24 +240,6 @@ func (l *lab) waitDNS(t *testing.T, server netip.AddrPort, name string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("DNS server %v never answered: %v", server, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (l *lab) waitTCP(t *testing.T, h *testhost.Host, ap netip.AddrPort) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		c, err := l.client.DialContext(ctx, "tcp", ap.String())
-		cancel()
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v never accepted: %v", ap, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,0 +1,53 @@
+package testhost
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Start runs a long-lived program (a server under test, a third-party
+// daemon) inside the host until the test ends; cleanup kills it, waits for
+// it, and logs its output when the test failed.
+func (h *Host) Start(t testing.TB, name string, args ...string) {
+	t.Helper()
+	cmd := h.Command(context.Background(), name, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("%s %s in %s:\n%s", filepath.Base(name), strings.Join(args, " "), h.Name(), out.String())
+		}
+	})
+}
+
+// WaitConnect polls from the host until ap accepts a TCP connection, for a
+// server that announces no readiness of its own. It gives up, failing the
+// test, after 15 s.
+func (h *Host) WaitConnect(t testing.TB, ap netip.AddrPort) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		c, err := h.DialContext(ctx, "tcp", ap.String())
+		cancel()
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v never accepted a connection from %s: %v", ap, h.Name(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
