@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -215,3 +216,38 @@ func (b BearerToken) GetRequestMetadata(context.Context, ...string) (map[string]
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials.
 func (b BearerToken) RequireTransportSecurity() bool { return !b.Insecure }
+
+// ReadToken reads a bearer token file; surrounding whitespace (a trailing
+// newline) is not part of the token.
+func ReadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// DialOptions are a client's side of these rules: TLS from files when secure
+// (serverName "" verifies the dialed host), plaintext otherwise, and the
+// bearer token of tokenFile, if any, which refuses plaintext unless secure
+// is false on purpose.
+func DialOptions(files TLSFiles, secure bool, serverName, tokenFile string) ([]grpc.DialOption, error) {
+	var opts []grpc.DialOption
+	if secure {
+		cfg, err := files.ClientConfig(serverName)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	if tokenFile != "" {
+		token, err := ReadToken(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the token file: %w", err)
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(BearerToken{Token: token, Insecure: !secure}))
+	}
+	return opts, nil
+}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
@@ -44,28 +41,10 @@ func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 // dial connects to the coordinator with TLS when any TLS flag or a token is
 // given, plaintext only on loopback or with --insecure.
 func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
-	var opts []grpc.DialOption
-	secure := c.tls.Enabled() || !c.insecure && authn.CheckPlaintext(c.address, false) != nil
-	c.secure = secure
-	if secure {
-		name := c.serverName
-		if name == "" {
-			name, _, _ = strings.Cut(c.address, ":")
-		}
-		cfg, err := c.tls.ClientConfig(name)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	} else {
-		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	}
-	if c.tokenFile != "" {
-		token, err := os.ReadFile(c.tokenFile)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--token-file: %w", err)}
-		}
-		opts = append(opts, grpc.WithPerRPCCredentials(authn.BearerToken{Token: strings.TrimSpace(string(token)), Insecure: !secure}))
+	c.secure = c.tls.Enabled() || !c.insecure && authn.CheckPlaintext(c.address, false) != nil
+	opts, err := authn.DialOptions(c.tls, c.secure, c.serverName, c.tokenFile)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--coordinator credentials: %w", err)}
 	}
 	conn, err := grpc.NewClient(c.address, opts...)
 	if err != nil {

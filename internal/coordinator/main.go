@@ -16,8 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -171,25 +169,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func proberOptions(cfg config) ([]grpc.DialOption, error) {
-	opts := []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler())}
-	secure := cfg.proberTLS.Enabled()
-	if secure {
-		tlsCfg, err := cfg.proberTLS.ClientConfig(cfg.proberServerName)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
-	} else {
-		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts, err := authn.DialOptions(cfg.proberTLS, cfg.proberTLS.Enabled(), cfg.proberServerName, cfg.proberToken)
+	if err != nil {
+		return nil, fmt.Errorf("prober credentials: %w", err)
 	}
-	if cfg.proberToken != "" {
-		token, err := os.ReadFile(cfg.proberToken)
-		if err != nil {
-			return nil, fmt.Errorf("reading --prober-token-file: %w", err)
-		}
-		opts = append(opts, grpc.WithPerRPCCredentials(authn.BearerToken{Token: strings.TrimSpace(string(token)), Insecure: !secure}))
-	}
-	return opts, nil
+	return append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler())), nil
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -79,11 +78,11 @@ func CheckPlaintext(tlsFiles authn.TLSFiles, insecure bool, addrs ...string) []e
 func ServerOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
 	auth := &authn.Authenticator{}
 	if tokenFile != "" {
-		token, err := os.ReadFile(tokenFile)
+		token, err := authn.ReadToken(tokenFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading --token-file: %w", err)
 		}
-		auth.Token = strings.TrimSpace(string(token))
+		auth.Token = token
 	}
 	opts := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
