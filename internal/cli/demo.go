@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/coordinator"
 	"github.com/dsprobe/dsprobe/internal/demo"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
@@ -54,7 +55,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	var jobs []string
 	for i, t := range mesh.Targets {
 		jobCtx, span := tracer.Start(ctx, "dsprobe demo "+t.URL)
-		id, results, sum, err := runJob(jobCtx, mesh.Coordinator, &dsprobev1.RunProbeRequest{
+		id, results, sum, err := coordinator.RunJob(jobCtx, mesh.Coordinator, &dsprobev1.RunProbeRequest{
 			Probe: &dsprobev1.ProbeRequest{Target: t.URL, DnsServers: []string{mesh.DNSServer}, AttemptTimeoutMs: 1000},
 		})
 		span.End()

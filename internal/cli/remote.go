@@ -12,6 +12,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/coordinator"
 )
 
 // coordinatorFlags are how the CLI reaches a coordinator.
@@ -60,7 +61,7 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 	}
 	defer conn.Close()
 	client := dsprobev1.NewCoordinatorClient(conn)
-	id, results, sum, err := runJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
+	id, results, sum, err := coordinator.RunJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
 	if err != nil {
 		st := status.Convert(err)
 		err := fmt.Errorf("coordinator %s: %s: %s", c.address, st.Code(), st.Message())

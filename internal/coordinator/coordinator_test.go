@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,29 +84,6 @@ func startCoordinator(t testing.TB, svc *Service) dsprobev1.CoordinatorClient {
 	return dsprobev1.NewCoordinatorClient(cc)
 }
 
-func runJob(t testing.TB, c dsprobev1.CoordinatorClient, req *dsprobev1.RunProbeRequest) (string, []*dsprobev1.ProberResult, *dsprobev1.JobSummary, error) {
-	stream, err := c.RunProbe(context.Background(), req)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	var id string
-	var results []*dsprobev1.ProberResult
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return id, results, nil, fmt.Errorf("stream ended without a summary")
-		}
-		if err != nil {
-			return id, results, nil, err
-		}
-		id = resp.GetJobId()
-		if s := resp.GetSummary(); s != nil {
-			return id, results, s, nil
-		}
-		results = append(results, resp.GetProber())
-	}
-}
-
 func TestRunProbe(t *testing.T) {
 	healthy := startProber(t, &stubProber{ipv6OK: true})
 	broken := startProber(t, &stubProber{ipv6OK: false})
@@ -127,7 +103,7 @@ func TestRunProbe(t *testing.T) {
 	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10), Metrics: m})
 
 	start := time.Now()
-	id, results, sum, err := runJob(t, c, &dsprobev1.RunProbeRequest{
+	id, results, sum, err := RunJob(context.Background(), c, &dsprobev1.RunProbeRequest{
 		Probe:           &dsprobev1.ProbeRequest{Target: "svc.example:80"},
 		ProberTimeoutMs: 300,
 	})
@@ -203,7 +179,7 @@ func TestRunProbeRefusesBadJobs(t *testing.T) {
 		{"no prober in namespace", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, Namespaces: []string{"other"}}, codes.FailedPrecondition},
 	}
 	for _, tt := range tests {
-		_, _, _, err := runJob(t, c, tt.req)
+		_, _, _, err := RunJob(context.Background(), c, tt.req)
 		if status.Code(err) != tt.code {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.code)
 		}
@@ -234,12 +210,12 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			c := startCoordinator(b, &Service{Discovery: probers})
 			req := &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}}
-			if _, _, _, err := runJob(b, c, req); err != nil { // connections warm
+			if _, _, _, err := RunJob(context.Background(), c, req); err != nil { // connections warm
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, results, _, err := runJob(b, c, req); err != nil || len(results) != n {
+				if _, results, _, err := RunJob(context.Background(), c, req); err != nil || len(results) != n {
 					b.Fatalf("job: %v, %d results", err, len(results))
 				}
 			}

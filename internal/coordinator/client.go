@@ -1,4 +1,4 @@
-package cli
+package coordinator
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 )
 
-// runJob runs one coordinator job and collects its stream: one result per
-// prober, then the summary.
-func runJob(ctx context.Context, c dsprobev1.CoordinatorClient, req *dsprobev1.RunProbeRequest) (string, []*dsprobev1.ProberResult, *dsprobev1.JobSummary, error) {
+// RunJob runs one job on a coordinator and collects its stream: the job ID,
+// one result per prober as they arrived, then the summary. A stream that
+// ends without a summary is an error: the job's result would be partial.
+func RunJob(ctx context.Context, c dsprobev1.CoordinatorClient, req *dsprobev1.RunProbeRequest) (string, []*dsprobev1.ProberResult, *dsprobev1.JobSummary, error) {
 	stream, err := c.RunProbe(ctx, req)
 	if err != nil {
 		return "", nil, nil, err
