@@ -4,7 +4,10 @@
 #     python3 (real clients the profiles are checked against), dnsmasq and
 #     nginx (the third-party DNS and web servers of the probe tests);
 #   - Go tools, built from the module proxy at pinned versions into a cache
-#     directory outside the repository, keyed by version.
+#     directory outside the repository, keyed by version;
+#   - Jaeger v2, the real trace backend of the end-to-end tier, built from the
+#     wrapper module in scripts/jaeger (pinned by its go.mod and go.sum; a
+#     cold build takes about 4 minutes on 2 cores, then it is cached).
 # Safe to run again: a second run installs nothing.
 set -euo pipefail
 
@@ -74,5 +77,17 @@ install_go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PRO
 install_go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 install_go_tool protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY_VERSION"
 install_go_tool protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 "$GRPC_GATEWAY_VERSION"
+
+# --- Jaeger v2 ----------------------------------------------------------------
+jaeger_module="$(cd "$(dirname "$0")" && pwd)/jaeger"
+JAEGER_VERSION=$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" {print $3}' "$jaeger_module/go.mod")
+jaeger_dir="$CACHE_DIR/tools/jaeger-$JAEGER_VERSION"
+if [[ ! -x "$jaeger_dir/jaeger" ]]; then
+  log "building Jaeger $JAEGER_VERSION (cold: about 4 minutes)"
+  mkdir -p "$jaeger_dir"
+  (cd "$jaeger_module" && GOFLAGS= GOWORK=off go build -trimpath -o "$jaeger_dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
+  mv "$jaeger_dir/jaeger.tmp" "$jaeger_dir/jaeger"
+fi
+ln -sf "$jaeger_dir/jaeger" "$TOOLS_BIN/jaeger"
 
 echo "$TOOLS_BIN"
