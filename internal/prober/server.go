@@ -71,6 +71,15 @@ func (s *Service) Probe(ctx context.Context, req *dsprobev1.ProbeRequest) (*dspr
 		allow = &allowlist.Policy{}
 	}
 	preq.Allow = allow
+	// DNS servers a caller names are destinations too: without this check
+	// a caller could make the prober send queries anywhere.
+	if len(req.GetDnsServers()) > 0 {
+		for _, server := range preq.Resolver.Config.Servers {
+			if err := allow.CheckAddress(server.Addr()); err != nil {
+				return nil, status.Errorf(codes.PermissionDenied, "DNS server %s: %v", server, err)
+			}
+		}
+	}
 	if s.Dialer != nil {
 		preq.Dialer = s.Dialer
 	}
@@ -91,10 +100,9 @@ func (s *Service) Probe(ctx context.Context, req *dsprobev1.ProbeRequest) (*dspr
 		tracer = noop.NewTracerProvider().Tracer("")
 	}
 	telemetry.RecordProbe(ctx, tracer, &res)
-	if s.Metrics != nil {
-		s.Metrics.Observe(&res)
-	}
-	return &dsprobev1.ProbeResponse{Result: apiconv.ProbeResult(&res)}, nil
+	result := apiconv.ProbeResult(&res)
+	s.Metrics.Observe(result, "")
+	return &dsprobev1.ProbeResponse{Result: result}, nil
 }
 
 // statusOf maps the engine's errors to gRPC codes a caller can branch on.

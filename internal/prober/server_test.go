@@ -161,6 +161,20 @@ func TestProbeRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("DNS server outside the allow-list", func(t *testing.T) {
+		req := f.request("svc.dsprobe.test:" + port)
+		req.DnsServers = []string{f.dns.Addr().String(), "169.254.169.254:53"}
+		f.dns.ResetQueries()
+		_, err := f.client.Probe(context.Background(), req)
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "DNS server 169.254.169.254:53") {
+			t.Errorf("got %v, want PermissionDenied naming the DNS server", err)
+		}
+		// Refused before anything was sent: not even the allowed server
+		// was asked.
+		if q := f.dns.Queries(); len(q) > 0 {
+			t.Errorf("queries were sent before the refusal: %v", q)
+		}
+	})
 }
 
 // A flood is refused at once, not queued: with one slot and no waiting
