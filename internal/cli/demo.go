@@ -4,14 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
-
-	"go.opentelemetry.io/otel"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
 	"github.com/dsprobe/dsprobe/internal/demo"
-	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 const demoHelp = `Starts the whole pipeline in-process on loopback (no root, no cluster): a DNS
@@ -27,8 +23,8 @@ e.g. --otlp-endpoint localhost:4317 for Jaeger's OTLP/gRPC port.`
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("demo", "[--otlp-endpoint ADDR] [-o table|json]", demoHelp, e.stdout)
 	out := addOutputFlag(fs)
-	endpoint := fs.String("otlp-endpoint", "", "send traces to this OTLP `endpoint` (host:port for gRPC, http://host:port for HTTP)")
-	otlpTLS := fs.Bool("otlp-tls", false, "use TLS to the OTLP endpoint (default plaintext, as a local Jaeger expects)")
+	var otlp otlpFlags
+	otlp.register(fs)
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -36,26 +32,22 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if len(positional) > 0 {
 		return usagef("unexpected argument %q", positional[0])
 	}
-	shutdown, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe", Endpoint: *endpoint, Insecure: !*otlpTLS})
+	shutdown, err := otlp.setup(ctx)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		shutdown(ctx)
-	}()
-
+	defer shutdown()
 	mesh, err := demo.Start(ctx)
 	if err != nil {
 		return err
 	}
 	defer mesh.Close()
-	tracer := otel.Tracer("github.com/dsprobe/dsprobe/cmd/dsprobe")
 	var jobs []string
 	for i, t := range mesh.Targets {
-		jobCtx, span := tracer.Start(ctx, "dsprobe demo "+t.URL)
-		id, results, sum, err := coordinator.RunJob(jobCtx, mesh.Coordinator, &dsprobev1.RunProbeRequest{
+		// One trace per job: the demo's span, the coordinator's, each
+		// prober's.
+		jobCtx, span := startSpan(ctx, "dsprobe demo "+t.URL)
+		run, err := coordinator.RunJob(jobCtx, mesh.Coordinator, &dsprobev1.RunProbeRequest{
 			Probe: &dsprobev1.ProbeRequest{Target: t.URL, DnsServers: []string{mesh.DNSServer}, AttemptTimeoutMs: 1000},
 		})
 		span.End()
@@ -63,7 +55,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("demo job for %s: %w", t.URL, err)
 		}
 		if *out == "json" {
-			job, err := mesh.Coordinator.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: id})
+			job, err := mesh.Coordinator.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: run.ID})
 			if err != nil {
 				return err
 			}
@@ -78,15 +70,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout)
 		}
 		fmt.Fprintf(e.stdout, "=== %d/%d  %s\n", i+1, len(mesh.Targets), t.Story)
-		writeJobTable(e.stdout, t.URL, results, sum)
-		for _, r := range results {
+		writeJobTable(e.stdout, t.URL, run)
+		for _, r := range run.Results {
 			if r.GetResult() != nil {
 				writeFamilyDetails(e.stdout, r.GetProber(), r.GetResult())
 				break
 			}
-		}
-		if span.SpanContext().HasTraceID() {
-			fmt.Fprintf(e.stdout, "\ntrace %s\n", span.SpanContext().TraceID())
 		}
 	}
 	if *out == "json" {

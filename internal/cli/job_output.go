@@ -8,14 +8,15 @@ import (
 	"text/tabwriter"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/coordinator"
 )
 
 // writeJobTable prints a coordinator job: every prober's verdicts side by
 // side (one row per prober, labelled with its namespace), then the merged
 // verdict of each family.
-func writeJobTable(w io.Writer, target string, results []*dsprobev1.ProberResult, sum *dsprobev1.JobSummary) {
+func writeJobTable(w io.Writer, target string, run *coordinator.JobRun) {
 	fmt.Fprintf(w, "target  %s\n\n", target)
-	results = slices.SortedFunc(slices.Values(results), func(a, b *dsprobev1.ProberResult) int {
+	results := slices.SortedFunc(slices.Values(run.Results), func(a, b *dsprobev1.ProberResult) int {
 		return strings.Compare(a.GetNamespace()+"/"+a.GetProber(), b.GetNamespace()+"/"+b.GetProber())
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -34,12 +35,13 @@ func writeJobTable(w io.Writer, target string, results []*dsprobev1.ProberResult
 			listenerName(res.GetListener().GetAccepts()), formatFloatMs(r.GetDurationMs()))
 	}
 	tw.Flush()
-	if sum == nil {
-		return
-	}
+	sum := run.Summary
 	fmt.Fprintf(w, "\n%d of %d prober(s) answered in %s\n", sum.GetAnswered(), sum.GetProbers(), formatFloatMs(sum.GetDurationMs()))
 	for _, v := range sum.GetFamilies() {
 		fmt.Fprintf(w, "%s: %s — %s\n", familyName(v.GetFamily()), verdictCell(v), v.GetDetail())
+	}
+	if run.TraceID != "" {
+		fmt.Fprintf(w, "trace %s\n", run.TraceID)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"golang.org/x/term"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 const probeSynopsis = `[--dns-server ADDR]... [--family ipv4|ipv6|both] [--check tcp|http|https|grpc]
@@ -34,6 +36,11 @@ the scheme) or grpc://host:port (grpc.health.v1).
 
 --profile chooses the prober's own race (default rfc8305); further --profile
 flags add client predictions with overrides (e.g. node,attempt-delay=500ms).
+
+--otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) traces the probe: the CLI's
+span, each DNS query and connection attempt and, with --coordinator, the
+coordinator's job and each prober; the trace ID is printed (in JSON on stderr,
+or as the job's traceId).
 
 Exit code 0 when every requested family passes, 1 when one fails, 2 for bad
 input (including a --dns-server that never answers), 3 for an internal error.
@@ -64,6 +71,8 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	grpcService := fs.String("grpc-service", "", "grpc: the service name for grpc.health.v1 Check (default: the whole server)")
 	var remote coordinatorFlags
 	remote.register(fs)
+	var otlp otlpFlags
+	otlp.register(fs)
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -114,6 +123,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
+	var req probe.Request
 	if remote.address != "" {
 		if *caFile != "" {
 			return usagef("--ca verifies certificates in a local probe; with --coordinator the probers verify with their own trust")
@@ -122,11 +132,19 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if _, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: os.DevNull}); err != nil {
 			return usageError{err}
 		}
-		return remote.run(ctx, e, apiReq, *out)
-	}
-	req, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath})
-	if err != nil {
+	} else if req, err = apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath}); err != nil {
 		return usageError{err}
+	}
+
+	shutdown, err := otlp.setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	ctx, span := startSpan(ctx, "dsprobe probe "+apiReq.GetTarget())
+	defer span.End()
+	if remote.address != "" {
+		return remote.run(ctx, e, apiReq, *out)
 	}
 	req.Check.RootCAs = rootCAs
 	if isTerminal(e.stderr) && *out == "table" {
@@ -146,12 +164,15 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	if len(dnsServers) > 0 && noDNSAnswer(&res) {
 		return usagef("DNS server %s did not answer any query (%s): check --dns-server", strings.Join(dnsServers, ", "), dnsFailure(&res))
 	}
+	telemetry.RecordProbe(ctx, otel.Tracer(tracerName), &res)
 	if *out == "json" {
 		if err := writeProto(e.stdout, apiconv.ProbeResult(&res)); err != nil {
 			return err
 		}
+		writeTraceID(e.stderr, span)
 	} else {
 		writeProbeTable(e.stdout, &res)
+		writeTraceID(e.stdout, span)
 	}
 	if !res.Passed() {
 		return errFailed

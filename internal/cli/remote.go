@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -47,6 +48,8 @@ func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--coordinator credentials: %w", err)}
 	}
+	// The job's trace continues the CLI's, when the CLI traces.
+	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 	conn, err := grpc.NewClient(c.address, opts...)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--coordinator %s: %w", c.address, err)}
@@ -61,7 +64,7 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 	}
 	defer conn.Close()
 	client := dsprobev1.NewCoordinatorClient(conn)
-	id, results, sum, err := coordinator.RunJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
+	run, err := coordinator.RunJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
 	if err != nil {
 		st := status.Convert(err)
 		err := fmt.Errorf("coordinator %s: %s: %s", c.address, st.Code(), st.Message())
@@ -76,17 +79,17 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 		return err
 	}
 	if out == "json" {
-		job, err := client.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: id})
+		job, err := client.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: run.ID})
 		if err != nil {
-			return fmt.Errorf("coordinator %s: fetching job %s: %w", c.address, id, err)
+			return fmt.Errorf("coordinator %s: fetching job %s: %w", c.address, run.ID, err)
 		}
 		if err := writeProto(e.stdout, job.GetJob()); err != nil {
 			return err
 		}
 	} else {
-		writeJobTable(e.stdout, req.GetTarget(), results, sum)
+		writeJobTable(e.stdout, req.GetTarget(), run)
 	}
-	if !sum.GetPassed() {
+	if !run.Summary.GetPassed() {
 		return errFailed
 	}
 	return nil

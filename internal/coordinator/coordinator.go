@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -23,6 +25,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 // Defaults of a Service's zero fields.
@@ -64,6 +67,9 @@ type Service struct {
 	Jobs *JobStore
 	// Metrics, if set, counts finished jobs and prober answers.
 	Metrics *Metrics
+	// Tracer, if set, records a span per job and one per prober under it;
+	// the RPCs to the probers carry its context.
+	Tracer trace.Tracer
 }
 
 // RunProbe fans the job out and streams the results.
@@ -71,14 +77,25 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	ctx := stream.Context()
 	// Validate here, once, so a bad request is INVALID_ARGUMENT for the
 	// caller rather than the same error from every prober.
-	if _, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Defaults{}); err != nil {
+	probeReq, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Defaults{})
+	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	probers, err := s.selectProbers(ctx, req)
 	if err != nil {
 		return err
 	}
-	job := &dsprobev1.Job{JobId: newJobID(), State: dsprobev1.JobState_JOB_STATE_RUNNING, Request: req, Started: timestamppb.Now()}
+	tracer := s.Tracer
+	if tracer == nil {
+		tracer = noop.NewTracerProvider().Tracer("")
+	}
+	jobID := newJobID()
+	ctx, jobSpan := telemetry.StartJob(ctx, tracer, jobID, probeReq.Target)
+	var traceID string
+	if sc := jobSpan.SpanContext(); sc.HasTraceID() {
+		traceID = sc.TraceID().String()
+	}
+	job := &dsprobev1.Job{JobId: jobID, State: dsprobev1.JobState_JOB_STATE_RUNNING, Request: req, Started: timestamppb.Now(), TraceId: traceID}
 	s.Jobs.put(job)
 	start := time.Now()
 
@@ -102,14 +119,10 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	var wg sync.WaitGroup
 	for _, p := range probers {
 		wg.Go(func() {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				results <- proberError(p, status.FromContextError(ctx.Err()).Err(), 0)
-				return
-			}
-			defer func() { <-slots }()
-			results <- s.askProber(ctx, p, req.GetProbe(), timeout)
+			ctx, span := telemetry.StartProber(ctx, tracer, p)
+			r := s.waitAndAsk(ctx, slots, p, req.GetProbe(), timeout)
+			telemetry.EndProber(span, r)
+			results <- r
 		})
 	}
 	var collected []*dsprobev1.ProberResult
@@ -118,12 +131,13 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 		r := <-results
 		collected = append(collected, r)
 		if sendErr == nil {
-			sendErr = stream.Send(&dsprobev1.RunProbeResponse{JobId: job.JobId, Event: &dsprobev1.RunProbeResponse_Prober{Prober: r}})
+			sendErr = stream.Send(&dsprobev1.RunProbeResponse{JobId: jobID, TraceId: traceID, Event: &dsprobev1.RunProbeResponse_Prober{Prober: r}})
 		}
 	}
 	wg.Wait()
 	summary := summarize(collected, time.Since(start))
 	s.Metrics.observe(collected, summary)
+	telemetry.EndJob(jobSpan, summary)
 	finished := proto.Clone(job).(*dsprobev1.Job)
 	finished.Probers, finished.Summary, finished.State = collected, summary, dsprobev1.JobState_JOB_STATE_FINISHED
 	if ctx.Err() != nil {
@@ -133,7 +147,19 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	if sendErr != nil {
 		return sendErr
 	}
-	return stream.Send(&dsprobev1.RunProbeResponse{JobId: job.JobId, Event: &dsprobev1.RunProbeResponse_Summary{Summary: summary}})
+	return stream.Send(&dsprobev1.RunProbeResponse{JobId: jobID, TraceId: traceID, Event: &dsprobev1.RunProbeResponse_Summary{Summary: summary}})
+}
+
+// waitAndAsk waits for a free slot of the job's concurrency, then asks the
+// prober. A job canceled while it waits reports the prober as canceled.
+func (s *Service) waitAndAsk(ctx context.Context, slots chan struct{}, p *dsprobev1.ProberInfo, req *dsprobev1.ProbeRequest, timeout time.Duration) *dsprobev1.ProberResult {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return proberError(p, status.FromContextError(ctx.Err()).Err(), 0)
+	}
+	defer func() { <-slots }()
+	return s.askProber(ctx, p, req, timeout)
 }
 
 // selectProbers returns the probers the request names (all when it names none),

@@ -6,16 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -100,16 +104,19 @@ func TestRunProbe(t *testing.T) {
 		{Name: "dead", Namespace: "ns-c", Address: dead},
 	}
 	m := NewMetrics(prometheus.NewRegistry())
-	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10), Metrics: m})
+	spans := tracetest.NewSpanRecorder()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)).Tracer("test")
+	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10), Metrics: m, Tracer: tracer})
 
 	start := time.Now()
-	id, results, sum, err := RunJob(context.Background(), c, &dsprobev1.RunProbeRequest{
+	run, err := RunJob(context.Background(), c, &dsprobev1.RunProbeRequest{
 		Probe:           &dsprobev1.ProbeRequest{Target: "svc.example:80"},
 		ProberTimeoutMs: 300,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	id, results, sum := run.ID, run.Results, run.Summary
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the job took %v: a slow prober stalled it", took)
 	}
@@ -147,6 +154,9 @@ func TestRunProbe(t *testing.T) {
 		{m.probers.WithLabelValues("OK"), 2},
 		{m.probers.WithLabelValues("DeadlineExceeded"), 1},
 		{m.probers.WithLabelValues("Unavailable"), 1},
+		{familyResults(t, m, "ns-b", "ipv6", "fail", "route"), 1},
+		{familyResults(t, m, "ns-a", "ipv6", "pass", "none"), 1},
+		{familyResults(t, m, "ns-b", "ipv4", "pass", "none"), 1},
 	} {
 		if got := testutil.ToFloat64(tt.c); got != tt.want {
 			t.Errorf("metric %v: got %v, want %v", tt.c, got, tt.want)
@@ -160,11 +170,80 @@ func TestRunProbe(t *testing.T) {
 	if job.GetJob().GetState() != dsprobev1.JobState_JOB_STATE_FINISHED || len(job.GetJob().GetProbers()) != 4 {
 		t.Errorf("got job %v, want it finished with 4 prober entries", job.GetJob())
 	}
+	checkJobSpans(t, spans.Ended(), run, job.GetJob())
 
 	list, err := c.ListProbers(context.Background(), &dsprobev1.ListProbersRequest{Namespaces: []string{"ns-c"}})
 	if err != nil || len(list.GetProbers()) != 2 {
 		t.Errorf("got %v %v, want the two probers of ns-c", list, err)
 	}
+}
+
+// familyResults is the coordinator's per-namespace family counter.
+func familyResults(t *testing.T, m *Metrics, labels ...string) prometheus.Collector {
+	t.Helper()
+	c, err := m.results.FamilyResults(labels...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkJobSpans checks the trace of the job of TestRunProbe: one job span
+// with the merged verdicts, one span per prober under it with its verdicts or
+// its failure, and the job's trace ID in the stream and the stored job.
+func checkJobSpans(t *testing.T, ended []sdktrace.ReadOnlySpan, run *JobRun, job *dsprobev1.Job) {
+	t.Helper()
+	var jobSpan sdktrace.ReadOnlySpan
+	probers := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range ended {
+		switch {
+		case s.Name() == "job svc.example:80":
+			jobSpan = s
+		case strings.HasPrefix(s.Name(), "prober "):
+			probers[s.Name()] = s
+		}
+	}
+	if jobSpan == nil {
+		t.Fatalf("no job span among %d spans", len(ended))
+	}
+	traceID := jobSpan.SpanContext().TraceID().String()
+	if run.TraceID != traceID || job.GetTraceId() != traceID {
+		t.Errorf("got trace ID %q in the stream and %q in the job, want the job span's %s", run.TraceID, job.GetTraceId(), traceID)
+	}
+	attrs := spanAttrs(jobSpan)
+	if attrs["dsprobe.job.id"] != run.ID || attrs["dsprobe.failing_layer"] != "route" || attrs["dsprobe.ipv6.failing_layer"] != "route" || attrs["dsprobe.ipv4.failing_layer"] != "none" {
+		t.Errorf("job span attributes %v: want the job ID, failing layer route (IPv6), IPv4 none", attrs)
+	}
+	want := map[string]map[string]string{
+		"prober ns-a/a":    {"k8s.namespace.name": "ns-a", "dsprobe.failing_layer": "none", "dsprobe.ipv6.failing_layer": "none"},
+		"prober ns-b/b":    {"k8s.namespace.name": "ns-b", "dsprobe.failing_layer": "route", "dsprobe.ipv6.failing_layer": "route"},
+		"prober ns-c/slow": {"k8s.namespace.name": "ns-c", "error.type": "DeadlineExceeded"},
+		"prober ns-c/dead": {"k8s.namespace.name": "ns-c", "error.type": "Unavailable"},
+	}
+	for name, kv := range want {
+		s := probers[name]
+		if s == nil {
+			t.Errorf("no span %q (have %v)", name, slices.Collect(maps.Keys(probers)))
+			continue
+		}
+		if s.Parent().SpanID() != jobSpan.SpanContext().SpanID() {
+			t.Errorf("span %q is not a child of the job span", name)
+		}
+		got := spanAttrs(s)
+		for k, v := range kv {
+			if got[k] != v {
+				t.Errorf("span %q: %s = %q, want %q", name, k, got[k], v)
+			}
+		}
+	}
+}
+
+func spanAttrs(s sdktrace.ReadOnlySpan) map[string]string {
+	m := map[string]string{}
+	for _, kv := range s.Attributes() {
+		m[string(kv.Key)] = kv.Value.String()
+	}
+	return m
 }
 
 func TestRunProbeRefusesBadJobs(t *testing.T) {
@@ -179,7 +258,7 @@ func TestRunProbeRefusesBadJobs(t *testing.T) {
 		{"no prober in namespace", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, Namespaces: []string{"other"}}, codes.FailedPrecondition},
 	}
 	for _, tt := range tests {
-		_, _, _, err := RunJob(context.Background(), c, tt.req)
+		_, err := RunJob(context.Background(), c, tt.req)
 		if status.Code(err) != tt.code {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.code)
 		}
@@ -210,13 +289,13 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			c := startCoordinator(b, &Service{Discovery: probers})
 			req := &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}}
-			if _, _, _, err := RunJob(context.Background(), c, req); err != nil { // connections warm
+			if _, err := RunJob(context.Background(), c, req); err != nil { // connections warm
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, results, _, err := RunJob(context.Background(), c, req); err != nil || len(results) != n {
-					b.Fatalf("job: %v, %d results", err, len(results))
+				if run, err := RunJob(context.Background(), c, req); err != nil || len(run.Results) != n {
+					b.Fatalf("job: %v, %v", err, run)
 				}
 			}
 		})

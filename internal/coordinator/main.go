@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -201,7 +202,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	svc := &Service{
 		Discovery: cfg.probers, Connector: connector,
 		Concurrency: cfg.concurrency, ProberTimeout: cfg.proberTimeout, Jobs: NewJobStore(cfg.keepJobs),
-		Metrics: NewMetrics(reg),
+		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
 	}
 	if cfg.metricsListen != "" {
 		addr, stopMetrics, err := daemon.ServeMetrics(cfg.metricsListen, reg)

@@ -4,14 +4,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
-// Metrics are the coordinator's Prometheus metrics; labels are bounded sets
-// (pass/fail, gRPC code names), never prober addresses or error text.
+// Metrics are the coordinator's Prometheus metrics: jobs, prober answers and
+// job duration, and the probers' per-family results, connect durations and
+// fallback delays by the prober's namespace. Labels are bounded sets
+// (pass/fail, gRPC code names, namespaces, families, layers), never prober
+// addresses or error text.
 type Metrics struct {
 	jobs     *prometheus.CounterVec
 	probers  *prometheus.CounterVec
 	duration prometheus.Histogram
+	results  *telemetry.Metrics
 }
 
 // NewMetrics registers the metrics with reg.
@@ -29,6 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.jobs, m.probers, m.duration)
+	m.results = telemetry.NewJobMetrics(reg)
 	return m
 }
 
@@ -47,6 +53,7 @@ func (m *Metrics) observe(results []*dsprobev1.ProberResult, sum *dsprobev1.JobS
 			code = e.GetCode()
 		}
 		m.probers.WithLabelValues(code).Inc()
+		m.results.Observe(r.GetResult(), r.GetNamespace())
 	}
 	m.duration.Observe(sum.GetDurationMs() / 1000)
 }

@@ -125,7 +125,8 @@ func Start(ctx context.Context) (m *Mesh, err error) {
 	}
 	connector := &coordinator.GRPCConnector{Options: clientOptions()}
 	m.closers = append(m.closers, func() { connector.Close() })
-	coord := &coordinator.Service{Discovery: probers, Connector: connector, Jobs: coordinator.NewJobStore(0)}
+	coord := &coordinator.Service{Discovery: probers, Connector: connector, Jobs: coordinator.NewJobStore(0),
+		Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator")}
 	addr, err := m.serve(func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, coord) })
 	if err != nil {
 		return nil, err

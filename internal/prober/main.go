@@ -108,7 +108,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe-prober", Endpoint: cfg.otlpEndpoint, Insecure: cfg.otlpInsecure})
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{
+		Service: "dsprobe-prober", Endpoint: cfg.otlpEndpoint, Insecure: cfg.otlpInsecure,
+		Attributes: telemetry.ProberResource(cfg.name, cfg.namespace),
+	})
 	if err != nil {
 		return err
 	}

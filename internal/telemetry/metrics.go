@@ -3,52 +3,97 @@ package telemetry
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dsprobe/dsprobe/internal/probe"
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
 )
 
 // Metrics are the Prometheus metrics of probes. Labels are bounded sets:
-// family, layer, outcome and profile names; never an address or error text,
-// which would explode the series count and leak topology.
+// family, layer, outcome and profile names (and, on the coordinator, the
+// probers' namespaces); never an address or error text, which would explode
+// the series count and leak topology.
 type Metrics struct {
 	families *prometheus.CounterVec
 	connect  *prometheus.HistogramVec
 	fallback *prometheus.HistogramVec
+	byNS     bool
 }
 
-// NewMetrics registers the metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers a prober's metrics with reg: dsprobe_family_results_total,
+// dsprobe_connect_duration_seconds and dsprobe_fallback_delay_seconds.
+func NewMetrics(reg prometheus.Registerer) *Metrics { return newMetrics(reg, "dsprobe_", false) }
+
+// NewJobMetrics registers the same metrics as a coordinator sees them in the
+// results its probers return, named dsprobe_coordinator_... and labelled
+// with the namespace of the prober (the vantage point), so one scrape shows
+// from where a family fails.
+func NewJobMetrics(reg prometheus.Registerer) *Metrics {
+	return newMetrics(reg, "dsprobe_coordinator_", true)
+}
+
+func newMetrics(reg prometheus.Registerer, prefix string, byNS bool) *Metrics {
+	labels := func(names ...string) []string {
+		if byNS {
+			return append([]string{"namespace"}, names...)
+		}
+		return names
+	}
 	m := &Metrics{
 		families: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dsprobe_family_results_total",
+			Name: prefix + "family_results_total",
 			Help: "Family verdicts of finished probes, by family, pass/fail and failing layer.",
-		}, []string{"family", "result", "layer"}),
+		}, labels("family", "result", "layer")),
 		connect: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dsprobe_connect_duration_seconds",
+			Name:    prefix + "connect_duration_seconds",
 			Help:    "Duration of direct connects to each resolved address, by family and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms .. ~4 s
-		}, []string{"family", "outcome"}),
+		}, labels("family", "outcome")),
 		fallback: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dsprobe_fallback_delay_seconds",
+			Name:    prefix + "fallback_delay_seconds",
 			Help:    "Fallback delay of the prober's own Happy Eyeballs race, by profile and the family it ended on.",
 			Buckets: []float64{0, 0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1, 2, 5},
-		}, []string{"profile", "family"}),
+		}, labels("profile", "family")),
+		byNS: byNS,
 	}
 	reg.MustRegister(m.families, m.connect, m.fallback)
 	return m
 }
 
-// Observe records one finished probe.
-func (m *Metrics) Observe(res *probe.Result) {
-	for _, v := range res.Families {
+// Observe records one finished probe. namespace is the prober's namespace
+// for metrics made by NewJobMetrics and ignored otherwise.
+func (m *Metrics) Observe(res *dsprobev1.ProbeResult, namespace string) {
+	if m == nil || res == nil {
+		return
+	}
+	labels := func(values ...string) []string {
+		if m.byNS {
+			return append([]string{namespace}, values...)
+		}
+		return values
+	}
+	for _, v := range res.GetFamilies() {
 		result := "pass"
-		if !v.OK {
+		if !v.GetOk() {
 			result = "fail"
 		}
-		m.families.WithLabelValues(v.Family.String(), result, v.Layer.Short()).Inc()
+		m.families.WithLabelValues(labels(familyName(v.GetFamily()), result, layerName(v.GetFailingLayer()))...).Inc()
 	}
-	for _, a := range res.Attempts {
-		m.connect.WithLabelValues(a.Family.String(), a.Outcome.String()).Observe(a.Duration.Seconds())
+	for _, a := range res.GetAttempts() {
+		m.connect.WithLabelValues(labels(familyName(a.GetFamily()), he.Outcome(a.GetOutcome()).String())...).Observe(a.GetDurationMs() / 1000)
 	}
-	race := res.HappyEyeballs
-	m.fallback.WithLabelValues(race.Profile, race.Family.String()).Observe(race.FallbackDelay.Seconds())
+	if race := res.GetHappyEyeballs(); race != nil {
+		m.fallback.WithLabelValues(labels(race.GetProfile(), familyName(race.GetFamily()))...).Observe(race.GetFallbackDelayMs() / 1000)
+	}
+}
+
+// familyName and layerName give the API enums the lower-case names of
+// DESIGN.md's span attributes ("ipv6", "listener"); the enum numbers are the
+// engine's (internal/apicontract pins that).
+func familyName(f dsprobev1.Family) string { return he.Family(f).String() }
+func layerName(l dsprobev1.Layer) string   { return layer.Layer(l).Short() }
+
+// FamilyResults returns the counter of family verdicts with these label
+// values (namespace first for NewJobMetrics), for tests and readers.
+func (m *Metrics) FamilyResults(labels ...string) (prometheus.Counter, error) {
+	return m.families.GetMetricWithLabelValues(labels...)
 }

@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -37,6 +39,9 @@ type Options struct {
 	Endpoint string
 	// Insecure sends to Endpoint without TLS (a local collector or Jaeger).
 	Insecure bool
+	// Attributes are added to the resource of every span (a prober's name
+	// and namespace). OTEL_RESOURCE_ATTRIBUTES still applies.
+	Attributes []attribute.KeyValue
 }
 
 // Setup installs the global tracer provider and the W3C trace-context
@@ -85,7 +90,7 @@ func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) er
 	if err != nil {
 		return noop, fmt.Errorf("creating the OTLP exporter: %w", err)
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(opts.Service)))
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(slices.Concat(opts.Attributes, []attribute.KeyValue{semconv.ServiceName(opts.Service)})...))
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return noop, err
 	}

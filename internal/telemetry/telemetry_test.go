@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
@@ -122,7 +123,7 @@ func wantAttrs(t *testing.T, got []attribute.KeyValue, want map[attribute.Key]an
 func TestMetricsHaveNoAddressOrErrorLabels(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	m.Observe(blackholedIPv6(t))
+	m.Observe(apiconv.ProbeResult(blackholedIPv6(t)), "")
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

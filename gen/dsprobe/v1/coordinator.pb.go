@@ -166,7 +166,11 @@ type RunProbeResponse struct {
 	//
 	//	*RunProbeResponse_Prober
 	//	*RunProbeResponse_Summary
-	Event         isRunProbeResponse_Event `protobuf_oneof:"event"`
+	Event isRunProbeResponse_Event `protobuf_oneof:"event"`
+	// The W3C trace ID of the job (32 hex digits), the same in every message:
+	// look the job up in Jaeger or Tempo by it. Empty when neither the caller
+	// nor the coordinator traces.
+	TraceId       string `protobuf:"bytes,4,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +235,13 @@ func (x *RunProbeResponse) GetSummary() *JobSummary {
 		}
 	}
 	return nil
+}
+
+func (x *RunProbeResponse) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
 }
 
 type isRunProbeResponse_Event interface {
@@ -806,7 +817,10 @@ type Job struct {
 	// The probers' results that have arrived, in the order they arrived.
 	Probers []*ProberResult `protobuf:"bytes,5,rep,name=probers,proto3" json:"probers,omitempty"`
 	// The summary; unset while the job runs.
-	Summary       *JobSummary `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	Summary *JobSummary `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The W3C trace ID of the job (32 hex digits), for Jaeger or Tempo. Empty
+	// when neither the caller nor the coordinator traces.
+	TraceId       string `protobuf:"bytes,7,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -883,6 +897,13 @@ func (x *Job) GetSummary() *JobSummary {
 	return nil
 }
 
+func (x *Job) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
 var File_dsprobe_v1_coordinator_proto protoreflect.FileDescriptor
 
 const file_dsprobe_v1_coordinator_proto_rawDesc = "" +
@@ -895,11 +916,12 @@ const file_dsprobe_v1_coordinator_proto_rawDesc = "" +
 	"\n" +
 	"namespaces\x18\x03 \x03(\tR\n" +
 	"namespaces\x12*\n" +
-	"\x11prober_timeout_ms\x18\x04 \x01(\rR\x0fproberTimeoutMs\"\x9a\x01\n" +
+	"\x11prober_timeout_ms\x18\x04 \x01(\rR\x0fproberTimeoutMs\"\xb5\x01\n" +
 	"\x10RunProbeResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x122\n" +
 	"\x06prober\x18\x02 \x01(\v2\x18.dsprobe.v1.ProberResultH\x00R\x06prober\x122\n" +
-	"\asummary\x18\x03 \x01(\v2\x16.dsprobe.v1.JobSummaryH\x00R\asummaryB\a\n" +
+	"\asummary\x18\x03 \x01(\v2\x16.dsprobe.v1.JobSummaryH\x00R\asummary\x12\x19\n" +
+	"\btrace_id\x18\x04 \x01(\tR\atraceIdB\a\n" +
 	"\x05event\"\xd4\x01\n" +
 	"\fProberResult\x12\x16\n" +
 	"\x06prober\x18\x01 \x01(\tR\x06prober\x12\x1c\n" +
@@ -938,14 +960,15 @@ const file_dsprobe_v1_coordinator_proto_rawDesc = "" +
 	"\rGetJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"3\n" +
 	"\x0eGetJobResponse\x12!\n" +
-	"\x03job\x18\x01 \x01(\v2\x0f.dsprobe.v1.JobR\x03job\"\x9b\x02\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.dsprobe.v1.JobR\x03job\"\xb6\x02\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12*\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x14.dsprobe.v1.JobStateR\x05state\x125\n" +
 	"\arequest\x18\x03 \x01(\v2\x1b.dsprobe.v1.RunProbeRequestR\arequest\x124\n" +
 	"\astarted\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x122\n" +
 	"\aprobers\x18\x05 \x03(\v2\x18.dsprobe.v1.ProberResultR\aprobers\x120\n" +
-	"\asummary\x18\x06 \x01(\v2\x16.dsprobe.v1.JobSummaryR\asummary*l\n" +
+	"\asummary\x18\x06 \x01(\v2\x16.dsprobe.v1.JobSummaryR\asummary\x12\x19\n" +
+	"\btrace_id\x18\a \x01(\tR\atraceId*l\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_RUNNING\x10\x01\x12\x16\n" +

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dsprobe/dsprobe/internal/telemetry"
+)
+
+// tracerName names the CLI's instrumentation scope.
+const tracerName = "github.com/dsprobe/dsprobe/cmd/dsprobe"
+
+// otlpFlags are how a command sends its traces: the flags, or the standard
+// OTEL_EXPORTER_OTLP_* variables when the flags are not given. Tracing is off
+// when neither names an endpoint.
+type otlpFlags struct {
+	endpoint string
+	tls      bool
+}
+
+func (o *otlpFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.endpoint, "otlp-endpoint", "", "send traces to this OTLP `endpoint` (host:port for gRPC, http://host:port for HTTP); default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing")
+	fs.BoolVar(&o.tls, "otlp-tls", false, "use TLS to --otlp-endpoint (default plaintext, as a local Jaeger expects)")
+}
+
+// setup installs the exporter (a no-op when no endpoint is configured).
+// shutdown flushes it: call it after the command's spans have ended.
+func (o *otlpFlags) setup(ctx context.Context) (shutdown func(), err error) {
+	stop, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe", Endpoint: o.endpoint, Insecure: !o.tls})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stop(ctx)
+	}, nil
+}
+
+// startSpan starts a root span of the command: the W3C trace context the
+// coordinator and probers continue.
+func startSpan(ctx context.Context, name string) (context.Context, trace.Span) {
+	return otel.Tracer(tracerName).Start(ctx, name)
+}
+
+// writeTraceID prints the trace ID of a recorded span, for Jaeger or Tempo.
+func writeTraceID(w io.Writer, span trace.Span) {
+	if span.IsRecording() {
+		fmt.Fprintf(w, "trace %s\n", span.SpanContext().TraceID())
+	}
+}
