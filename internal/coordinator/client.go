@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
@@ -40,6 +41,11 @@ func RunJob(ctx context.Context, c dsprobev1.CoordinatorClient, req *dsprobev1.R
 		run.ID, run.TraceID = resp.GetJobId(), resp.GetTraceId()
 		if s := resp.GetSummary(); s != nil {
 			run.Summary = s
+			// Read the stream to its end, so the call finishes cleanly
+			// (and its client span ends and is exported).
+			if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("the coordinator sent more after the summary (%v)", err)
+			}
 			return run, nil
 		}
 		run.Results = append(run.Results, resp.GetProber())
