@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,64 +53,106 @@ type jobJSON struct {
 	Summary struct{ Passed bool }
 }
 
-// The mesh as deployed: two prober processes, each in its own host
-// (namespace), a coordinator in another, the CLI in a client host, all over
-// mutual TLS with certificates from one CA, probing a web host.
-func TestMeshOverMutualTLS(t *testing.T) {
-	lab := testhost.New(t)
-	web, probeA, probeB, coord, client := lab.AddHost("web"), lab.AddHost("probe-a"), lab.AddHost("probe-b"), lab.AddHost("coord"), lab.AddHost("client")
+// mesh is the mesh as deployed: two prober processes, each in its own host
+// (network namespace), a coordinator in another, and a client host for the
+// CLI, all over mutual TLS with certificates from one CA.
+type mesh struct {
+	client    *testhost.Host
+	ca        *testpki.CA
+	coordAddr netip.AddrPort
+	// withCert are the CLI's flags for an authorised caller.
+	withCert []string
+}
 
-	// The target: dual-stack on :8080, IPv4 only on :8081.
-	for network, addr := range map[string]string{"tcp": "[::]:8080", "tcp4": "0.0.0.0:8081"} {
-		ln, err := web.Listen(network, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-	}
+// meshOptions adjust the processes of a mesh.
+type meshOptions struct {
+	proberArgs, coordArgs []string
+	// proberEnv and coordEnv are added to the processes' environment.
+	proberEnv, coordEnv []string
+}
 
-	ca := testpki.NewCA(t, "mesh")
+// probers names the mesh's probers and their namespaces.
+var probers = []struct{ name, namespace string }{{"prober-a", "team-a"}, {"prober-b", "team-b"}}
+
+// startMesh starts the mesh in lab; the probers may probe the lab's
+// addresses.
+func startMesh(t *testing.T, lab *testhost.Lab, o meshOptions) *mesh {
+	t.Helper()
+	coord, client := lab.AddHost("coord"), lab.AddHost("client")
+	m := &mesh{client: client, ca: testpki.NewCA(t, "mesh")}
 	allow := []string{"--allow-cidr", lab.Prefix4().String(), "--allow-cidr", lab.Prefix6().String()}
 	var proberFlags []string
-	for _, p := range []struct {
-		host *testhost.Host
-		name string
-	}{{probeA, "prober-a"}, {probeB, "prober-b"}} {
-		cert := ca.Issue(t, p.name, p.host.Addr4())
-		addr := netip.AddrPortFrom(p.host.Addr4(), 9443)
-		p.host.Start(t, bins["prober"], append([]string{"--listen", addr.String(), "--name", p.name, "--namespace", "team-" + p.name[len("prober-"):],
-			"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--tls-ca", ca.File}, allow...)...)
-		proberFlags = append(proberFlags, "--prober", fmt.Sprintf("%s/team-%s=%s", p.name, p.name[len("prober-"):], addr))
+	var proberAddrs []netip.AddrPort
+	for _, p := range probers {
+		host := lab.AddHost(p.name)
+		cert := m.ca.Issue(t, p.name, host.Addr4())
+		addr := netip.AddrPortFrom(host.Addr4(), 9443)
+		cmd := host.Command(context.Background(), bins["prober"], slices.Concat([]string{"--listen", addr.String(), "--name", p.name, "--namespace", p.namespace,
+			"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--tls-ca", m.ca.File}, allow, o.proberArgs)...)
+		cmd.Env = append(os.Environ(), o.proberEnv...)
+		host.StartCommand(t, cmd)
+		proberFlags = append(proberFlags, "--prober", fmt.Sprintf("%s/%s=%s", p.name, p.namespace, addr))
+		proberAddrs = append(proberAddrs, addr)
 	}
-	coordCert := ca.Issue(t, "coordinator", coord.Addr4())
-	coordAddr := netip.AddrPortFrom(coord.Addr4(), 9444)
-	coord.Start(t, bins["coordinator"], append([]string{"--listen", coordAddr.String(),
-		"--tls-cert", coordCert.CertFile, "--tls-key", coordCert.KeyFile, "--tls-ca", ca.File,
-		"--prober-tls-cert", coordCert.CertFile, "--prober-tls-key", coordCert.KeyFile, "--prober-tls-ca", ca.File}, proberFlags...)...)
-	client.WaitConnect(t, netip.AddrPortFrom(probeA.Addr4(), 9443))
-	client.WaitConnect(t, netip.AddrPortFrom(probeB.Addr4(), 9443))
-	client.WaitConnect(t, coordAddr)
+	coordCert := m.ca.Issue(t, "coordinator", coord.Addr4())
+	m.coordAddr = netip.AddrPortFrom(coord.Addr4(), 9444)
+	cmd := coord.Command(context.Background(), bins["coordinator"], slices.Concat([]string{"--listen", m.coordAddr.String(),
+		"--tls-cert", coordCert.CertFile, "--tls-key", coordCert.KeyFile, "--tls-ca", m.ca.File,
+		"--prober-tls-cert", coordCert.CertFile, "--prober-tls-key", coordCert.KeyFile, "--prober-tls-ca", m.ca.File}, proberFlags, o.coordArgs)...)
+	cmd.Env = append(os.Environ(), o.coordEnv...)
+	coord.StartCommand(t, cmd)
+	for _, addr := range append(proberAddrs, m.coordAddr) {
+		client.WaitConnect(t, addr)
+	}
+	cli := m.ca.Issue(t, "operator")
+	m.withCert = []string{"--tls-cert", cli.CertFile, "--tls-key", cli.KeyFile, "--tls-ca", m.ca.File}
+	return m
+}
 
-	cli := ca.Issue(t, "operator")
-	run := func(args ...string) (string, string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := client.Command(ctx, bins["dsprobe"], append([]string{"probe", "--coordinator", coordAddr.String()}, args...)...)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return stdout.String(), stderr.String(), exit.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return stdout.String(), stderr.String(), 0
+// probe runs `dsprobe probe --coordinator` in the client host with args
+// (and env added to its environment) and returns its output and exit code.
+func (m *mesh) probe(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := m.client.Command(ctx, bins["dsprobe"], append([]string{"probe", "--coordinator", m.coordAddr.String()}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return out.String(), errOut.String(), exit.ExitCode()
 	}
-	withCert := []string{"--tls-cert", cli.CertFile, "--tls-key", cli.KeyFile, "--tls-ca", ca.File}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
+// webServer serves HTTP on addr in the host until the test ends.
+func webServer(t *testing.T, host *testhost.Host, network, addr string) {
+	t.Helper()
+	ln, err := host.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// The mesh over mutual TLS: per-prober verdicts with namespace labels,
+// refused callers, refused targets.
+func TestMeshOverMutualTLS(t *testing.T) {
+	lab := testhost.New(t)
+	web := lab.AddHost("web")
+	// The target: dual-stack on :8080, IPv4 only on :8081.
+	webServer(t, web, "tcp", "[::]:8080")
+	webServer(t, web, "tcp4", "0.0.0.0:8081")
+	m := startMesh(t, lab, meshOptions{})
+	run := func(args ...string) (string, string, int) { return m.probe(t, nil, args...) }
+	withCert, ca := m.withCert, m.ca
 
 	t.Run("both probers answer over mTLS", func(t *testing.T) {
 		target := fmt.Sprintf("http://[%s]:8081/", web.Addr6()) // IPv4-only listener, probed over IPv6

@@ -3,7 +3,7 @@ package testhost
 import (
 	"context"
 	"net/netip"
-	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +14,13 @@ import (
 // it, and logs its output when the test failed.
 func (h *Host) Start(t testing.TB, name string, args ...string) {
 	t.Helper()
-	cmd := h.Command(context.Background(), name, args...)
+	h.StartCommand(t, h.Command(context.Background(), name, args...))
+}
+
+// StartCommand is Start for a command made with Command and adjusted (its
+// environment, its directory).
+func (h *Host) StartCommand(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -26,7 +32,7 @@ func (h *Host) Start(t testing.TB, name string, args ...string) {
 		cmd.Process.Kill()
 		<-done
 		if t.Failed() {
-			t.Logf("%s %s in %s:\n%s", filepath.Base(name), strings.Join(args, " "), h.Name(), out.String())
+			t.Logf("%s:\n%s", strings.Join(cmd.Args, " "), out.String())
 		}
 	})
 }
