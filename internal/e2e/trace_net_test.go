@@ -92,11 +92,7 @@ func TestMeshTraceInJaeger(t *testing.T) {
 	names.Set("web.e2e.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{web.Addr4()}})
 	names.Set("web.e2e.test", dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{web.Addr6()}})
 
-	config := filepath.Join(t.TempDir(), "jaeger.yaml")
-	if err := os.WriteFile(config, []byte(jaegerConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	collector.Start(t, jaeger, "--config", config)
+	startJaeger(t, collector, jaeger)
 	otlpGRPC := netip.AddrPortFrom(collector.Addr4(), 4317)
 	otlpHTTP := netip.AddrPortFrom(collector.Addr6(), 4318)
 	query := netip.AddrPortFrom(collector.Addr4(), 16686)
@@ -125,26 +121,8 @@ func TestMeshTraceInJaeger(t *testing.T) {
 	}
 	t.Logf("job %s, trace %s", job.JobID, job.TraceID)
 
-	// Poll Jaeger's query API (from the client host) until every
-	// process's spans have arrived.
-	api := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return m.client.DialContext(ctx, network, addr)
-		},
-	}}
-	url := fmt.Sprintf("http://%s/api/v3/traces/%s", query, job.TraceID)
-	var tr *trace
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		tr, err = fetchTrace(api, url)
-		if err == nil && tr.complete(len(probers)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Jaeger has no complete trace %s after 30 s: %v; spans so far: %v", job.TraceID, err, tr)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// Jaeger's query API, asked from the client host.
+	tr := newJaegerAPI(m.client, query).await(t, job.TraceID, func(tr *trace) bool { return tr.complete(len(probers)) })
 
 	// The CLI's span is the root; the coordinator's job span is under it.
 	root := tr.one(t, "dsprobe", "", "dsprobe probe "+target)
@@ -196,6 +174,85 @@ func TestMeshTraceInJaeger(t *testing.T) {
 			wantAttrs(t, s, map[string]string{"network.type": family, "network.peer.address": addr.String(), "dsprobe.outcome": outcome})
 		}
 	}
+}
+
+// A local probe (no coordinator) traces too: its own span with the probe's
+// spans under it, and the trace ID printed after the table.
+func TestLocalProbeTraceInJaeger(t *testing.T) {
+	jaeger := jaegerBinary(t)
+	lab := testhost.New(t)
+	web, collector, client := lab.AddHost("web"), lab.AddHost("jaeger"), lab.AddHost("client")
+	webServer(t, web, "tcp", "[::]:8080")
+	startJaeger(t, collector, jaeger)
+	otlp, query := netip.AddrPortFrom(collector.Addr6(), 4317), netip.AddrPortFrom(collector.Addr4(), 16686)
+	client.WaitConnect(t, otlp)
+	client.WaitConnect(t, query)
+
+	target := netip.AddrPortFrom(web.Addr6(), 8080).String()
+	out, err := client.Run(context.Background(), bins["dsprobe"], "probe", "--otlp-endpoint", otlp.String(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var traceID string
+	for _, line := range strings.Split(out, "\n") {
+		if id, ok := strings.CutPrefix(line, "trace "); ok {
+			traceID = id
+		}
+	}
+	if len(traceID) != 32 {
+		t.Fatalf("no trace ID line in %q", out)
+	}
+	tr := newJaegerAPI(client, query).await(t, traceID, func(tr *trace) bool { return len(tr.spans) > 0 })
+	root := tr.one(t, "dsprobe", "", "dsprobe probe "+target)
+	probeSpan := tr.one(t, "dsprobe", "", "probe "+target)
+	if probeSpan.ParentSpanID != root.SpanID {
+		t.Errorf("the probe span is not a child of the CLI's span")
+	}
+	wantAttrs(t, probeSpan, map[string]string{"dsprobe.chosen_family": "ipv6", "dsprobe.failing_layer": "none", "dsprobe.ipv6.failing_layer": "none"})
+	connect := tr.one(t, "dsprobe", "", "connect "+target)
+	wantAttrs(t, connect, map[string]string{"network.type": "ipv6", "dsprobe.outcome": "connected"})
+}
+
+// jaegerAPI is Jaeger's query API v3.
+type jaegerAPI struct {
+	base   string
+	client *http.Client
+}
+
+// newJaegerAPI asks the query API at addr from host's namespace.
+func newJaegerAPI(host *testhost.Host, addr netip.AddrPort) *jaegerAPI {
+	return &jaegerAPI{base: fmt.Sprintf("http://%s/api/v3/traces/", addr), client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			return host.DialContext(ctx, network, address)
+		},
+	}}}
+}
+
+// await polls for the trace until done says it is complete; the spans of a
+// process arrive when its exporter sends them.
+func (a *jaegerAPI) await(t *testing.T, traceID string, done func(*trace) bool) *trace {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tr, err := fetchTrace(a.client, a.base+traceID)
+		if err == nil && done(tr) {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Jaeger has no complete trace %s after 30 s: %v; spans so far: %v", traceID, err, tr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// startJaeger runs Jaeger with jaegerConfig in host until the test ends.
+func startJaeger(t *testing.T, host *testhost.Host, jaeger string) {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "jaeger.yaml")
+	if err := os.WriteFile(config, []byte(jaegerConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host.Start(t, jaeger, "--config", config)
 }
 
 // jaegerBinary finds the Jaeger that scripts/install-deps.sh built: on PATH
