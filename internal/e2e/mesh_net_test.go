@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -57,9 +59,10 @@ type jobJSON struct {
 // (network namespace), a coordinator in another, and a client host for the
 // CLI, all over mutual TLS with certificates from one CA.
 type mesh struct {
-	client    *testhost.Host
-	ca        *testpki.CA
-	coordAddr netip.AddrPort
+	client      *testhost.Host
+	ca          *testpki.CA
+	coordAddr   netip.AddrPort
+	proberAddrs []netip.AddrPort
 	// withCert are the CLI's flags for an authorised caller.
 	withCert []string
 }
@@ -101,6 +104,7 @@ func startMesh(t *testing.T, lab *testhost.Lab, o meshOptions) *mesh {
 		"--prober-tls-cert", coordCert.CertFile, "--prober-tls-key", coordCert.KeyFile, "--prober-tls-ca", m.ca.File}, proberFlags, o.coordArgs)...)
 	cmd.Env = append(os.Environ(), o.coordEnv...)
 	coord.StartCommand(t, cmd)
+	m.proberAddrs = proberAddrs
 	for _, addr := range append(proberAddrs, m.coordAddr) {
 		client.WaitConnect(t, addr)
 	}
@@ -150,7 +154,8 @@ func TestMeshOverMutualTLS(t *testing.T) {
 	// The target: dual-stack on :8080, IPv4 only on :8081.
 	webServer(t, web, "tcp", "[::]:8080")
 	webServer(t, web, "tcp4", "0.0.0.0:8081")
-	m := startMesh(t, lab, meshOptions{})
+	metrics := []string{"--metrics-listen", ":9090"}
+	m := startMesh(t, lab, meshOptions{proberArgs: metrics, coordArgs: metrics})
 	run := func(args ...string) (string, string, int) { return m.probe(t, nil, args...) }
 	withCert, ca := m.withCert, m.ca
 
@@ -212,4 +217,58 @@ func TestMeshOverMutualTLS(t *testing.T) {
 			}
 		}
 	})
+	t.Run("metrics count verdicts without addresses", func(t *testing.T) {
+		coordMetrics := scrape(t, m.client, netip.AddrPortFrom(m.coordAddr.Addr(), 9090))
+		proberMetrics := scrape(t, m.client, netip.AddrPortFrom(m.proberAddrs[0].Addr(), 9090))
+		for _, want := range []string{
+			// The first subtest's IPv6 refusal, from each namespace.
+			`dsprobe_coordinator_family_results_total{family="ipv6",layer="listener",namespace="team-a",result="fail"} 1`,
+			`dsprobe_coordinator_family_results_total{family="ipv6",layer="listener",namespace="team-b",result="fail"} 1`,
+			`dsprobe_coordinator_prober_answers_total{code="PermissionDenied"} 2`,
+			`dsprobe_coordinator_jobs_total{result="fail"} 2`,
+		} {
+			if !strings.Contains(coordMetrics, want+"\n") {
+				t.Errorf("the coordinator's /metrics lack %s", want)
+			}
+		}
+		for _, want := range []string{
+			`dsprobe_family_results_total{family="ipv6",layer="listener",result="fail"} 1`,
+			`dsprobe_family_results_total{family="ipv4",layer="none",result="pass"} 1`,
+		} {
+			if !strings.Contains(proberMetrics, want+"\n") {
+				t.Errorf("prober-a's /metrics lack %s", want)
+			}
+		}
+		for _, text := range []string{coordMetrics, proberMetrics} {
+			for _, line := range strings.Split(text, "\n") {
+				if strings.HasPrefix(line, "dsprobe_") && (strings.Contains(line, "192.0.2.") || strings.Contains(line, "2001:db8")) {
+					t.Errorf("a metric label holds an address: %s", line)
+				}
+			}
+		}
+	})
+}
+
+// scrape fetches /metrics at addr from host.
+func scrape(t *testing.T, host *testhost.Host, addr netip.AddrPort) string {
+	t.Helper()
+	resp, err := httpFrom(host).Get(fmt.Sprintf("http://%s/metrics", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics from %s: %s %v", addr, resp.Status, err)
+	}
+	return string(body)
+}
+
+// httpFrom is an HTTP client whose connections start in host's namespace.
+func httpFrom(host *testhost.Host) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			return host.DialContext(ctx, network, address)
+		},
+	}}
 }

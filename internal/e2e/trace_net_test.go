@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -221,11 +220,7 @@ type jaegerAPI struct {
 
 // newJaegerAPI asks the query API at addr from host's namespace.
 func newJaegerAPI(host *testhost.Host, addr netip.AddrPort) *jaegerAPI {
-	return &jaegerAPI{base: fmt.Sprintf("http://%s/api/v3/traces/", addr), client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			return host.DialContext(ctx, network, address)
-		},
-	}}}
+	return &jaegerAPI{base: fmt.Sprintf("http://%s/api/v3/traces/", addr), client: httpFrom(host)}
 }
 
 // await polls for the trace until done says it is complete; the spans of a
