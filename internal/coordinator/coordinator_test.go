@@ -395,3 +395,75 @@ func TestREST(t *testing.T) {
 		t.Errorf("bad job: got %d %s, want 400 with code 3 and the reason", resp.StatusCode, body)
 	}
 }
+
+// hangingProber holds every probe until its caller cancels, and says when
+// a probe arrived and when its cancellation did.
+type hangingProber struct {
+	dsprobev1.UnimplementedProberServer
+	started, canceled chan struct{}
+}
+
+func (h *hangingProber) Probe(ctx context.Context, _ *dsprobev1.ProbeRequest) (*dsprobev1.ProbeResponse, error) {
+	h.started <- struct{}{}
+	<-ctx.Done()
+	h.canceled <- struct{}{}
+	return nil, ctx.Err()
+}
+
+// A caller that goes away cancels the job: the probers' calls are canceled
+// (not left to run to their budget) and the job is kept as CANCELED with what
+// had arrived.
+func TestCancellationReachesProbers(t *testing.T) {
+	hang := &hangingProber{started: make(chan struct{}, 2), canceled: make(chan struct{}, 2)}
+	probers := Static{
+		{Name: "fast", Namespace: "ns", Address: startProber(t, &stubProber{ipv6OK: true})},
+		{Name: "hang-1", Namespace: "ns", Address: startProber(t, hang)},
+		{Name: "hang-2", Namespace: "ns", Address: startProber(t, hang)},
+	}
+	c := startCoordinator(t, &Service{Discovery: probers, Jobs: NewJobStore(10), ProberTimeout: time.Hour})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := c.RunProbe(ctx, &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil || first.GetProber().GetProber() != "fast" {
+		t.Fatalf("got %v, %v; want the fast prober's result first", first, err)
+	}
+	for range 2 {
+		<-hang.started
+	}
+	cancel()
+	for i := range 2 {
+		select {
+		case <-hang.canceled:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 2 probers saw the cancellation", i)
+		}
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.GetJob(context.Background(), &dsprobev1.GetJobRequest{JobId: first.GetJobId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job := resp.GetJob()
+		if job.GetState() == dsprobev1.JobState_JOB_STATE_CANCELED {
+			codes := map[string]string{}
+			for _, r := range job.GetProbers() {
+				codes[r.GetProber()] = r.GetError().GetCode()
+			}
+			if len(codes) != 3 || codes["fast"] != "" || codes["hang-1"] != "Canceled" || codes["hang-2"] != "Canceled" {
+				t.Errorf("got prober entries %v, want fast's result and two Canceled", codes)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job is still %v 10 s after the cancellation", job.GetState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
