@@ -32,7 +32,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if len(positional) > 0 {
 		return usagef("unexpected argument %q", positional[0])
 	}
-	shutdown, err := otlp.setup(ctx)
+	shutdown, err := otlp.setup(ctx, e.stderr)
 	if err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		return usageError{err}
 	}
 
-	shutdown, err := otlp.setup(ctx)
+	shutdown, err := otlp.setup(ctx, e.stderr)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,10 @@ import (
 // tracerName names the CLI's instrumentation scope.
 const tracerName = "github.com/dsprobe/dsprobe/cmd/dsprobe"
 
+// traceFlushTimeout bounds how long a command waits, at its end, for its
+// spans to be delivered; tests shorten it.
+var traceFlushTimeout = 5 * time.Second
+
 // otlpFlags are how a command sends its traces: the flags, or the standard
 // OTEL_EXPORTER_OTLP_* variables when the flags are not given. Tracing is off
 // when neither names an endpoint.
@@ -30,16 +34,20 @@ func (o *otlpFlags) register(fs *flag.FlagSet) {
 }
 
 // setup installs the exporter (a no-op when no endpoint is configured).
-// shutdown flushes it: call it after the command's spans have ended.
-func (o *otlpFlags) setup(ctx context.Context) (shutdown func(), err error) {
+// shutdown flushes it: call it after the command's spans have ended. Spans
+// that cannot be delivered in traceFlushTimeout are dropped with a warning on stderr;
+// the command's result and exit code stand.
+func (o *otlpFlags) setup(ctx context.Context, stderr io.Writer) (shutdown func(), err error) {
 	stop, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe", Endpoint: o.endpoint, Insecure: !o.tls})
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
 		defer cancel()
-		stop(ctx)
+		if err := stop(ctx); err != nil {
+			fmt.Fprintf(stderr, "dsprobe: warning: the traces were not delivered (%v); check --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT\n", err)
+		}
 	}, nil
 }
 
