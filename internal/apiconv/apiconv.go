@@ -27,6 +27,10 @@ type Defaults struct {
 	// ResolvConf is the resolver configuration used when the request names
 	// no DNS server; empty means /etc/resolv.conf.
 	ResolvConf string
+	// Hosts is the hosts file consulted before DNS when the request names
+	// no DNS server, as getaddrinfo and Go consult /etc/hosts; empty means
+	// /etc/hosts. A request that names its DNS server asks only that server.
+	Hosts string
 }
 
 // InvalidRequest is a request that cannot run; Problems lists every
@@ -103,7 +107,15 @@ func ProbeRequest(req *dsprobev1.ProbeRequest, d Defaults) (probe.Request, error
 		if err != nil {
 			problems = append(problems, err)
 		}
-		out.Resolver = &resolve.Resolver{Config: cfg}
+		hostsPath := d.Hosts
+		if hostsPath == "" {
+			hostsPath = "/etc/hosts"
+		}
+		hosts, err := resolve.LoadHosts(hostsPath)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		out.Resolver = &resolve.Resolver{Config: cfg, Hosts: hosts}
 	}
 	if len(problems) == 0 {
 		if err := out.Validate(); err != nil {
@@ -258,8 +270,11 @@ func dnsAnswer(a *resolve.Answer) *dsprobev1.DnsAnswer {
 	for _, addr := range a.Addresses {
 		out.Addresses = append(out.Addresses, addr.String())
 	}
-	if a.Server.IsValid() {
+	switch {
+	case a.Server.IsValid():
 		out.Server = a.Server.String()
+	case a.HostsFile != "":
+		out.Server = a.HostsFile
 	}
 	if a.Err != nil {
 		out.Error = a.Err.Error()

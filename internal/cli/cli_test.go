@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -408,5 +411,63 @@ func TestProbeWithUnreachableCollector(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "warning: the traces were not delivered") || !strings.Contains(stdout, "\ntrace ") {
 		t.Errorf("got stderr %q and stdout %q, want a warning and the trace ID", stderr, stdout)
+	}
+}
+
+// Without --dns-server a probe resolves as the system's clients do: a name
+// /etc/hosts lists is taken from the file, and DNS is not asked.
+func TestProbeReadsHostsFile(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	// If DNS were asked, the AAAA query would time out at a server that is
+	// not there instead of coming back NODATA from the file.
+	dir := t.TempDir()
+	conf, hosts := filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hosts")
+	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 app.hosts.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	oldConf, oldHosts := resolvConfPath, hostsPath
+	resolvConfPath, hostsPath = conf, hosts
+	t.Cleanup(func() { resolvConfPath, hostsPath = oldConf, oldHosts })
+
+	port := ln.Addr().(*net.TCPAddr).Port
+	stdout, stderr, code := run(t, "probe", "-o", "json", fmt.Sprintf("http://app.hosts.test:%d/", port))
+	if code != ExitFailed {
+		t.Fatalf("got exit %d (%s), want 1: the file gives no IPv6 address", code, stderr)
+	}
+	var res struct {
+		DNS struct {
+			A, Aaaa struct{ Status, Server string }
+		}
+		Families []struct {
+			Family, FailingLayer, Detail string
+			OK                           bool
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.DNS.A.Status != "DNS_STATUS_POSITIVE" || res.DNS.A.Server != hosts || res.DNS.Aaaa.Status != "DNS_STATUS_NODATA" || res.DNS.Aaaa.Server != hosts {
+		t.Errorf("got DNS %+v, want A positive and AAAA NODATA, both from %s", res.DNS, hosts)
+	}
+	for _, f := range res.Families {
+		switch f.Family {
+		case "FAMILY_IPV4":
+			if !f.OK {
+				t.Errorf("IPv4: got %+v, want ok", f)
+			}
+		case "FAMILY_IPV6":
+			if f.OK || f.FailingLayer != "LAYER_DNS" || !strings.Contains(f.Detail, hosts+" lists app.hosts.test with no IPv6 address") {
+				t.Errorf("IPv6: got %+v, want LAYER_DNS explaining the hosts file", f)
+			}
+		}
 	}
 }

@@ -22,7 +22,8 @@ import (
 )
 
 const probeSynopsis = `[--dns-server ADDR]... [--family ipv4|ipv6|both] [--check tcp|http|https|grpc]
-              [--profile NAME]... [--timeout DUR] [--attempt-timeout DUR] [-o table|json] TARGET`
+              [--profile NAME]... [--timeout DUR] [--attempt-timeout DUR] [-o table|json]
+              [--coordinator ADDR [--namespace NS]... [--prober NAME]...] [--otlp-endpoint ADDR] TARGET`
 
 const probeHelp = `Probes TARGET family by family: resolves A and AAAA separately, connects to
 every address of each requested family directly, runs the application check
@@ -30,6 +31,10 @@ on each connection, runs its own Happy Eyeballs race, and predicts what each
 client profile does on the measured path. Each family gets a verdict naming
 the most fundamental failing layer (LAYER_DNS, LAYER_ROUTE, LAYER_POLICY,
 LAYER_LISTENER, LAYER_APPLICATION) and one sentence to act on.
+
+Names resolve as the system's clients resolve them: /etc/hosts first (a name
+listed there never reaches DNS), then the servers of /etc/resolv.conf with its
+search list. --dns-server asks that server only.
 
 TARGET is host:port, [v6]:port, or a URL: http://, https:// (the check follows
 the scheme) or grpc://host:port (grpc.health.v1).
@@ -50,9 +55,12 @@ Examples:
   dsprobe probe --dns-server [2001:db8::53]:53 --family ipv6 https://svc.example/healthz
   dsprobe probe -o json [2001:db8::1]:443`
 
-// resolvConfPath is the system resolver configuration; tests point it
-// elsewhere.
-var resolvConfPath = "/etc/resolv.conf"
+// resolvConfPath and hostsPath are the system resolver configuration and
+// hosts file; tests point them elsewhere.
+var (
+	resolvConfPath = "/etc/resolv.conf"
+	hostsPath      = "/etc/hosts"
+)
 
 func runProbe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("probe", probeSynopsis, probeHelp, e.stdout)
@@ -132,7 +140,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if _, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: os.DevNull}); err != nil {
 			return usageError{err}
 		}
-	} else if req, err = apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath}); err != nil {
+	} else if req, err = apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath, Hosts: hostsPath}); err != nil {
 		return usageError{err}
 	}
 

@@ -160,8 +160,11 @@ func dnsCell(r *probe.Result, f he.Family) []string {
 		q = "AAAA"
 	}
 	line := fmt.Sprintf("%s %s in %s", q, strings.ToUpper(a.Status.String()), formatMs(a.Elapsed()))
-	if a.Server.IsValid() {
+	switch {
+	case a.Server.IsValid():
 		line += " from " + a.Server.String()
+	case a.HostsFile != "":
+		line += " from " + a.HostsFile
 	}
 	out := []string{line}
 	if len(a.CNAMEs) > 0 {

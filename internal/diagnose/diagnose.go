@@ -151,6 +151,9 @@ func dnsDetail(ev FamilyEvidence) string {
 		from = " from " + a.Server.String()
 	}
 	consequence := fmt.Sprintf("so no %s connection can be made and %s clients fall back or fail", familyName(ev.Family), familyName(ev.Family))
+	if a.HostsFile != "" && a.Status == resolve.StatusNoData {
+		return fmt.Sprintf("%s lists %s with no %s address, and clients (getaddrinfo, Go) take a listed name from the file alone, without asking DNS, %s", a.HostsFile, ev.Name, familyName(ev.Family), consequence)
+	}
 	switch a.Status {
 	case resolve.StatusNoData:
 		return fmt.Sprintf("the %s query for %s answered NOERROR with no records (NODATA)%s: no %s address is published, %s", q, ev.Name, from, familyName(ev.Family), consequence)

@@ -206,7 +206,11 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("reading the system resolver configuration: %w", err)
 		}
-		req.Resolver = &resolve.Resolver{Config: cfg}
+		hosts, err := resolve.LoadHosts("/etc/hosts")
+		if err != nil {
+			return Result{}, err
+		}
+		req.Resolver = &resolve.Resolver{Config: cfg, Hosts: hosts}
 	}
 	start := time.Now()
 	res := Result{Target: req.Target, Check: req.Check.Kind, Started: start}

@@ -112,12 +112,17 @@ type Answer struct {
 	// ServerFamily is the family Server was reached over
 	// (FamilyUnspecified when none).
 	ServerFamily happyeyeballs.Family
-	// Transport is TransportUDP or TransportTCP for the deciding reply;
-	// empty when none.
+	// Transport is TransportUDP or TransportTCP for the deciding reply,
+	// TransportFiles for an answer from the hosts file; empty when none.
 	Transport string
 	// Truncated is true when a UDP answer came back truncated (TC) and the
 	// deciding reply was then fetched over TCP.
 	Truncated bool
+
+	// HostsFile is the hosts file that answered (Resolver.Hosts listed the
+	// name: Transport is TransportFiles, no DNS was asked); empty when DNS
+	// answered.
+	HostsFile string
 
 	// DNS64 is true when an IPv6 address lies in 64:ff9b::/96, the
 	// well-known NAT64 prefix of RFC 6052: the AAAA records were most likely

@@ -32,6 +32,11 @@ type Resolver struct {
 	// used.
 	Dialer Dialer
 
+	// Hosts, if set, is consulted before DNS, as glibc and Go consult
+	// /etc/hosts: a name it lists is answered from it alone. Nil asks DNS
+	// only (a caller that names its DNS server wants that server's answer).
+	Hosts *Hosts
+
 	// rotation is the next server offset when Config.Rotate is set.
 	rotation atomic.Uint32
 }
@@ -71,6 +76,11 @@ type Resolver struct {
 // while Lookup's AAAA answer is positive from the second domain (its Name
 // says which).
 //
+// A name that Hosts lists is answered from the file (TransportFiles, no
+// Tries): positive with its addresses of the family, or NODATA when the file
+// lists only the other family, since then getaddrinfo returns none of this
+// family either.
+//
 // An IP literal is not looked up: the Answer is positive with that address
 // (NODATA when it is of the other family), with Rcode -1 and no Tries. A
 // caller normally skips DNS for literals.
@@ -98,6 +108,9 @@ func (r *Resolver) Lookup(ctx context.Context, name string, family happyeyeballs
 	}
 	if name == "" {
 		return Answer{Family: family, Status: StatusError, Rcode: -1, Err: fmt.Errorf("lookup of an empty name")}
+	}
+	if addrs := r.Hosts.Lookup(name); len(addrs) > 0 {
+		return r.Hosts.answer(name, family, addrs)
 	}
 
 	st := &lookupState{start: time.Now()}

@@ -469,9 +469,13 @@ type DnsAnswer struct {
 	// When the answer was known, in milliseconds since the lookup began
 	// (every retry and search name included).
 	ElapsedMs float64 `protobuf:"fixed64,8,opt,name=elapsed_ms,json=elapsedMs,proto3" json:"elapsed_ms,omitempty"`
-	// The server that sent the deciding reply (ip:port); empty when none did.
+	// The server that sent the deciding reply (ip:port), or the hosts file
+	// that answered (/etc/hosts: without named DNS servers, a name the file
+	// lists is answered from it alone, as getaddrinfo and Go do); empty when
+	// none did.
 	Server string `protobuf:"bytes,9,opt,name=server,proto3" json:"server,omitempty"`
-	// "udp" or "tcp" for the deciding reply; empty when none.
+	// "udp" or "tcp" for the deciding reply, "files" for the hosts file;
+	// empty when none.
 	Transport string `protobuf:"bytes,10,opt,name=transport,proto3" json:"transport,omitempty"`
 	// True when a UDP reply came back truncated and the deciding reply was
 	// fetched over TCP.

@@ -1,0 +1,126 @@
+package resolve
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/dsprobe/dsprobe/internal/dnstest"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+)
+
+const hostsFile = `# The usual head of /etc/hosts.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+192.0.2.10   app.hosts.test app   # the canonical name and an alias
+2001:db8::10 App.Hosts.Test.
+not-an-address   broken.hosts.test
+192.0.2.11
+192.0.2.12 v4only.hosts.test
+::ffff:192.0.2.13 mapped.hosts.test
+`
+
+func TestParseHosts(t *testing.T) {
+	h, err := ParseHosts(strings.NewReader(hostsFile), "/etc/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"localhost", []string{"127.0.0.1", "::1"}},
+		{"LOCALHOST.", []string{"127.0.0.1", "::1"}},
+		{"app.hosts.test", []string{"192.0.2.10", "2001:db8::10"}}, // case and trailing dot ignored, file order
+		{"app", []string{"192.0.2.10"}},                            // an alias
+		{"ip6-loopback", []string{"::1"}},
+		{"broken.hosts.test", nil}, // the line's address is unparsable: skipped, as glibc skips it
+		{"192.0.2.11", nil},        // an address without names lists nothing
+		{"v4only.hosts.test", []string{"192.0.2.12"}},
+		{"missing.hosts.test", nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, a := range h.Lookup(tt.name) {
+			got = append(got, a.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Lookup(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	var none *Hosts
+	if got := none.Lookup("localhost"); got != nil {
+		t.Errorf("a nil Hosts listed %v", got)
+	}
+}
+
+func TestLoadHosts(t *testing.T) {
+	missing, err := LoadHosts(filepath.Join(t.TempDir(), "no-such-file"))
+	if err != nil || missing.Lookup("localhost") != nil {
+		t.Errorf("a missing file: got %v, %v; want an empty file, as glibc reads it", missing, err)
+	}
+	path := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(path, []byte(hostsFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadHosts(path)
+	if err != nil || len(h.Lookup("app")) != 1 || h.Path != path {
+		t.Errorf("got %+v, %v; want the file parsed", h, err)
+	}
+	if _, err := LoadHosts(t.TempDir()); err == nil { // a directory cannot be read as a file
+		t.Error("reading a directory as the hosts file: want an error")
+	}
+}
+
+// A name the hosts file lists is answered from the file alone, for both
+// families, without a single DNS query; other names go to DNS.
+func TestResolverConsultsHostsFirst(t *testing.T) {
+	s := dnstest.Start(t)
+	// DNS would answer differently: the file must win.
+	s.Set("app.hosts.test", dns.TypeA, dnstest.Response{Addrs: addrs("198.51.100.1")})
+	s.Set("v4only.hosts.test", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::99")})
+	s.Set("dns.hosts.test", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::53")})
+	hosts, err := ParseHosts(strings.NewReader(hostsFile), "/etc/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(TransportUDP, s.Addr())
+	r.Hosts = hosts
+
+	tests := []struct {
+		name   string
+		family he.Family
+		status Status
+		want   []string
+	}{
+		{"app.hosts.test", he.FamilyIPv4, StatusPositive, []string{"192.0.2.10"}},
+		{"app.hosts.test", he.FamilyIPv6, StatusPositive, []string{"2001:db8::10"}},
+		// Listed with IPv4 only: no IPv6 for a client, whatever DNS says.
+		{"v4only.hosts.test", he.FamilyIPv6, StatusNoData, nil},
+		{"mapped.hosts.test", he.FamilyIPv4, StatusPositive, []string{"192.0.2.13"}},
+	}
+	for _, tt := range tests {
+		a := r.Lookup(context.Background(), tt.name, tt.family)
+		var got []string
+		for _, addr := range a.Addresses {
+			got = append(got, addr.String())
+		}
+		if a.Status != tt.status || !slices.Equal(got, tt.want) || a.Transport != TransportFiles || a.HostsFile != "/etc/hosts" || a.Rcode != -1 || a.Tries != nil {
+			t.Errorf("%s %v: got %v %v via %q from %q (rcode %d, %d tries), want %v %v from the file", tt.name, tt.family, a.Status, got, a.Transport, a.HostsFile, a.Rcode, len(a.Tries), tt.status, tt.want)
+		}
+	}
+	if q := s.Queries(); len(q) > 0 {
+		t.Errorf("names the file lists reached DNS: %v", q)
+	}
+
+	a := r.Lookup(context.Background(), "dns.hosts.test", he.FamilyIPv6)
+	if a.Status != StatusPositive || a.HostsFile != "" || a.Transport != TransportUDP || len(s.Queries()) == 0 {
+		t.Errorf("an unlisted name: got %v via %q from %q, want DNS's answer", a.Status, a.Transport, a.HostsFile)
+	}
+}
