@@ -185,7 +185,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		shutdownTracing(ctx)
+		if err := shutdownTracing(ctx); err != nil {
+			log.Warn("traces not delivered at stop", "err", err)
+		}
 	}()
 	dialOpts, err := proberOptions(cfg)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -45,6 +46,9 @@ func Main[C any](ctx context.Context, name string, args []string, stderr io.Writ
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// Spans that cannot be exported (a collector down) are reported in the
+	// daemon's log format, not the standard logger's.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("telemetry", "err", err) }))
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error(name+" stopped", "err", err)
 		return 3
