@@ -309,6 +309,7 @@ func TestProbeBadInput(t *testing.T) {
 		{"several problems at once", []string{"probe", "--check", "ftp", "--family", "x", "192.0.2.1:80"}, "", `--family "x": want ipv4, ipv6 or both; --check: unknown check "ftp"`},
 		{"broken resolv.conf names the line", []string{"probe", "svc.example:80"}, brokenConf, ":2:"},
 		{"missing --ca file", []string{"probe", "--ca", "/nonexistent/ca.pem", "https://192.0.2.1/"}, "", "--ca"},
+		{"bad --otlp-endpoint", []string{"probe", "--otlp-endpoint", "collector", "192.0.2.1:80"}, "", `--otlp-endpoint "collector": want host:port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -320,6 +320,7 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--listen", "0.0.0.0:9444"}, "refusing plaintext"},
 		{[]string{"--probers-file", file}, file + ":3"},
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--concurrency", "0"}, "must be positive"},
+		{[]string{"--prober", "a/ns=127.0.0.1:1", "--otlp-endpoint", "http://[bad"}, `--otlp-endpoint "http://[bad"`},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer

@@ -116,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.concurrency, "concurrency", DefaultConcurrency, "probers asked at once per job")
 	fs.DurationVar(&c.proberTimeout, "prober-timeout", DefaultProberTimeout, "each prober's budget when a job sets none")
 	fs.IntVar(&c.keepJobs, "keep-jobs", DefaultKeepJobs, "finished jobs kept for GetJob")
-	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send traces here; default: OTEL_EXPORTER_OTLP_* variables")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send traces here (host:port for OTLP/gRPC, http(s):// URL for OTLP/HTTP); default: OTEL_EXPORTER_OTLP_* variables")
 	fs.BoolVar(&c.otlpInsecure, "otlp-insecure", false, "send traces without TLS")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -160,6 +160,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.concurrency <= 0 || c.proberTimeout <= 0 || c.keepJobs <= 0 {
 		errs = append(errs, errors.New("--concurrency, --prober-timeout and --keep-jobs must be positive"))
+	}
+	if c.otlpEndpoint != "" {
+		if err := telemetry.CheckEndpoint(c.otlpEndpoint); err != nil {
+			errs = append(errs, fmt.Errorf("--otlp-endpoint %q: %w", c.otlpEndpoint, err))
+		}
 	}
 	return c, errors.Join(errs...)
 }

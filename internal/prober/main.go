@@ -99,6 +99,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.limits.MaxConcurrent <= 0 || c.limits.MaxWaiting < 0 || c.limits.Rate < 0 || c.jobTimeout <= 0 {
 		errs = append(errs, errors.New("--max-concurrent and --job-timeout must be positive, --max-waiting and --rate not negative"))
 	}
+	if c.otlpEndpoint != "" {
+		if err := telemetry.CheckEndpoint(c.otlpEndpoint); err != nil {
+			errs = append(errs, fmt.Errorf("--otlp-endpoint %q: %w", c.otlpEndpoint, err))
+		}
+	}
 	return c, errors.Join(errs...)
 }
 

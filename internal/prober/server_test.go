@@ -214,6 +214,7 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		{[]string{"--allow-cidr", "10.0.0.0/8", "--tls-cert", "c.pem"}, "go together"},
 		{[]string{"--allow-cidr", "10.0.0.0/8", "--max-concurrent", "0"}, "must be positive"},
 		{[]string{"--allow-cidr", "10.0.0.0/8", "stray"}, "unexpected argument"},
+		{[]string{"--allow-cidr", "10.0.0.0/8", "--otlp-endpoint", "collector"}, `--otlp-endpoint "collector": want host:port`},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer

@@ -12,8 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -57,6 +60,15 @@ func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) er
 	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") || (endpoint == "" && envEndpoint == "") {
 		return noop, nil
 	}
+	if endpoint != "" {
+		if err := CheckEndpoint(endpoint); err != nil {
+			return noop, fmt.Errorf("--otlp-endpoint %q: %w", endpoint, err)
+		}
+	} else if strings.Contains(envEndpoint, "://") {
+		if err := CheckEndpoint(envEndpoint); err != nil {
+			return noop, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q: %w", envEndpoint, err)
+		}
+	}
 	protocol := firstEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 	if endpoint != "" {
 		protocol = "grpc"
@@ -97,6 +109,32 @@ func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) er
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
+}
+
+// CheckEndpoint accepts what Options.Endpoint documents: an http(s) URL
+// with a host, or host:port (a bracketed IPv6 literal, a port number).
+func CheckEndpoint(endpoint string) error {
+	if strings.Contains(endpoint, "://") {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return err
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("scheme %q: want http:// or https:// (OTLP/HTTP), or host:port for OTLP/gRPC", u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return errors.New("the URL has no host")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return fmt.Errorf("want host:port ([v6]:port for IPv6) for OTLP/gRPC, or an http(s):// URL: %w", err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); host == "" || err != nil || n == 0 {
+		return errors.New("want host:port with a port number from 1 to 65535")
+	}
+	return nil
 }
 
 func firstEnv(names ...string) string {

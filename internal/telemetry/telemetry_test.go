@@ -161,3 +161,28 @@ func TestSetupIsOffWithoutAnEndpoint(t *testing.T) {
 		t.Errorf("got %v, want an unsupported-protocol error", err)
 	}
 }
+
+func TestSetupRefusesBadEndpoints(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	for _, endpoint := range []string{"http://[bad", "localhost", "localhost:0", ":4317", "ftp://collector:21", "http://:4318", "2001:db8::1:4317", "collector:otlp"} {
+		if _, err := Setup(context.Background(), Options{Service: "test", Endpoint: endpoint}); err == nil || !strings.Contains(err.Error(), endpoint) {
+			t.Errorf("endpoint %q: got %v, want an error naming it", endpoint, err)
+		}
+	}
+	for _, endpoint := range []string{"localhost:4317", "[2001:db8::1]:4317", "http://collector:4318", "https://collector.example/v1/traces"} {
+		shutdown, err := Setup(context.Background(), Options{Service: "test", Endpoint: endpoint, Insecure: true})
+		if err != nil {
+			t.Errorf("endpoint %q: %v", endpoint, err)
+			continue
+		}
+		// Nothing was recorded, so nothing is sent on shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		shutdown(ctx)
+		cancel()
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[bad")
+	if _, err := Setup(context.Background(), Options{Service: "test"}); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_ENDPOINT") {
+		t.Errorf("a bad OTEL_EXPORTER_OTLP_ENDPOINT: got %v, want an error naming the variable", err)
+	}
+}
