@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -65,6 +66,9 @@ type Service struct {
 	ProberTimeout time.Duration
 	// Jobs keeps finished jobs for GetJob; nil keeps none.
 	Jobs *JobStore
+	// Limiter admits jobs (RESOURCE_EXHAUSTED beyond its limits); nil
+	// admits every job.
+	Limiter *admission.Limiter
 	// Metrics, if set, counts finished jobs and prober answers.
 	Metrics *Metrics
 	// Tracer, if set, records a span per job and one per prober under it;
@@ -84,6 +88,13 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	probers, err := s.selectProbers(ctx, req)
 	if err != nil {
 		return err
+	}
+	if s.Limiter != nil {
+		release, err := s.Limiter.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	tracer := s.Tracer
 	if tracer == nil {

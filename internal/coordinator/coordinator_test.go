@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
 )
 
@@ -321,6 +322,7 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		{[]string{"--probers-file", file}, file + ":3"},
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--concurrency", "0"}, "must be positive"},
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--otlp-endpoint", "http://[bad"}, `--otlp-endpoint "http://[bad"`},
+		{[]string{"--prober", "a/ns=127.0.0.1:1", "--max-concurrent", "0"}, "--max-concurrent must be positive"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
@@ -466,5 +468,32 @@ func TestCancellationReachesProbers(t *testing.T) {
 			t.Fatalf("the job is still %v 10 s after the cancellation", job.GetState())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A flood of jobs is refused at once beyond the limits, not queued without
+// bound: with one job slot and no waiting room, a second job while the
+// first runs gets RESOURCE_EXHAUSTED, and the first still completes.
+func TestJobFloodIsLimited(t *testing.T) {
+	hang := &hangingProber{started: make(chan struct{}, 1), canceled: make(chan struct{}, 1)}
+	probers := Static{{Name: "hang", Namespace: "ns", Address: startProber(t, hang)}}
+	c := startCoordinator(t, &Service{Discovery: probers, Limiter: admission.New(admission.Limits{MaxConcurrent: 1})})
+	req := &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, ProberTimeoutMs: 500}
+
+	first := make(chan error, 1)
+	go func() {
+		run, err := RunJob(context.Background(), c, req)
+		if err == nil && run.Results[0].GetError().GetCode() != "DeadlineExceeded" {
+			err = fmt.Errorf("got %v, want the hanging prober reported DeadlineExceeded", run.Results)
+		}
+		first <- err
+	}()
+	<-hang.started // the first job holds the slot
+	if _, err := RunJob(context.Background(), c, req); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("got %v for a job over the limit, want ResourceExhausted", err)
+	}
+	<-hang.canceled
+	if err := <-first; err != nil {
+		t.Errorf("the first job: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/daemon"
 	"github.com/dsprobe/dsprobe/internal/restgw"
@@ -37,8 +38,8 @@ type config struct {
 	probers                  Static
 	concurrency, keepJobs    int
 	proberTimeout            time.Duration
-	otlpEndpoint             string
-	otlpInsecure             bool
+	otlp                     daemon.OTLP
+	limits                   admission.Limits
 }
 
 const usage = `Usage: coordinator [flags]
@@ -116,8 +117,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.concurrency, "concurrency", DefaultConcurrency, "probers asked at once per job")
 	fs.DurationVar(&c.proberTimeout, "prober-timeout", DefaultProberTimeout, "each prober's budget when a job sets none")
 	fs.IntVar(&c.keepJobs, "keep-jobs", DefaultKeepJobs, "finished jobs kept for GetJob")
-	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send traces here (host:port for OTLP/gRPC, http(s):// URL for OTLP/HTTP); default: OTEL_EXPORTER_OTLP_* variables")
-	fs.BoolVar(&c.otlpInsecure, "otlp-insecure", false, "send traces without TLS")
+	c.otlp.Register(fs)
+	// Each job holds up to --concurrency prober calls; these bound the jobs.
+	c.limits = admission.Limits{MaxConcurrent: 8, MaxWaiting: 16, Rate: 10, Burst: 20}
+	daemon.AdmissionFlags(fs, &c.limits)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -161,11 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.concurrency <= 0 || c.proberTimeout <= 0 || c.keepJobs <= 0 {
 		errs = append(errs, errors.New("--concurrency, --prober-timeout and --keep-jobs must be positive"))
 	}
-	if c.otlpEndpoint != "" {
-		if err := telemetry.CheckEndpoint(c.otlpEndpoint); err != nil {
-			errs = append(errs, fmt.Errorf("--otlp-endpoint %q: %w", c.otlpEndpoint, err))
-		}
-	}
+	errs = append(errs, daemon.CheckAdmission(c.limits), c.otlp.Check())
 	return c, errors.Join(errs...)
 }
 
@@ -183,7 +182,7 @@ func proberOptions(cfg config) ([]grpc.DialOption, error) {
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe-coordinator", Endpoint: cfg.otlpEndpoint, Insecure: cfg.otlpInsecure})
+	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe-coordinator", Endpoint: cfg.otlp.Endpoint, Insecure: cfg.otlp.Insecure})
 	if err != nil {
 		return err
 	}
@@ -209,6 +208,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	svc := &Service{
 		Discovery: cfg.probers, Connector: connector,
 		Concurrency: cfg.concurrency, ProberTimeout: cfg.proberTimeout, Jobs: NewJobStore(cfg.keepJobs),
+		Limiter: admission.New(cfg.limits),
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
 	}
 	if cfg.metricsListen != "" {

@@ -24,7 +24,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 
+	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 // ListFlag is a repeatable string flag.
@@ -140,4 +142,44 @@ func ServeMetrics(addr string, reg *prometheus.Registry) (net.Addr, func(), erro
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return ln.Addr(), func() { srv.Close() }, nil
+}
+
+// AdmissionFlags registers the job-admission flags (--max-concurrent,
+// --max-waiting, --rate, --burst) into l, with l's values as defaults.
+func AdmissionFlags(fs *flag.FlagSet, l *admission.Limits) {
+	fs.IntVar(&l.MaxConcurrent, "max-concurrent", l.MaxConcurrent, "jobs run at once")
+	fs.IntVar(&l.MaxWaiting, "max-waiting", l.MaxWaiting, "jobs that may wait for a slot; more are refused with RESOURCE_EXHAUSTED")
+	fs.Float64Var(&l.Rate, "rate", l.Rate, "new jobs per second admitted on average (0 = no rate limit)")
+	fs.IntVar(&l.Burst, "burst", l.Burst, "jobs admitted at once above the rate")
+}
+
+// CheckAdmission reports admission flags out of range.
+func CheckAdmission(l admission.Limits) error {
+	if l.MaxConcurrent <= 0 || l.MaxWaiting < 0 || l.Rate < 0 || l.Burst < 0 {
+		return errors.New("--max-concurrent must be positive, --max-waiting, --rate and --burst not negative")
+	}
+	return nil
+}
+
+// OTLP are the trace-export flags of a daemon.
+type OTLP struct {
+	Endpoint string
+	Insecure bool
+}
+
+// Register registers --otlp-endpoint and --otlp-insecure.
+func (o *OTLP) Register(fs *flag.FlagSet) {
+	fs.StringVar(&o.Endpoint, "otlp-endpoint", "", "send traces here (host:port for OTLP/gRPC, http(s):// URL for OTLP/HTTP); default: OTEL_EXPORTER_OTLP_* variables")
+	fs.BoolVar(&o.Insecure, "otlp-insecure", false, "send traces without TLS")
+}
+
+// Check reports a malformed --otlp-endpoint.
+func (o OTLP) Check() error {
+	if o.Endpoint == "" {
+		return nil
+	}
+	if err := telemetry.CheckEndpoint(o.Endpoint); err != nil {
+		return fmt.Errorf("--otlp-endpoint %q: %w", o.Endpoint, err)
+	}
+	return nil
 }

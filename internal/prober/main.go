@@ -36,8 +36,7 @@ type config struct {
 	allow                 allowlist.Policy
 	limits                admission.Limits
 	jobTimeout            time.Duration
-	otlpEndpoint          string
-	otlpInsecure          bool
+	otlp                  daemon.OTLP
 	name, namespace       string
 }
 
@@ -68,13 +67,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&cidrs, "allow-cidr", "`CIDR` targets and their resolved addresses may be in (repeatable; the cluster's Pod and Service CIDRs)")
 	fs.Var(&names, "allow-name", "host `name` a target may use: exact, *.suffix, or * for any (repeatable)")
 	fs.Var(&ports, "allow-port", "`PORT` or FROM-TO a target may use (repeatable; default every port)")
-	fs.IntVar(&c.limits.MaxConcurrent, "max-concurrent", 4, "jobs run at once")
-	fs.IntVar(&c.limits.MaxWaiting, "max-waiting", 8, "jobs that may wait for a slot; more are refused with RESOURCE_EXHAUSTED")
-	fs.Float64Var(&c.limits.Rate, "rate", 10, "new jobs per second admitted on average (0 = no rate limit)")
-	fs.IntVar(&c.limits.Burst, "burst", 20, "jobs admitted at once above the rate")
+	c.limits = admission.Limits{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20}
+	daemon.AdmissionFlags(fs, &c.limits)
 	fs.DurationVar(&c.jobTimeout, "job-timeout", DefaultJobTimeout, "budget of a job that sets none")
-	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send traces here (host:port for OTLP/gRPC, http(s):// URL for OTLP/HTTP); default: OTEL_EXPORTER_OTLP_* variables")
-	fs.BoolVar(&c.otlpInsecure, "otlp-insecure", false, "send traces without TLS")
+	c.otlp.Register(fs)
 	fs.StringVar(&c.name, "name", os.Getenv("POD_NAME"), "this prober's name in results (default $POD_NAME)")
 	fs.StringVar(&c.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "this prober's namespace label (default $POD_NAMESPACE)")
 	if err := fs.Parse(args); err != nil {
@@ -96,14 +92,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	errs = append(errs, daemon.CheckPlaintext(c.tls, c.insecure, c.listen, c.httpListen)...)
-	if c.limits.MaxConcurrent <= 0 || c.limits.MaxWaiting < 0 || c.limits.Rate < 0 || c.jobTimeout <= 0 {
-		errs = append(errs, errors.New("--max-concurrent and --job-timeout must be positive, --max-waiting and --rate not negative"))
+	if c.jobTimeout <= 0 {
+		errs = append(errs, errors.New("--job-timeout must be positive"))
 	}
-	if c.otlpEndpoint != "" {
-		if err := telemetry.CheckEndpoint(c.otlpEndpoint); err != nil {
-			errs = append(errs, fmt.Errorf("--otlp-endpoint %q: %w", c.otlpEndpoint, err))
-		}
-	}
+	errs = append(errs, daemon.CheckAdmission(c.limits), c.otlp.Check())
 	return c, errors.Join(errs...)
 }
 
@@ -114,7 +106,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{
-		Service: "dsprobe-prober", Endpoint: cfg.otlpEndpoint, Insecure: cfg.otlpInsecure,
+		Service: "dsprobe-prober", Endpoint: cfg.otlp.Endpoint, Insecure: cfg.otlp.Insecure,
 		Attributes: telemetry.ProberResource(cfg.name, cfg.namespace),
 	})
 	if err != nil {
