@@ -362,7 +362,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestProbeThroughCoordinator(t *testing.T) {
-	mesh, err := demo.Start(context.Background())
+	mesh, err := demo.Start(context.Background(), demo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestProbeWithUnreachableCollector(t *testing.T) {
 	old := traceFlushTimeout
 	traceFlushTimeout = 300 * time.Millisecond
 	t.Cleanup(func() { traceFlushTimeout = old })
-	mesh, err := demo.Start(context.Background())
+	mesh, err := demo.Start(context.Background(), demo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

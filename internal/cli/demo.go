@@ -32,12 +32,14 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if len(positional) > 0 {
 		return usagef("unexpected argument %q", positional[0])
 	}
-	shutdown, err := otlp.setup(ctx, e.stderr)
+	exporter, shutdown, err := otlp.setup(ctx, e.stderr)
 	if err != nil {
 		return err
 	}
 	defer shutdown()
-	mesh, err := demo.Start(ctx)
+	// The coordinator and the probers send their spans under their own
+	// service names, as the deployed mesh's processes would.
+	mesh, err := demo.Start(ctx, demo.Options{Exporter: exporter})
 	if err != nil {
 		return err
 	}

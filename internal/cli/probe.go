@@ -144,7 +144,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		return usageError{err}
 	}
 
-	shutdown, err := otlp.setup(ctx, e.stderr)
+	_, shutdown, err := otlp.setup(ctx, e.stderr)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 // coordinatorFlags are how the CLI reaches a coordinator.
@@ -49,7 +50,7 @@ func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
 		return nil, usageError{fmt.Errorf("--coordinator credentials: %w", err)}
 	}
 	// The job's trace continues the CLI's, when the CLI traces.
-	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(telemetry.Propagator()))))
 	conn, err := grpc.NewClient(c.address, opts...)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--coordinator %s: %w", c.address, err)}

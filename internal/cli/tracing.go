@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -33,16 +34,17 @@ func (o *otlpFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.tls, "otlp-tls", false, "use TLS to --otlp-endpoint (default plaintext, as a local Jaeger expects)")
 }
 
-// setup installs the exporter (a no-op when no endpoint is configured).
+// setup installs the exporter (a no-op when no endpoint is configured)
+// and returns it (nil when off), for components that send to it too.
 // shutdown flushes it: call it after the command's spans have ended. Spans
-// that cannot be delivered in traceFlushTimeout are dropped with a warning on stderr;
-// the command's result and exit code stand.
-func (o *otlpFlags) setup(ctx context.Context, stderr io.Writer) (shutdown func(), err error) {
-	stop, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe", Endpoint: o.endpoint, Insecure: !o.tls})
+// that cannot be delivered in traceFlushTimeout are dropped with a warning
+// on stderr; the command's result and exit code stand.
+func (o *otlpFlags) setup(ctx context.Context, stderr io.Writer) (exporter sdktrace.SpanExporter, shutdown func(), err error) {
+	exporter, stop, err := telemetry.SetupExporter(ctx, telemetry.Options{Service: "dsprobe", Endpoint: o.endpoint, Insecure: !o.tls})
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	return func() {
+	return exporter, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
 		defer cancel()
 		if err := stop(ctx); err != nil {

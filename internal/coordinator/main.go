@@ -178,7 +178,7 @@ func proberOptions(cfg config) ([]grpc.DialOption, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prober credentials: %w", err)
 	}
-	return append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler())), nil
+	return append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(telemetry.Propagator())))), nil
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {

@@ -91,7 +91,7 @@ func ServerOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) 
 		auth.Token = token
 	}
 	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithPropagators(telemetry.Propagator()))),
 		grpc.ChainUnaryInterceptor(auth.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(auth.StreamInterceptor()),
 	}

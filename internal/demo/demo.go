@@ -18,6 +18,9 @@ import (
 	"github.com/miekg/dns"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -27,6 +30,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/coordinator"
 	"github.com/dsprobe/dsprobe/internal/dnstest"
 	"github.com/dsprobe/dsprobe/internal/prober"
+	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 // Target is one demo target and the fault it shows.
@@ -45,6 +49,7 @@ type Mesh struct {
 	DNSServer string
 	Targets   []Target
 	closers   []func()
+	exporter  sdktrace.SpanExporter
 }
 
 // Close stops everything the mesh started, in reverse order.
@@ -59,10 +64,20 @@ var (
 	lo6 = netip.MustParseAddr("::1")
 )
 
+// Options adjust the demo mesh.
+type Options struct {
+	// Exporter, if set, receives the spans of the coordinator and of each
+	// prober under their own service names and resources (dsprobe-coordinator;
+	// dsprobe-prober with the prober's name and namespace), as the deployed
+	// mesh's processes would send them. Close flushes them to it; its owner
+	// shuts it down. Without it, spans go to the global tracer provider.
+	Exporter sdktrace.SpanExporter
+}
+
 // Start builds the mesh. It fails clearly when the machine has no IPv6
 // loopback, which the demo's faults need.
-func Start(ctx context.Context) (m *Mesh, err error) {
-	m = &Mesh{}
+func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
+	m = &Mesh{exporter: opts.Exporter}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -114,25 +129,30 @@ func Start(ctx context.Context) (m *Mesh, err error) {
 	}
 	var probers coordinator.Static
 	for _, ns := range []string{"team-a", "team-b", "team-c"} {
+		name := "prober-" + ns[len("team-"):]
+		tp := m.tracerProvider("dsprobe-prober", telemetry.ProberResource(name, ns)...)
 		svc := &prober.Service{Allow: &policy, Limiter: admission.New(admission.Limits{MaxConcurrent: 4, MaxWaiting: 16}),
-			Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/prober")}
-		addr, err := m.serve(func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) })
+			Tracer: tp.Tracer("github.com/dsprobe/dsprobe/internal/prober")}
+		addr, err := m.serve(tp, func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) })
 		if err != nil {
 			return nil, err
 		}
-		probers = append(probers, &dsprobev1.ProberInfo{Name: "prober-" + ns[len("team-"):], Namespace: ns, Address: addr, Ready: true,
+		probers = append(probers, &dsprobev1.ProberInfo{Name: name, Namespace: ns, Address: addr, Ready: true,
 			Families: []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV4, dsprobev1.Family_FAMILY_IPV6}})
 	}
-	connector := &coordinator.GRPCConnector{Options: clientOptions()}
+	tp := m.tracerProvider("dsprobe-coordinator")
+	connector := &coordinator.GRPCConnector{Options: clientOptions(tp)}
 	m.closers = append(m.closers, func() { connector.Close() })
 	coord := &coordinator.Service{Discovery: probers, Connector: connector, Jobs: coordinator.NewJobStore(0),
-		Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator")}
-	addr, err := m.serve(func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, coord) })
+		Tracer: tp.Tracer("github.com/dsprobe/dsprobe/internal/coordinator")}
+	addr, err := m.serve(tp, func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, coord) })
 	if err != nil {
 		return nil, err
 	}
 	m.CoordinatorAddress = addr
-	conn, err := grpc.NewClient(addr, clientOptions()...)
+	// The caller's side of the mesh traces with the global provider (the
+	// CLI's).
+	conn, err := grpc.NewClient(addr, clientOptions(otel.GetTracerProvider())...)
 	if err != nil {
 		return nil, err
 	}
@@ -141,19 +161,35 @@ func Start(ctx context.Context) (m *Mesh, err error) {
 	return m, nil
 }
 
+// tracerProvider is the tracer provider of one of the mesh's components:
+// its own, sending to the mesh's exporter, or the global one without it.
+// Close flushes it.
+func (m *Mesh) tracerProvider(service string, attrs ...attribute.KeyValue) trace.TracerProvider {
+	if m.exporter == nil {
+		return otel.GetTracerProvider()
+	}
+	tp := telemetry.NewProvider(telemetry.Shared(m.exporter), service, attrs...)
+	m.closers = append(m.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tp.Shutdown(ctx)
+	})
+	return tp
+}
+
 // clientOptions are plaintext (everything is on loopback) with W3C trace
 // context propagation, so one trace holds the CLI, the coordinator and every
-// prober.
-func clientOptions() []grpc.DialOption {
+// prober; the client spans go to tp.
+func clientOptions(tp trace.TracerProvider) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(telemetry.Propagator()))),
 	}
 }
 
-// serve starts a gRPC server on a loopback port.
-func (m *Mesh) serve(register func(*grpc.Server)) (string, error) {
-	srv := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))
+// serve starts a gRPC server on a loopback port, its spans going to tp.
+func (m *Mesh) serve(tp trace.TracerProvider, register func(*grpc.Server)) (string, error) {
+	srv := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(telemetry.Propagator()))))
 	register(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -53,20 +53,39 @@ type Options struct {
 // collector the user does not have. The returned function flushes and stops
 // the exporter.
 func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) error, err error) {
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	noop := func(context.Context) error { return nil }
+	_, shutdown, err = SetupExporter(ctx, opts)
+	return shutdown, err
+}
+
+// SetupExporter is Setup that also returns the exporter (nil when tracing
+// is off), for a process that runs more components, each with its own
+// provider (see Shared).
+func SetupExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, func(context.Context) error, error) {
+	otel.SetTextMapPropagator(Propagator())
+	exporter, err := NewExporter(ctx, opts)
+	if err != nil || exporter == nil {
+		return nil, func(context.Context) error { return nil }, err
+	}
+	tp := NewProvider(exporter, opts.Service, opts.Attributes...)
+	otel.SetTracerProvider(tp)
+	return exporter, tp.Shutdown, nil
+}
+
+// NewExporter makes the OTLP exporter Options and the OTEL_* variables
+// configure; nil (and no error) when tracing is off.
+func NewExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, error) {
 	endpoint := opts.Endpoint
 	envEndpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") || (endpoint == "" && envEndpoint == "") {
-		return noop, nil
+		return nil, nil
 	}
 	if endpoint != "" {
 		if err := CheckEndpoint(endpoint); err != nil {
-			return noop, fmt.Errorf("--otlp-endpoint %q: %w", endpoint, err)
+			return nil, fmt.Errorf("--otlp-endpoint %q: %w", endpoint, err)
 		}
 	} else if strings.Contains(envEndpoint, "://") {
 		if err := CheckEndpoint(envEndpoint); err != nil {
-			return noop, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q: %w", envEndpoint, err)
+			return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q: %w", envEndpoint, err)
 		}
 	}
 	protocol := firstEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -77,6 +96,7 @@ func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) er
 		}
 	}
 	var exporter sdktrace.SpanExporter
+	var err error
 	switch protocol {
 	case "", "grpc":
 		var o []otlptracegrpc.Option
@@ -97,18 +117,39 @@ func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) er
 		}
 		exporter, err = otlptracehttp.New(ctx, o...)
 	default:
-		return noop, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported (want grpc or http/protobuf)", protocol)
+		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q is not supported (want grpc or http/protobuf)", protocol)
 	}
 	if err != nil {
-		return noop, fmt.Errorf("creating the OTLP exporter: %w", err)
+		return nil, fmt.Errorf("creating the OTLP exporter: %w", err)
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(slices.Concat(opts.Attributes, []attribute.KeyValue{semconv.ServiceName(opts.Service)})...))
+	return exporter, nil
+}
+
+// NewProvider is a tracer provider batching to exporter, its spans carrying
+// service.name = service and attrs in their resource (besides the SDK's and
+// OTEL_RESOURCE_ATTRIBUTES).
+func NewProvider(exporter sdktrace.SpanExporter, service string, attrs ...attribute.KeyValue) *sdktrace.TracerProvider {
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(slices.Concat(attrs, []attribute.KeyValue{semconv.ServiceName(service)})...))
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
-		return noop, err
+		// Conflicting schema URLs: keep the service name at least.
+		res = resource.NewSchemaless(semconv.ServiceName(service))
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
-	otel.SetTracerProvider(tp)
-	return tp.Shutdown, nil
+	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
+}
+
+// Shared wraps an exporter several providers send to, whose owner shuts it
+// down: shutting one of those providers down flushes its spans and leaves
+// the exporter running.
+func Shared(exporter sdktrace.SpanExporter) sdktrace.SpanExporter { return sharedExporter{exporter} }
+
+type sharedExporter struct{ sdktrace.SpanExporter }
+
+func (sharedExporter) Shutdown(context.Context) error { return nil }
+
+// Propagator is how dsprobe carries trace context between processes: W3C
+// trace context and baggage.
+func Propagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
 
 // CheckEndpoint accepts what Options.Endpoint documents: an http(s) URL
