@@ -85,22 +85,15 @@ func EndProber(span trace.Span, r *dsprobev1.ProberResult) {
 	span.End()
 }
 
-// verdictAttributes are dsprobe.failing_layer (the most fundamental failing
-// layer, or none) and dsprobe.ipv4/ipv6.failing_layer per family asked for.
+// verdictAttributes are layerAttributes of the API's verdicts.
 func verdictAttributes(families []*dsprobev1.FamilyVerdict) []attribute.KeyValue {
-	var attrs []attribute.KeyValue
-	var layers []layer.Layer
-	for _, v := range families {
+	verdicts := make([]familyLayer, len(families))
+	for i, v := range families {
 		l := layer.Layer(v.GetFailingLayer())
 		if v.GetOk() {
 			l = layer.None
 		}
-		layers = append(layers, l)
-		key := AttrIPv4Layer
-		if he.Family(v.GetFamily()) == he.FamilyIPv6 {
-			key = AttrIPv6Layer
-		}
-		attrs = append(attrs, key.String(l.Short()))
+		verdicts[i] = familyLayer{he.Family(v.GetFamily()), l}
 	}
-	return append(attrs, AttrFailingLayer.String(layer.MostFundamental(layers...).Short()))
+	return layerAttributes(verdicts)
 }

@@ -101,14 +101,32 @@ func probeAttributes(res *probe.Result) []attribute.KeyValue {
 		AttrChosenFamily.String(res.HappyEyeballs.Family.String()),
 		AttrFallbackDelay.Float64(millis(res.HappyEyeballs.FallbackDelay)),
 	}
+	verdicts := make([]familyLayer, len(res.Families))
+	for i, v := range res.Families {
+		verdicts[i] = familyLayer{v.Family, v.Layer}
+	}
+	return append(attrs, layerAttributes(verdicts)...)
+}
+
+// familyLayer is one family's verdict: its failing layer, None if it passed.
+type familyLayer struct {
+	family he.Family
+	layer  layer.Layer
+}
+
+// layerAttributes are dsprobe.ipv4/ipv6.failing_layer per family asked for
+// and dsprobe.failing_layer, the most fundamental of them (none if all
+// passed).
+func layerAttributes(verdicts []familyLayer) []attribute.KeyValue {
+	var attrs []attribute.KeyValue
 	var layers []layer.Layer
-	for _, v := range res.Families {
-		layers = append(layers, v.Layer)
+	for _, v := range verdicts {
+		layers = append(layers, v.layer)
 		key := AttrIPv4Layer
-		if v.Family == he.FamilyIPv6 {
+		if v.family == he.FamilyIPv6 {
 			key = AttrIPv6Layer
 		}
-		attrs = append(attrs, key.String(v.Layer.Short()))
+		attrs = append(attrs, key.String(v.layer.Short()))
 	}
 	return append(attrs, AttrFailingLayer.String(layer.MostFundamental(layers...).Short()))
 }
