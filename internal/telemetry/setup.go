@@ -41,6 +41,8 @@ type Options struct {
 	// (http://host:4318) selects OTLP over HTTP; host:port selects gRPC.
 	Endpoint string
 	// Insecure sends to Endpoint without TLS (a local collector or Jaeger).
+	// It applies to Endpoint only: an endpoint from the variables says for
+	// itself (its scheme, OTEL_EXPORTER_OTLP_INSECURE).
 	Insecure bool
 	// Attributes are added to the resource of every span (a prober's name
 	// and namespace). OTEL_RESOURCE_ATTRIBUTES still applies.
@@ -103,7 +105,7 @@ func NewExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, erro
 		if endpoint != "" {
 			o = append(o, otlptracegrpc.WithEndpoint(endpoint))
 		}
-		if opts.Insecure {
+		if endpoint != "" && opts.Insecure {
 			o = append(o, otlptracegrpc.WithInsecure())
 		}
 		exporter, err = otlptracegrpc.New(ctx, o...)
@@ -112,7 +114,7 @@ func NewExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, erro
 		if endpoint != "" {
 			o = append(o, otlptracehttp.WithEndpointURL(endpoint))
 		}
-		if opts.Insecure {
+		if endpoint != "" && opts.Insecure {
 			o = append(o, otlptracehttp.WithInsecure())
 		}
 		exporter, err = otlptracehttp.New(ctx, o...)

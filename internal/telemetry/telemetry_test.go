@@ -2,6 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -184,5 +187,70 @@ func TestSetupRefusesBadEndpoints(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[bad")
 	if _, err := Setup(context.Background(), Options{Service: "test"}); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_ENDPOINT") {
 		t.Errorf("a bad OTEL_EXPORTER_OTLP_ENDPOINT: got %v, want an error naming the variable", err)
+	}
+}
+
+// Insecure is for the flag's endpoint; an endpoint from the variables keeps
+// its own security: https:// there means TLS even when the caller's default
+// for a flag is plaintext (the CLI's).
+func TestInsecureAppliesToTheFlagOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		env      string // OTEL_EXPORTER_OTLP_ENDPOINT, with %s for the listener
+		endpoint string // Options.Endpoint
+		tls      bool
+	}{
+		{"variable https", "https://%s", "", true},
+		{"variable http", "http://%s", "", false},
+		{"flag, insecure", "", "%s", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			first := make(chan byte, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				b := make([]byte, 1)
+				if _, err := io.ReadFull(c, b); err == nil {
+					first <- b[0]
+				}
+			}()
+			addr := ln.Addr().String()
+			t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+			opts := Options{Service: "test", Insecure: true}
+			if tt.env != "" {
+				t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fmt.Sprintf(tt.env, addr))
+			} else {
+				opts.Endpoint = fmt.Sprintf(tt.endpoint, addr)
+			}
+			exp, err := NewExporter(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp := NewProvider(exp, "test")
+			_, span := tp.Tracer("test").Start(context.Background(), "span")
+			span.End()
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			go tp.Shutdown(ctx)
+			select {
+			case b := <-first:
+				// A TLS connection opens with a handshake record (0x16);
+				// plaintext gRPC with the HTTP/2 preface ("PRI ...").
+				if gotTLS := b == 0x16; gotTLS != tt.tls {
+					t.Errorf("first byte %#x: TLS %v, want %v", b, gotTLS, tt.tls)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the exporter never connected")
+			}
+		})
 	}
 }
