@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,6 +33,11 @@ type Defaults struct {
 	// /etc/hosts. A request that names its DNS server asks only that server.
 	Hosts string
 }
+
+// Elsewhere are the Defaults of a side that only validates a request another
+// side runs (the coordinator, the CLI sending to one): the runner resolves
+// with its own configuration, so this side's files must not matter.
+var Elsewhere = Defaults{ResolvConf: os.DevNull, Hosts: os.DevNull}
 
 // InvalidRequest is a request that cannot run; Problems lists every
 // problem at once. Servers answer it with INVALID_ARGUMENT, the CLI with

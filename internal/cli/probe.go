@@ -137,7 +137,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 			return usagef("--ca verifies certificates in a local probe; with --coordinator the probers verify with their own trust")
 		}
 		// Validate here too, so bad input is exit 2 before any network.
-		if _, err := apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: os.DevNull}); err != nil {
+		if _, err := apiconv.ProbeRequest(apiReq, apiconv.Elsewhere); err != nil {
 			return usageError{err}
 		}
 	} else if req, err = apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath, Hosts: hostsPath}); err != nil {

@@ -81,7 +81,7 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	ctx := stream.Context()
 	// Validate here, once, so a bad request is INVALID_ARGUMENT for the
 	// caller rather than the same error from every prober.
-	probeReq, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Defaults{})
+	probeReq, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Elsewhere)
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}

@@ -72,6 +72,9 @@ type meshOptions struct {
 	proberArgs, coordArgs []string
 	// proberEnv and coordEnv are added to the processes' environment.
 	proberEnv, coordEnv []string
+	// proberEtc and coordEtc are files the processes see under /etc
+	// ("resolv.conf", "hosts"; see testhost.Host.WriteEtc).
+	proberEtc, coordEtc map[string]string
 }
 
 // probers names the mesh's probers and their namespaces.
@@ -86,8 +89,10 @@ func startMesh(t *testing.T, lab *testhost.Lab, o meshOptions) *mesh {
 	allow := []string{"--allow-cidr", lab.Prefix4().String(), "--allow-cidr", lab.Prefix6().String()}
 	var proberFlags []string
 	var proberAddrs []netip.AddrPort
+	writeEtc(t, coord, o.coordEtc)
 	for _, p := range probers {
 		host := lab.AddHost(p.name)
+		writeEtc(t, host, o.proberEtc)
 		cert := m.ca.Issue(t, p.name, host.Addr4())
 		addr := netip.AddrPortFrom(host.Addr4(), 9443)
 		cmd := host.Command(context.Background(), bins["prober"], slices.Concat([]string{"--listen", addr.String(), "--name", p.name, "--namespace", p.namespace,
@@ -132,6 +137,15 @@ func (m *mesh) probe(t *testing.T, env []string, args ...string) (stdout, stderr
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String(), 0
+}
+
+func writeEtc(t *testing.T, host *testhost.Host, files map[string]string) {
+	t.Helper()
+	for file, content := range files {
+		if err := host.WriteEtc(file, content); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // webServer serves HTTP on addr in the host until the test ends.
