@@ -29,6 +29,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/restgw"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -323,6 +324,7 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--concurrency", "0"}, "must be positive"},
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--otlp-endpoint", "http://[bad"}, `--otlp-endpoint "http://[bad"`},
 		{[]string{"--prober", "a/ns=127.0.0.1:1", "--max-concurrent", "0"}, "--max-concurrent must be positive"},
+		{[]string{"--prober", "a/ns=127.0.0.1:1", "--tls-ca", "ca.pem"}, "--tls-cert and --tls-key go together"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
@@ -337,7 +339,8 @@ func TestREST(t *testing.T) {
 	conn := &GRPCConnector{Options: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}
 	t.Cleanup(func() { conn.Close() })
 	svc := &Service{Discovery: probers, Connector: conn, Jobs: NewJobStore(10)}
-	handler, stop, err := RESTHandler(context.Background(), svc, &authn.Authenticator{Token: "s3cret"})
+	handler, stop, err := restgw.Handler(context.Background(), func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, svc) },
+		dsprobev1.RegisterCoordinatorHandler, &authn.Authenticator{Token: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,29 +17,25 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/daemon"
-	"github.com/dsprobe/dsprobe/internal/restgw"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
 type config struct {
-	listen, httpListen       string
-	metricsListen            string
-	tls, proberTLS           authn.TLSFiles
-	tokenFile, proberToken   string
-	insecure, proberInsecure bool
-	proberServerName         string
-	probers                  Static
-	concurrency, keepJobs    int
-	proberTimeout            time.Duration
-	otlp                     daemon.OTLP
-	limits                   admission.Limits
+	server                daemon.Server
+	proberTLS             authn.TLSFiles
+	proberToken           string
+	proberInsecure        bool
+	proberServerName      string
+	probers               Static
+	concurrency, keepJobs int
+	proberTimeout         time.Duration
+	otlp                  daemon.OTLP
+	limits                admission.Limits
 }
 
 const usage = `Usage: coordinator [flags]
@@ -98,14 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("coordinator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
-	fs.StringVar(&c.listen, "listen", "127.0.0.1:9444", "gRPC listen `address`")
-	fs.StringVar(&c.httpListen, "http-listen", "", "serve the REST mapping (POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}) on this `address`, with the same TLS and authentication (off when empty)")
-	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this `address` (off when empty)")
-	fs.StringVar(&c.tls.Cert, "tls-cert", "", "server certificate `file`")
-	fs.StringVar(&c.tls.Key, "tls-key", "", "server private key `file`")
-	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs callers' certificates; makes them mandatory (mTLS)")
-	fs.StringVar(&c.tokenFile, "token-file", "", "`file` holding a bearer token callers may present")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow plaintext off loopback and unauthenticated callers (logs a warning)")
+	c.server.Register(fs, "127.0.0.1:9444", "POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}")
 	fs.Var(&probers, "prober", "a prober as `NAME/NAMESPACE=HOST:PORT` (repeatable)")
 	fs.StringVar(&probersFile, "probers-file", "", "`file` with one NAME/NAMESPACE=HOST:PORT per line")
 	fs.StringVar(&c.proberTLS.Cert, "prober-tls-cert", "", "client certificate `file` presented to probers")
@@ -153,7 +142,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if len(c.probers) == 0 {
 		errs = append(errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file"))
 	}
-	errs = append(errs, daemon.CheckPlaintext(c.tls, c.insecure, c.listen, c.httpListen)...)
+	errs = append(errs, c.server.Check()...)
 	if !c.proberTLS.Enabled() && !c.proberInsecure {
 		for _, p := range c.probers {
 			if err := authn.CheckPlaintext(p.Address, false); err != nil {
@@ -182,17 +171,11 @@ func proberOptions(cfg config) ([]grpc.DialOption, error) {
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	shutdownTracing, err := telemetry.Setup(ctx, telemetry.Options{Service: "dsprobe-coordinator", Endpoint: cfg.otlp.Endpoint, Insecure: cfg.otlp.Insecure})
+	stopTracing, err := cfg.otlp.Setup(ctx, "dsprobe-coordinator", log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := shutdownTracing(ctx); err != nil {
-			log.Warn("traces not delivered at stop", "err", err)
-		}
-	}()
+	defer stopTracing()
 	dialOpts, err := proberOptions(cfg)
 	if err != nil {
 		return err
@@ -200,10 +183,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
 
-	opts, auth, err := daemon.ServerOptions(cfg.tls, cfg.tokenFile, log)
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	svc := &Service{
 		Discovery: cfg.probers, Connector: connector,
@@ -211,48 +190,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Limiter: admission.New(cfg.limits),
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
 	}
-	if cfg.metricsListen != "" {
-		addr, stopMetrics, err := daemon.ServeMetrics(cfg.metricsListen, reg)
-		if err != nil {
-			return err
-		}
-		defer stopMetrics()
-		log.Info("metrics listening", "addr", addr.String())
-	}
-	srv := grpc.NewServer(opts...)
-	dsprobev1.RegisterCoordinatorServer(srv, svc)
-	if cfg.httpListen != "" {
-		stopREST, err := serveREST(ctx, cfg, svc, auth, log)
-		if err != nil {
-			return err
-		}
-		defer stopREST()
-	}
-	healthSrv := health.NewServer()
-	healthpb.RegisterHealthServer(srv, healthSrv)
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return err
-	}
-	log.Info("coordinator listening", "addr", ln.Addr().String(), "probers", len(cfg.probers), "tls", cfg.tls.Enabled())
-	return daemon.Serve(ctx, srv, ln, healthSrv, 10*time.Second)
-}
-
-// serveREST serves the REST mapping until stopped, over TLS with the gRPC
-// server's configuration when it has one.
-func serveREST(ctx context.Context, cfg config, svc *Service, auth *authn.Authenticator, log *slog.Logger) (stop func(), err error) {
-	handler, stopGateway, err := RESTHandler(ctx, svc, auth)
-	if err != nil {
-		return nil, err
-	}
-	addr, stopHTTP, err := restgw.Serve(cfg.httpListen, handler, cfg.tls)
-	if err != nil {
-		stopGateway()
-		return nil, err
-	}
-	log.Info("REST listening", "addr", addr.String())
-	return func() {
-		stopHTTP()
-		stopGateway()
-	}, nil
+	return cfg.server.Serve(ctx, daemon.Service{
+		Register: func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, svc) },
+		Gateway:  dsprobev1.RegisterCoordinatorHandler,
+		Metrics:  reg,
+	}, log, "coordinator", "probers", len(cfg.probers))
 }

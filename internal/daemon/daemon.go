@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -58,9 +59,9 @@ func Main[C any](ctx context.Context, name string, args []string, stderr io.Writ
 	return 0
 }
 
-// CheckPlaintext reports, for every non-empty address, that serving it
+// checkPlaintext reports, for every non-empty address, that serving it
 // without TLS needs loopback or insecure.
-func CheckPlaintext(tlsFiles authn.TLSFiles, insecure bool, addrs ...string) []error {
+func checkPlaintext(tlsFiles authn.TLSFiles, insecure bool, addrs ...string) []error {
 	if tlsFiles.Enabled() {
 		return nil
 	}
@@ -76,12 +77,12 @@ func CheckPlaintext(tlsFiles authn.TLSFiles, insecure bool, addrs ...string) []e
 	return errs
 }
 
-// ServerOptions returns the options of an authenticated gRPC server and the
+// serverOptions returns the options of an authenticated gRPC server and the
 // Authenticator behind them (for the REST gateway): TLS (mTLS with a CA) and
 // the bearer token of tokenFile. Without either, callers are let in
-// unauthenticated, which CheckPlaintext allowed only on loopback or with
+// unauthenticated, which checkPlaintext allowed only on loopback or with
 // --insecure, and a warning says so.
-func ServerOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
+func serverOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
 	auth := &authn.Authenticator{}
 	if tokenFile != "" {
 		token, err := authn.ReadToken(tokenFile)
@@ -108,9 +109,9 @@ func ServerOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) 
 	return opts, auth, nil
 }
 
-// Serve serves srv on ln until ctx ends, then marks healthSrv not serving
+// serveGRPC serves srv on ln until ctx ends, then marks healthSrv not serving
 // and stops gracefully, forcing the stop after grace.
-func Serve(ctx context.Context, srv *grpc.Server, ln net.Listener, healthSrv *health.Server, grace time.Duration) error {
+func serveGRPC(ctx context.Context, srv *grpc.Server, ln net.Listener, healthSrv *health.Server, grace time.Duration) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -130,9 +131,9 @@ func Serve(ctx context.Context, srv *grpc.Server, ln net.Listener, healthSrv *he
 	return nil
 }
 
-// ServeMetrics serves reg's metrics at /metrics on addr until stop is
+// serveMetrics serves reg's metrics at /metrics on addr until stop is
 // called.
-func ServeMetrics(addr string, reg *prometheus.Registry) (net.Addr, func(), error) {
+func serveMetrics(addr string, reg *prometheus.Registry) (net.Addr, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("metrics listener: %w", err)
@@ -182,4 +183,21 @@ func (o OTLP) Check() error {
 		return fmt.Errorf("--otlp-endpoint %q: %w", o.Endpoint, err)
 	}
 	return nil
+}
+
+// Setup installs the trace exporter the flags (or the OTEL_* variables)
+// configure, spans carrying service and attrs. stop flushes it, logging
+// spans it could not deliver.
+func (o OTLP) Setup(ctx context.Context, service string, log *slog.Logger, attrs ...attribute.KeyValue) (stop func(), err error) {
+	shutdown, err := telemetry.Setup(ctx, telemetry.Options{Service: service, Endpoint: o.Endpoint, Insecure: o.Insecure, Attributes: attrs})
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			log.Warn("traces not delivered at stop", "err", err)
+		}
+	}, nil
 }
