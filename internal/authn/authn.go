@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -250,4 +251,33 @@ func DialOptions(files TLSFiles, secure bool, serverName, tokenFile string) ([]g
 		opts = append(opts, grpc.WithPerRPCCredentials(BearerToken{Token: token, Insecure: !secure}))
 	}
 	return opts, nil
+}
+
+// ClientFlags are how a client authenticates to a server, as flags say: a
+// client certificate (mTLS) and the CA that signs the server's, the name to
+// verify in it, a bearer token, and plaintext off loopback on purpose.
+type ClientFlags struct {
+	TLS        TLSFiles
+	ServerName string
+	TokenFile  string
+	Insecure   bool
+}
+
+// Register registers the flags as --PREFIXtls-cert, --PREFIXtls-key,
+// --PREFIXtls-ca, --PREFIXtls-server-name, --PREFIXtoken-file and
+// --PREFIXinsecure; peer names the server in their help ("the
+// coordinator", "probers"), and serverNameDefault says what
+// --PREFIXtls-server-name defaults to.
+func (c *ClientFlags) Register(fs *flag.FlagSet, prefix, peer, serverNameDefault string) {
+	fs.StringVar(&c.TLS.Cert, prefix+"tls-cert", "", "client certificate `file` presented to "+peer+" (mTLS)")
+	fs.StringVar(&c.TLS.Key, prefix+"tls-key", "", "client private key `file` for "+peer)
+	fs.StringVar(&c.TLS.CA, prefix+"tls-ca", "", "CA `file` that signs the certificates of "+peer+" (default: system roots)")
+	fs.StringVar(&c.ServerName, prefix+"tls-server-name", "", "name to verify in the certificates of "+peer+" (default: "+serverNameDefault+")")
+	fs.StringVar(&c.TokenFile, prefix+"token-file", "", "`file` holding a bearer token for "+peer)
+	fs.BoolVar(&c.Insecure, prefix+"insecure", false, "talk to "+peer+" in plaintext off loopback")
+}
+
+// DialOptions are DialOptions of the flags, with TLS when secure.
+func (c ClientFlags) DialOptions(secure bool) ([]grpc.DialOption, error) {
+	return DialOptions(c.TLS, secure, c.ServerName, c.TokenFile)
 }

@@ -20,10 +20,7 @@ import (
 // coordinatorFlags are how the CLI reaches a coordinator.
 type coordinatorFlags struct {
 	address    string
-	tls        authn.TLSFiles
-	serverName string
-	tokenFile  string
-	insecure   bool
+	auth       authn.ClientFlags
 	secure     bool // set by dial: TLS is in use
 	namespaces stringList
 	probers    stringList
@@ -31,12 +28,7 @@ type coordinatorFlags struct {
 
 func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "coordinator", "", "run the probe from every prober of this coordinator (`host:port`) instead of locally")
-	fs.StringVar(&c.tls.Cert, "tls-cert", "", "client certificate `file` for the coordinator (mTLS)")
-	fs.StringVar(&c.tls.Key, "tls-key", "", "client private key `file` for the coordinator")
-	fs.StringVar(&c.tls.CA, "tls-ca", "", "CA `file` that signs the coordinator's certificate (default: system roots)")
-	fs.StringVar(&c.serverName, "tls-server-name", "", "name to verify in the coordinator's certificate (default: the host of --coordinator)")
-	fs.StringVar(&c.tokenFile, "token-file", "", "`file` holding a bearer token for the coordinator")
-	fs.BoolVar(&c.insecure, "insecure", false, "talk to the coordinator in plaintext off loopback")
+	c.auth.Register(fs, "", "the coordinator", "the host of --coordinator")
 	fs.Var(&c.namespaces, "namespace", "only probers of this `namespace` (repeatable)")
 	fs.Var(&c.probers, "prober", "only this `prober` (repeatable)")
 }
@@ -44,8 +36,8 @@ func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 // dial connects to the coordinator with TLS when any TLS flag or a token is
 // given, plaintext only on loopback or with --insecure.
 func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
-	c.secure = c.tls.Enabled() || !c.insecure && authn.CheckPlaintext(c.address, false) != nil
-	opts, err := authn.DialOptions(c.tls, c.secure, c.serverName, c.tokenFile)
+	c.secure = c.auth.TLS.Enabled() || !c.auth.Insecure && authn.CheckPlaintext(c.address, false) != nil
+	opts, err := c.auth.DialOptions(c.secure)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--coordinator credentials: %w", err)}
 	}

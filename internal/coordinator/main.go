@@ -27,10 +27,7 @@ import (
 
 type config struct {
 	server                daemon.Server
-	proberTLS             authn.TLSFiles
-	proberToken           string
-	proberInsecure        bool
-	proberServerName      string
+	proberAuth            authn.ClientFlags
 	probers               Static
 	concurrency, keepJobs int
 	proberTimeout         time.Duration
@@ -97,12 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.server.Register(fs, "127.0.0.1:9444", "POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}")
 	fs.Var(&probers, "prober", "a prober as `NAME/NAMESPACE=HOST:PORT` (repeatable)")
 	fs.StringVar(&probersFile, "probers-file", "", "`file` with one NAME/NAMESPACE=HOST:PORT per line")
-	fs.StringVar(&c.proberTLS.Cert, "prober-tls-cert", "", "client certificate `file` presented to probers")
-	fs.StringVar(&c.proberTLS.Key, "prober-tls-key", "", "client private key `file` for probers")
-	fs.StringVar(&c.proberTLS.CA, "prober-tls-ca", "", "CA `file` that signs probers' certificates")
-	fs.StringVar(&c.proberServerName, "prober-tls-server-name", "", "name to verify in probers' certificates (default: each prober's host)")
-	fs.StringVar(&c.proberToken, "prober-token-file", "", "`file` holding the bearer token probers accept")
-	fs.BoolVar(&c.proberInsecure, "prober-insecure", false, "talk to probers in plaintext (only for probers on loopback or a trusted network)")
+	c.proberAuth.Register(fs, "prober-", "probers", "each prober's host")
 	fs.IntVar(&c.concurrency, "concurrency", DefaultConcurrency, "probers asked at once per job")
 	fs.DurationVar(&c.proberTimeout, "prober-timeout", DefaultProberTimeout, "each prober's budget when a job sets none")
 	fs.IntVar(&c.keepJobs, "keep-jobs", DefaultKeepJobs, "finished jobs kept for GetJob")
@@ -143,7 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		errs = append(errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file"))
 	}
 	errs = append(errs, c.server.Check()...)
-	if !c.proberTLS.Enabled() && !c.proberInsecure {
+	if !c.proberAuth.TLS.Enabled() && !c.proberAuth.Insecure {
 		for _, p := range c.probers {
 			if err := authn.CheckPlaintext(p.Address, false); err != nil {
 				errs = append(errs, fmt.Errorf("prober %s: %w (or use --prober-tls-* / --prober-insecure)", p.Name, err))
@@ -163,7 +155,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func proberOptions(cfg config) ([]grpc.DialOption, error) {
-	opts, err := authn.DialOptions(cfg.proberTLS, cfg.proberTLS.Enabled(), cfg.proberServerName, cfg.proberToken)
+	opts, err := cfg.proberAuth.DialOptions(cfg.proberAuth.TLS.Enabled())
 	if err != nil {
 		return nil, fmt.Errorf("prober credentials: %w", err)
 	}
