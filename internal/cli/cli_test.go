@@ -281,6 +281,11 @@ func TestTopLevel(t *testing.T) {
 	if stdout, _, code := run(t, "simulate", "--help"); code != ExitOK || !strings.Contains(stdout, "timeToConnect") && !strings.Contains(stdout, "time to connect") {
 		t.Errorf("simulate --help: got exit %d and %q", code, stdout)
 	}
+	for _, cmd := range []string{"probe", "order", "simulate", "profiles", "demo"} {
+		if stdout, _, code := run(t, cmd, "--help"); code != ExitOK || strings.Count(stdout, "Usage: dsprobe "+cmd) != 1 {
+			t.Errorf("%s --help: got exit %d and %d usage texts, want 0 and one:\n%s", cmd, code, strings.Count(stdout, "Usage: dsprobe "+cmd), stdout)
+		}
+	}
 	if stdout, _, code := run(t, "help", "order"); code != ExitOK || !strings.Contains(stdout, "--policy") && !strings.Contains(stdout, "-policy") {
 		t.Errorf("help order: got exit %d and %q", code, stdout)
 	}
