@@ -9,6 +9,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
+	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 )
 
 // writeJobTable prints a coordinator job: every prober's verdicts side by
@@ -80,15 +81,9 @@ func verdictCell(v *dsprobev1.FamilyVerdict) string {
 	return "FAIL " + v.GetFailingLayer().String()
 }
 
-func familyName(f dsprobev1.Family) string {
-	switch f {
-	case dsprobev1.Family_FAMILY_IPV4:
-		return "IPv4"
-	case dsprobev1.Family_FAMILY_IPV6:
-		return "IPv6"
-	}
-	return "none"
-}
+// familyName is familyLabel of an API family (the enum numbers are the
+// engine's; internal/apicontract pins that).
+func familyName(f dsprobev1.Family) string { return familyLabel(he.Family(f)) }
 
 func formatFloatMs(ms float64) string {
 	switch {
