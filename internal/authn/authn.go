@@ -55,7 +55,7 @@ func (f TLSFiles) ServerConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if f.CA != "" {
-		pool, err := loadPool(f.CA)
+		pool, err := LoadCAPool(f.CA)
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +79,7 @@ func (f TLSFiles) ClientConfig(serverName string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	if f.CA != "" {
-		pool, err := loadPool(f.CA)
+		pool, err := LoadCAPool(f.CA)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +88,9 @@ func (f TLSFiles) ClientConfig(serverName string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-func loadPool(path string) (*x509.CertPool, error) {
+// LoadCAPool reads the PEM certificates of a CA file into a pool; a file
+// without any is an error.
+func LoadCAPool(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the CA file: %w", err)

@@ -16,6 +16,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
+	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -123,9 +124,9 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	}
 	var rootCAs *x509.CertPool
 	if *caFile != "" {
-		rootCAs, err = loadCAs(*caFile)
+		rootCAs, err = authn.LoadCAPool(*caFile)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("--ca: %w", err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -220,18 +221,6 @@ func durationMs(d time.Duration) uint32 {
 		return 0
 	}
 	return uint32(max(d.Milliseconds(), 1))
-}
-
-func loadCAs(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca %s: no PEM certificate found", path)
-	}
-	return pool, nil
 }
 
 func isTerminal(w io.Writer) bool {
