@@ -111,15 +111,7 @@ type recordKey struct {
 func Start(t testing.TB, addrs ...string) *Server {
 	t.Helper()
 	s, err := Listen(addrs...)
-	if err != nil {
-		t.Fatalf("starting the DNS test server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("stopping the DNS test server: %v", err)
-		}
-	})
-	return s
+	return stopAtCleanup(t, s, err)
 }
 
 // StartOn serves on sockets the test made, such as those a test host's
@@ -128,6 +120,13 @@ func Start(t testing.TB, addrs ...string) *Server {
 func StartOn(t testing.TB, pc net.PacketConn, ln net.Listener) *Server {
 	t.Helper()
 	s, err := Serve(pc, ln)
+	return stopAtCleanup(t, s, err)
+}
+
+// stopAtCleanup fails the test if the server did not start, else closes it
+// when the test ends.
+func stopAtCleanup(t testing.TB, s *Server, err error) *Server {
+	t.Helper()
 	if err != nil {
 		t.Fatalf("starting the DNS test server: %v", err)
 	}
