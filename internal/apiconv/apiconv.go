@@ -105,23 +105,11 @@ func ProbeRequest(req *dsprobev1.ProbeRequest, d Defaults) (probe.Request, error
 		}
 		out.Resolver = &resolve.Resolver{Config: cfg}
 	} else if err == nil && !tgt.IsLiteral() {
-		path := d.ResolvConf
-		if path == "" {
-			path = "/etc/resolv.conf"
-		}
-		cfg, err := resolve.LoadResolvConf(path)
+		r, err := resolve.LoadSystem(d.ResolvConf, d.Hosts)
 		if err != nil {
 			problems = append(problems, err)
 		}
-		hostsPath := d.Hosts
-		if hostsPath == "" {
-			hostsPath = "/etc/hosts"
-		}
-		hosts, err := resolve.LoadHosts(hostsPath)
-		if err != nil {
-			problems = append(problems, err)
-		}
-		out.Resolver = &resolve.Resolver{Config: cfg, Hosts: hosts}
+		out.Resolver = r
 	}
 	if len(problems) == 0 {
 		if err := out.Validate(); err != nil {

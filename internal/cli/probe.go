@@ -59,8 +59,8 @@ Examples:
 // resolvConfPath and hostsPath are the system resolver configuration and
 // hosts file; tests point them elsewhere.
 var (
-	resolvConfPath = "/etc/resolv.conf"
-	hostsPath      = "/etc/hosts"
+	resolvConfPath = resolve.SystemResolvConf
+	hostsPath      = resolve.SystemHosts
 )
 
 func runProbe(ctx context.Context, e *env, args []string) error {

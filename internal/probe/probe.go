@@ -202,15 +202,11 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	if req.Resolver == nil && !req.Target.IsLiteral() {
-		cfg, err := resolve.LoadResolvConf("/etc/resolv.conf")
+		r, err := resolve.LoadSystem("", "")
 		if err != nil {
 			return Result{}, fmt.Errorf("reading the system resolver configuration: %w", err)
 		}
-		hosts, err := resolve.LoadHosts("/etc/hosts")
-		if err != nil {
-			return Result{}, err
-		}
-		req.Resolver = &resolve.Resolver{Config: cfg, Hosts: hosts}
+		req.Resolver = r
 	}
 	start := time.Now()
 	res := Result{Target: req.Target, Check: req.Check.Kind, Started: start}

@@ -96,3 +96,28 @@ func (h *Hosts) answer(name string, family happyeyeballs.Family, addrs []netip.A
 	}
 	return a
 }
+
+// The system's resolver files.
+const (
+	SystemResolvConf = "/etc/resolv.conf"
+	SystemHosts      = "/etc/hosts"
+)
+
+// LoadSystem is the Resolver the system's clients resolve with: the hosts
+// file first, then the resolv.conf configuration. Empty paths mean
+// SystemResolvConf and SystemHosts. The error names every file that cannot
+// be used.
+func LoadSystem(resolvConf, hosts string) (*Resolver, error) {
+	if resolvConf == "" {
+		resolvConf = SystemResolvConf
+	}
+	if hosts == "" {
+		hosts = SystemHosts
+	}
+	cfg, confErr := LoadResolvConf(resolvConf)
+	h, hostsErr := LoadHosts(hosts)
+	if err := errors.Join(confErr, hostsErr); err != nil {
+		return nil, err
+	}
+	return &Resolver{Config: cfg, Hosts: h}, nil
+}
