@@ -8,7 +8,6 @@ package apiconv
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"time"
 
@@ -277,6 +276,3 @@ func dnsAnswer(a *resolve.Answer) *dsprobev1.DnsAnswer {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// Addr parses an address field of a result back, for clients of the API.
-func Addr(s string) (netip.Addr, error) { return netip.ParseAddr(s) }
