@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,17 +125,7 @@ func (m *mesh) probe(t *testing.T, env []string, args ...string) (stdout, stderr
 	defer cancel()
 	cmd := m.client.Command(ctx, bins["dsprobe"], append([]string{"probe", "--coordinator", m.coordAddr.String()}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return out.String(), errOut.String(), exit.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), 0
+	return testhost.RunExit(t, cmd)
 }
 
 func writeEtc(t *testing.T, host *testhost.Host, files map[string]string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -250,24 +249,14 @@ func (l *lab) probe(t *testing.T, args ...string) (probeJSON, int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := l.client.Command(ctx, dsprobeBin, append([]string{"probe", "-o", "json"}, args...)...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr, code := testhost.RunExit(t, l.client.Command(ctx, dsprobeBin, append([]string{"probe", "-o", "json"}, args...)...))
 	var res probeJSON
 	if code <= 1 {
-		if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
-			t.Fatalf("exit %d, bad JSON %q (stderr %s): %v", code, stdout.String(), stderr.String(), err)
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("exit %d, bad JSON %q (stderr %s): %v", code, stdout, stderr, err)
 		}
 	}
-	return res, code, stderr.String()
+	return res, code, stderr
 }
 
 func TestProbeOnTestHosts(t *testing.T) {

@@ -2,6 +2,7 @@ package testhost
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -56,4 +57,21 @@ func (h *Host) WaitConnect(t testing.TB, ap netip.AddrPort) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// RunExit runs cmd (made with Command) to its end and returns its output
+// and exit code; a command that could not run at all fails the test.
+func RunExit(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
 }
