@@ -21,22 +21,11 @@ import (
 	"github.com/dsprobe/dsprobe/internal/testpki"
 )
 
-var dsprobeBin string
+// bins holds the dsprobe binary the tests run inside test hosts.
+var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "probe-net")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	dsprobeBin = filepath.Join(dir, "dsprobe")
-	if out, err := exec.Command("go", "build", "-o", dsprobeBin, "../../cmd/dsprobe").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building dsprobe: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testhost.MainWithBinaries(m, bins, "../../cmd/dsprobe")
 }
 
 // probeJSON is the part of `dsprobe probe -o json` the cases assert.
@@ -249,7 +238,7 @@ func (l *lab) probe(t *testing.T, args ...string) (probeJSON, int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stdout, stderr, code := testhost.RunExit(t, l.client.Command(ctx, dsprobeBin, append([]string{"probe", "-o", "json"}, args...)...))
+	stdout, stderr, code := testhost.RunExit(t, l.client.Command(ctx, bins["dsprobe"], append([]string{"probe", "-o", "json"}, args...)...))
 	var res probeJSON
 	if code <= 1 {
 		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
