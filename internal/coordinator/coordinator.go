@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -269,7 +270,8 @@ func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1
 		} else {
 			sum.Passed = false
 			v.FailingLayer = dsprobev1.Layer(layer.MostFundamental(a.layers...))
-			v.Detail = fmt.Sprintf("failed on %d of %d prober(s): %v", len(a.failing), a.seen, a.failing)
+			slices.Sort(a.failing) // answers arrive in any order; the detail must not
+			v.Detail = fmt.Sprintf("failed on %d of %d prober(s): %s", len(a.failing), a.seen, strings.Join(a.failing, ", "))
 		}
 		sum.Families = append(sum.Families, v)
 	}

@@ -140,7 +140,7 @@ func TestRunProbe(t *testing.T) {
 		t.Errorf("got summary %v, want not passed, 4 probers, 2 answered, 2 failed", sum)
 	}
 	for _, f := range sum.GetFamilies() {
-		if f.GetFamily() == dsprobev1.Family_FAMILY_IPV6 && (f.GetOk() || f.GetFailingLayer() != dsprobev1.Layer_LAYER_ROUTE || !strings.Contains(f.GetDetail(), "[b]")) {
+		if f.GetFamily() == dsprobev1.Family_FAMILY_IPV6 && (f.GetOk() || f.GetFailingLayer() != dsprobev1.Layer_LAYER_ROUTE || !strings.HasSuffix(f.GetDetail(), "prober(s): b")) {
 			t.Errorf("got IPv6 summary %v, want failed at ROUTE on prober b", f)
 		}
 		if f.GetFamily() == dsprobev1.Family_FAMILY_IPV4 && !f.GetOk() {
@@ -177,6 +177,25 @@ func TestRunProbe(t *testing.T) {
 	list, err := c.ListProbers(context.Background(), &dsprobev1.ListProbersRequest{Namespaces: []string{"ns-c"}})
 	if err != nil || len(list.GetProbers()) != 2 {
 		t.Errorf("got %v %v, want the two probers of ns-c", list, err)
+	}
+}
+
+// The summary names the failing probers in a stable order, whatever order
+// their answers arrived in.
+func TestSummaryNamesFailingProbersSorted(t *testing.T) {
+	result := func(name string, ipv6OK bool) *dsprobev1.ProberResult {
+		return &dsprobev1.ProberResult{Prober: name, Outcome: &dsprobev1.ProberResult_Result{Result: &dsprobev1.ProbeResult{
+			Families: []*dsprobev1.FamilyVerdict{
+				{Family: dsprobev1.Family_FAMILY_IPV6, Ok: ipv6OK, FailingLayer: dsprobev1.Layer_LAYER_LISTENER},
+			},
+		}}}
+	}
+	sum := summarize([]*dsprobev1.ProberResult{result("c", false), result("a", false), result("d", true), result("b", false)}, time.Second)
+	if len(sum.GetFamilies()) != 1 {
+		t.Fatalf("got %v, want one family", sum.GetFamilies())
+	}
+	if got, want := sum.GetFamilies()[0].GetDetail(), "failed on 3 of 4 prober(s): a, b, c"; got != want {
+		t.Errorf("got detail %q, want %q", got, want)
 	}
 }
 
