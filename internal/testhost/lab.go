@@ -248,23 +248,7 @@ func (l *Lab) addHost(name string) (*Host, error) {
 		addr4: addr4,
 		addr6: addr6,
 	}
-	if err := l.addNetns(h.netns); err != nil {
-		return nil, err
-	}
-	// Before the interface exists, so it inherits the defaults: no DAD (no
-	// tentative addresses, not even the link-local one), no SLAAC from stray
-	// router advertisements, and no ICMP rate limit, so a burst of rejected
-	// connects gets a reject each rather than a silent drop after the sixth.
-	if err := inNetns(h.netns, func() error {
-		return writeSysctls(map[string]string{
-			"net/ipv6/conf/all/accept_dad":     "0",
-			"net/ipv6/conf/default/accept_dad": "0",
-			"net/ipv6/conf/all/accept_ra":      "0",
-			"net/ipv6/conf/default/accept_ra":  "0",
-			"net/ipv4/icmp_ratelimit":          "0",
-			"net/ipv6/icmp/ratelimit":          "0",
-		})
-	}); err != nil {
+	if err := l.addHostNetns(h.netns); err != nil {
 		return nil, err
 	}
 	// Both ends are made inside the lab: the host end goes straight into the
@@ -287,6 +271,27 @@ func (l *Lab) addHost(name string) (*Host, error) {
 	l.next4, l.next6 = addr4.Next(), addr6.Next()
 	l.hosts = append(l.hosts, h)
 	return h, nil
+}
+
+// addHostNetns creates a host's namespace, configured before any interface
+// exists in it so interfaces inherit the defaults: no DAD (no tentative
+// addresses, not even the link-local one), no SLAAC from stray router
+// advertisements, and no ICMP rate limit, so a burst of rejected connects
+// gets a reject each rather than a silent drop after the sixth.
+func (l *Lab) addHostNetns(netns string) error {
+	if err := l.addNetns(netns); err != nil {
+		return err
+	}
+	return inNetns(netns, func() error {
+		return writeSysctls(map[string]string{
+			"net/ipv6/conf/all/accept_dad":     "0",
+			"net/ipv6/conf/default/accept_dad": "0",
+			"net/ipv6/conf/all/accept_ra":      "0",
+			"net/ipv6/conf/default/accept_ra":  "0",
+			"net/ipv4/icmp_ratelimit":          "0",
+			"net/ipv6/icmp/ratelimit":          "0",
+		})
+	})
 }
 
 // lastAddr returns the highest address in p.

@@ -721,3 +721,57 @@ func TestRemovesStaleNamespaces(t *testing.T) {
 		t.Errorf("stale %s after New: got %v, want it deleted", staleEtc, err)
 	}
 }
+
+// A routed host reaches the lab through its gateway and back, over both
+// families, and the gateway's firewall sees that traffic: a fault on the
+// gateway's forward path cuts it.
+func TestAddRoutedHost(t *testing.T) {
+	t.Parallel()
+	lab, node, other := newPair(t)
+	pod := lab.AddRoutedHost("pod", node, netip.MustParseAddr("10.244.0.5"), netip.MustParseAddr("fd00:10:244::5"))
+	if err := other.AddRoute(netip.PrefixFrom(pod.Addr4(), 32), node.Addr4()); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.AddRoute(netip.PrefixFrom(pod.Addr6(), 128), node.Addr6()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		from *Host
+		to   netip.AddrPort
+	}{
+		{pod, listen(t, other, "tcp", other.Addr4())},
+		{pod, listen(t, other, "tcp", other.Addr6())},
+		{node, listen(t, pod, "tcp", pod.Addr4())},
+		{other, listen(t, pod, "tcp", pod.Addr6())},
+	} {
+		if err := dial(t, tt.from, tt.to, dialBudget); err != nil {
+			t.Errorf("%s -> %v: %v", tt.from.Name(), tt.to, err)
+		}
+	}
+	// The gateway forwards: a drop there (on its forward hook) cuts the pod off.
+	dst := listen(t, other, "tcp", other.Addr6())
+	if _, err := node.nft("add table inet cut\nadd chain inet cut forwarded { type filter hook forward priority 0; policy drop; }\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(t, pod, dst, 200*time.Millisecond); !isTimeout(err) {
+		t.Errorf("dial through a gateway that drops forwarded packets: got %v, want a timeout", err)
+	}
+
+	for _, tt := range []struct {
+		name         string
+		gateway      *Host
+		addr4, addr6 string
+		want         string
+	}{
+		{"bad name", node, "10.244.0.6", "fd00:10:244::6", "host name"},
+		{"no-gateway", nil, "10.244.0.6", "fd00:10:244::6", "needs a gateway"},
+		{"swapped", node, "fd00:10:244::6", "10.244.0.6", "want an IPv4 and an IPv6 address"},
+		{"on-the-bridge", node, "192.0.2.200", "fd00:10:244::6", "outside the lab's"},
+		{"pod", node, "10.244.0.6", "fd00:10:244::6", "already has a host"},
+		{"twin", node, "10.244.0.5", "fd00:10:244::6", "already has"},
+	} {
+		if _, err := lab.addRoutedHost(tt.name, tt.gateway, netip.MustParseAddr(tt.addr4), netip.MustParseAddr(tt.addr6)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want an error saying %q", tt.name, err, tt.want)
+		}
+	}
+}
