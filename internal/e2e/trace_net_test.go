@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,7 +70,7 @@ exporters:
 // over OTLP/gRPC, the coordinator with --otlp-endpoint over OTLP/gRPC, the
 // probers with OTEL_* variables over OTLP/HTTP to Jaeger's IPv6 address.
 func TestMeshTraceInJaeger(t *testing.T) {
-	jaeger := jaegerBinary(t)
+	jaeger := testhost.Tool(t, "jaeger")
 	lab := testhost.New(t)
 	web, collector := lab.AddHost("web"), lab.AddHost("jaeger")
 
@@ -183,7 +182,7 @@ func TestMeshTraceInJaeger(t *testing.T) {
 // A local probe (no coordinator) traces too: its own span with the probe's
 // spans under it, and the trace ID printed after the table.
 func TestLocalProbeTraceInJaeger(t *testing.T) {
-	jaeger := jaegerBinary(t)
+	jaeger := testhost.Tool(t, "jaeger")
 	lab := testhost.New(t)
 	web, collector, client := lab.AddHost("web"), lab.AddHost("jaeger"), lab.AddHost("client")
 	webServer(t, web, "tcp", "[::]:8080")
@@ -253,31 +252,6 @@ func startJaeger(t *testing.T, host *testhost.Host, jaeger string) {
 		t.Fatal(err)
 	}
 	host.Start(t, jaeger, "--config", config)
-}
-
-// jaegerBinary finds the Jaeger that scripts/install-deps.sh built: on PATH
-// (scripts/test.sh puts the tools there) or in the tools cache.
-func jaegerBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("jaeger"); err == nil {
-		return p
-	}
-	cache := os.Getenv("DSPROBE_CACHE")
-	if cache == "" {
-		if dir, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(dir, "dsprobe")
-		}
-	}
-	p := filepath.Join(cache, "tools", "bin", "jaeger")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	msg := "Jaeger is not installed: run scripts/install-deps.sh (it builds the pinned version)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }
 
 // span is a span of Jaeger's API v3 answer (OTLP JSON), with its
