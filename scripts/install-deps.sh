@@ -7,7 +7,11 @@
 #     directory outside the repository, keyed by version;
 #   - Jaeger v2, the real trace backend of the end-to-end tier, built from the
 #     wrapper module in scripts/jaeger (pinned by its go.mod and go.sum; a
-#     cold build takes about 4 minutes on 2 cores, then it is cached).
+#     cold build takes about 4 minutes on 2 cores, then it is cached);
+#   - the cluster tier's Kubernetes control plane (kube-apiserver,
+#     kube-controller-manager, kube-proxy), built from the wrapper module in
+#     scripts/kube (cold: about 6 to 12 minutes on 2 cores, then cached), and
+#     etcd from Debian's etcd-server.
 # Safe to run again: a second run installs nothing.
 set -euo pipefail
 
@@ -35,6 +39,7 @@ declare -A package_for=(
   [python3]=python3
   [dnsmasq]=dnsmasq-base
   [nginx]=nginx-light
+  [etcd]=etcd-server
 )
 missing=()
 for cmd in "${!package_for[@]}"; do
@@ -89,5 +94,27 @@ if [[ ! -x "$jaeger_dir/jaeger" ]]; then
   mv "$jaeger_dir/jaeger.tmp" "$jaeger_dir/jaeger"
 fi
 ln -sf "$jaeger_dir/jaeger" "$TOOLS_BIN/jaeger"
+
+# --- Kubernetes control plane ---------------------------------------------------
+kube_module="$(cd "$(dirname "$0")" && pwd)/kube"
+KUBE_VERSION=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$kube_module/go.mod")
+kube_dir="$CACHE_DIR/tools/kube-$KUBE_VERSION"
+kube_commands=(kube-apiserver kube-controller-manager kube-proxy)
+if [[ ! -x "$kube_dir/kube-proxy" ]]; then
+  log "building Kubernetes $KUBE_VERSION control plane (cold: 6 to 12 minutes)"
+  mkdir -p "$kube_dir.tmp"
+  # Without the version stamp the binaries report v0.0.0-master, which
+  # version checks and the discovery API would show.
+  minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  version_pkg=k8s.io/component-base/version
+  ldflags="-s -w -X $version_pkg.gitVersion=$KUBE_VERSION -X $version_pkg.gitMajor=1 -X $version_pkg.gitMinor=$minor"
+  ldflags+=" -X $version_pkg.gitTreeState=clean"
+  (cd "$kube_module" && GOFLAGS= GOWORK=off go build -trimpath -ldflags "$ldflags" -o "$kube_dir.tmp/" \
+    $(printf 'k8s.io/kubernetes/cmd/%s ' "${kube_commands[@]}"))
+  rm -rf "$kube_dir" && mv "$kube_dir.tmp" "$kube_dir"
+fi
+for cmd in "${kube_commands[@]}"; do
+  ln -sf "$kube_dir/$cmd" "$TOOLS_BIN/$cmd"
+done
 
 echo "$TOOLS_BIN"
