@@ -1,0 +1,420 @@
+// Package kubelab runs a real single-node Kubernetes cluster for the cluster
+// test tier, without Docker or a kubelet: etcd, kube-apiserver,
+// kube-controller-manager and kube-proxy (nftables mode) run inside a node
+// namespace of a testhost lab, and Pods are network namespaces behind that
+// node (testhost.AddRoutedHost) whose Pod objects the lab creates and marks
+// Running and Ready with their dual-stack addresses, as a kubelet would. The
+// controllers do the rest: EndpointSlices for each family, ClusterIPs from
+// both Service ranges, and kube-proxy's DNAT from a Pod to a Service.
+//
+// The binaries come from scripts/install-deps.sh (the control plane built
+// from the module proxy at the version of scripts/kube/go.mod, etcd from
+// Debian). Like testhost, the package needs root; without it or the
+// binaries Start skips the test, or fails it when CI is true.
+package kubelab
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/dsprobe/dsprobe/internal/testhost"
+)
+
+// The cluster's address plan: kind's dual-stack defaults, so addresses in
+// test output look like those of a kind cluster.
+var (
+	ClusterCIDR4 = netip.MustParsePrefix("10.244.0.0/16")
+	ClusterCIDR6 = netip.MustParsePrefix("fd00:10:244::/56")
+	ServiceCIDR4 = netip.MustParsePrefix("10.96.0.0/16")
+	ServiceCIDR6 = netip.MustParsePrefix("fd00:10:96::/112")
+)
+
+const (
+	// NodeName is the name of the cluster's one Node.
+	NodeName = "node"
+
+	apiPort = 6443
+	// startBudget bounds each wait of Start: the API server's readiness
+	// (about 10 s on 2 cores), the node's Pod CIDRs, kube-proxy's first sync.
+	startBudget = 90 * time.Second
+)
+
+// Cluster is a running lab cluster. Its methods that take a testing.TB call
+// t.Fatal on failure and must run on the test's goroutine.
+type Cluster struct {
+	lab  *testhost.Lab
+	node *testhost.Host
+	dir  string
+
+	// Client is an administrator's client (group system:masters), dialing
+	// the API server inside the node namespace.
+	Client kubernetes.Interface
+	config *rest.Config
+
+	mu       sync.Mutex
+	podCIDR4 netip.Prefix
+	podCIDR6 netip.Prefix
+	nextPod  int
+}
+
+// Start starts a cluster in a new testhost lab and waits until it serves:
+// the API server ready, the Node with its Pod CIDRs, kube-proxy synced.
+// Everything stops when the test ends.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	bins := map[string]string{}
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy"} {
+		bins[name] = testhost.Tool(t, name)
+	}
+	lab := testhost.New(t)
+	c := &Cluster{lab: lab, node: lab.AddHost(NodeName), dir: t.TempDir()}
+	nodeAddr := c.node.Addr4()
+	server := "https://" + netip.AddrPortFrom(nodeAddr, apiPort).String()
+
+	token := randomHex(t)
+	saKey := filepath.Join(c.dir, "sa.key")
+	writeFile(t, saKey, rsaKeyPEM(t))
+	writeFile(t, filepath.Join(c.dir, "tokens.csv"), token+",admin,admin,system:masters\n")
+	pki := filepath.Join(c.dir, "pki")
+	ca := filepath.Join(pki, "apiserver.crt") // self-signed by --cert-dir: its own CA
+
+	// Every component runs in the node namespace; etcd listens on its
+	// loopback, so fixed ports collide with nothing.
+	c.node.Start(t, bins["etcd"],
+		"--name", "node", "--data-dir", filepath.Join(c.dir, "etcd"),
+		"--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
+		"--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+		"--initial-cluster", "node=http://127.0.0.1:2380", "--logger", "zap", "--log-level", "warn")
+	c.node.Start(t, bins["kube-apiserver"],
+		"--etcd-servers", "http://127.0.0.1:2379",
+		"--bind-address", "::", "--advertise-address", nodeAddr.String(), "--secure-port", fmt.Sprint(apiPort),
+		"--cert-dir", pki,
+		"--service-cluster-ip-range", ServiceCIDR4.String()+","+ServiceCIDR6.String(),
+		"--token-auth-file", filepath.Join(c.dir, "tokens.csv"),
+		"--authorization-mode", "Node,RBAC",
+		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file", saKey, "--service-account-signing-key-file", saKey)
+
+	c.config = &rest.Config{
+		Host:            server,
+		BearerToken:     token,
+		TLSClientConfig: rest.TLSClientConfig{CAFile: ca},
+		Dial:            c.node.DialContext,
+		Timeout:         30 * time.Second,
+	}
+	waitFor(t, "the API server's certificate", func() (bool, error) {
+		_, err := os.Stat(ca)
+		return err == nil, nil
+	})
+	client, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Client = client
+	waitFor(t, "the API server to be ready", func() (bool, error) {
+		var code int
+		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(t.Context()).StatusCode(&code)
+		return code == http.StatusOK, nil
+	})
+
+	kubeconfig := c.writeKubeconfig(t, server, ca, token)
+	c.node.Start(t, bins["kube-controller-manager"],
+		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
+		"--secure-port", "0", "--leader-elect=false",
+		// No kubelet heartbeats the Node: the lifecycle controller would
+		// taint it unreachable and evict every Pod.
+		"--controllers", "*,-node-lifecycle-controller",
+		"--allocate-node-cidrs", "--cluster-cidr", ClusterCIDR4.String()+","+ClusterCIDR6.String(),
+		"--node-cidr-mask-size-ipv4", "24", "--node-cidr-mask-size-ipv6", "64",
+		"--service-cluster-ip-range", ServiceCIDR4.String()+","+ServiceCIDR6.String(),
+		"--service-account-private-key-file", saKey, "--root-ca-file", ca,
+		"--use-service-account-credentials")
+
+	c.registerNode(t)
+
+	proxyConfig := filepath.Join(c.dir, "kube-proxy.yaml")
+	writeFile(t, proxyConfig, fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: nftables
+hostnameOverride: %s
+clusterCIDR: %s,%s
+clientConnection:
+  kubeconfig: %s
+conntrack:
+  maxPerCore: 0
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+`, NodeName, ClusterCIDR4, ClusterCIDR6, kubeconfig))
+	c.node.Start(t, bins["kube-proxy"], "--config", proxyConfig)
+	waitFor(t, "kube-proxy's first sync", c.proxyHealthy)
+	return c
+}
+
+// Node returns the node's host: the control plane and kube-proxy run in it,
+// and it routes every Pod.
+func (c *Cluster) Node() *testhost.Host { return c.node }
+
+// Lab returns the testhost lab the node lives on, for hosts outside the
+// cluster.
+func (c *Cluster) Lab() *testhost.Lab { return c.lab }
+
+// Kubeconfig writes a kubeconfig for the administrator to path, reaching the
+// API server at the node's address (from the node, a Pod or a lab host),
+// and returns path.
+func (c *Cluster) Kubeconfig(t testing.TB, path string) string {
+	t.Helper()
+	return c.writeKubeconfigTo(t, path, c.config.Host, c.config.TLSClientConfig.CAFile, c.config.BearerToken)
+}
+
+// AddPod creates a Pod named name in namespace (made if missing) with
+// labels, as a network namespace behind the node holding the next IPv4 and
+// IPv6 addresses of the node's Pod CIDRs, and marks it Running and Ready
+// with both addresses, as the kubelet would once its containers started.
+func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string]string) *testhost.Host {
+	t.Helper()
+	c.ensureNamespace(t, namespace)
+	c.mu.Lock()
+	c.nextPod++
+	addr4, addr6 := nthAddr(c.podCIDR4, 10+c.nextPod), nthAddr(c.podCIDR6, 10+c.nextPod)
+	c.mu.Unlock()
+	host := c.lab.AddRoutedHost(namespace+"-"+name, c.node, addr4, addr6)
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
+		Spec: corev1.PodSpec{
+			NodeName:                     NodeName,
+			AutomountServiceAccountToken: new(false),
+			Containers:                   []corev1.Container{{Name: "main", Image: "dsprobe.test/lab-pod"}},
+		},
+	}
+	var created *corev1.Pod
+	// A new namespace's default ServiceAccount comes from a controller a
+	// moment later; until then admission refuses Pods.
+	waitFor(t, "Pod "+namespace+"/"+name+" to be admitted", func() (bool, error) {
+		var err error
+		created, err = c.Client.CoreV1().Pods(namespace).Create(t.Context(), pod, metav1.CreateOptions{})
+		if err != nil && strings.Contains(err.Error(), "serviceaccount") {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	now := metav1.Now()
+	created.Status = corev1.PodStatus{
+		Phase:     corev1.PodRunning,
+		HostIP:    c.node.Addr4().String(),
+		HostIPs:   []corev1.HostIP{{IP: c.node.Addr4().String()}, {IP: c.node.Addr6().String()}},
+		PodIP:     addr4.String(),
+		PodIPs:    []corev1.PodIP{{IP: addr4.String()}, {IP: addr6.String()}},
+		StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		},
+		ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "main", Image: "dsprobe.test/lab-pod", Ready: true, Started: new(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		}},
+	}
+	if _, err := c.Client.CoreV1().Pods(namespace).UpdateStatus(t.Context(), created, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("kubelab: marking Pod %s/%s ready: %v", namespace, name, err)
+	}
+	return host
+}
+
+// WaitProxied waits until kube-proxy has programmed the node for a Service's
+// ClusterIP and port with at least endpoints endpoints. Until then a Pod's
+// connection to it fails at the node, a moment after the EndpointSlices
+// exist: kube-proxy syncs at most once a second.
+func (c *Cluster) WaitProxied(t testing.TB, clusterIP netip.Addr, port, endpoints int) {
+	t.Helper()
+	family := "ip"
+	if clusterIP.Is6() {
+		family = "ip6"
+	}
+	element := fmt.Sprintf("%s . tcp . %d : goto ", clusterIP, port)
+	waitFor(t, fmt.Sprintf("kube-proxy to route %v port %d to %d endpoint(s)", clusterIP, port, endpoints), func() (bool, error) {
+		services, err := c.node.Run(t.Context(), "nft", "list", "map", family, "kube-proxy", "service-ips")
+		if err != nil {
+			return false, nil // not made yet
+		}
+		_, rest, ok := strings.Cut(services, element)
+		if !ok {
+			return false, nil
+		}
+		fields := strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+		if len(fields) == 0 {
+			return false, nil
+		}
+		chain := fields[0]
+		rules, err := c.node.Run(t.Context(), "nft", "list", "chain", family, "kube-proxy", chain)
+		if err != nil {
+			return false, err
+		}
+		// One endpoint is a dnat in the service's chain; more are a
+		// random choice among endpoint chains, each with its own dnat.
+		return strings.Count(rules, "goto endpoint-")+strings.Count(rules, "dnat to") >= endpoints, nil
+	})
+}
+
+// registerNode creates the Node as a kubelet would register it, with both
+// addresses (kube-proxy waits for them) and Ready, then waits for the
+// controller-manager to give it its Pod CIDRs.
+func (c *Cluster) registerNode(t testing.TB) {
+	t.Helper()
+	node, err := c.Client.CoreV1().Nodes().Create(t.Context(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: NodeName}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("kubelab: registering the node: %v", err)
+	}
+	node.Status = corev1.NodeStatus{
+		Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: c.node.Addr4().String()},
+			{Type: corev1.NodeInternalIP, Address: c.node.Addr6().String()},
+			{Type: corev1.NodeHostName, Address: NodeName},
+		},
+		Conditions: []corev1.NodeCondition{{
+			Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+			Message: "kubelab node", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		}},
+	}
+	if _, err := c.Client.CoreV1().Nodes().UpdateStatus(t.Context(), node, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("kubelab: setting the node's status: %v", err)
+	}
+	waitFor(t, "the node's Pod CIDRs", func() (bool, error) {
+		node, err := c.Client.CoreV1().Nodes().Get(t.Context(), NodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range node.Spec.PodCIDRs {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return false, fmt.Errorf("node Pod CIDR %q: %w", s, err)
+			}
+			if p.Addr().Is4() {
+				c.podCIDR4 = p
+			} else {
+				c.podCIDR6 = p
+			}
+		}
+		return c.podCIDR4.IsValid() && c.podCIDR6.IsValid(), nil
+	})
+}
+
+func (c *Cluster) ensureNamespace(t testing.TB, name string) {
+	t.Helper()
+	_, err := c.Client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("kubelab: creating namespace %s: %v", name, err)
+	}
+}
+
+// proxyHealthy asks kube-proxy's health endpoint, which answers 200 once
+// both families' rules are synced.
+func (c *Cluster) proxyHealthy() (bool, error) {
+	hc := &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return c.node.DialContext(ctx, network, addr)
+		}},
+	}
+	resp, err := hc.Get("http://127.0.0.1:10256/healthz")
+	if err != nil {
+		return false, nil
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+func (c *Cluster) writeKubeconfig(t testing.TB, server, ca, token string) string {
+	return c.writeKubeconfigTo(t, filepath.Join(c.dir, "kubeconfig"), server, ca, token)
+}
+
+func (c *Cluster) writeKubeconfigTo(t testing.TB, path, server, ca, token string) string {
+	t.Helper()
+	writeFile(t, path, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: kubelab
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: admin
+  user: {token: %q}
+contexts:
+- name: kubelab
+  context: {cluster: kubelab, user: admin}
+current-context: kubelab
+`, server, ca, token))
+	return path
+}
+
+// waitFor polls cond every 100 ms until it reports done, fails the test on
+// its error, and gives up after startBudget naming what it waited for.
+func waitFor(t testing.TB, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(startBudget)
+	for {
+		done, err := cond()
+		if err != nil {
+			t.Fatalf("kubelab: waiting for %s: %v", what, err)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kubelab: gave up waiting for %s after %v", what, startBudget)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// nthAddr returns the address n above p's network address.
+func nthAddr(p netip.Prefix, n int) netip.Addr {
+	a := p.Addr()
+	for range n {
+		a = a.Next()
+	}
+	return a
+}
+
+func randomHex(t testing.TB) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func rsaKeyPEM(t testing.TB) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

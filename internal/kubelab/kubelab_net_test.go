@@ -1,0 +1,167 @@
+package kubelab_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/dsprobe/dsprobe/internal/kubelab"
+	"github.com/dsprobe/dsprobe/internal/testhost"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// The lab is a cluster as a user would have it: a RequireDualStack Service
+// gets a ClusterIP per family, the EndpointSlice controller publishes each
+// ready Pod's address per family, and kube-proxy carries a Pod's connection
+// to either ClusterIP to a backend. The classic fault reproduces: an app
+// bound to 0.0.0.0 behind a dual-stack Service refuses the IPv6 ClusterIP.
+func TestDualStackServices(t *testing.T) {
+	c := kubelab.Start(t)
+	dual := c.AddPod(t, "team-a", "web-dual", map[string]string{"app": "dual"})
+	v4only := c.AddPod(t, "team-a", "web-v4", map[string]string{"app": "v4only"})
+	client := c.AddPod(t, "team-b", "client", nil)
+	serve(t, dual, "tcp", "[::]:8080")
+	serve(t, v4only, "tcp4", "0.0.0.0:8080")
+
+	dualIPs := createService(t, c, "team-a", "dual")
+	v4onlyIPs := createService(t, c, "team-a", "v4only")
+	for _, ips := range [][]netip.Addr{dualIPs, v4onlyIPs} {
+		if len(ips) != 2 || !kubelab.ServiceCIDR4.Contains(ips[0]) || !kubelab.ServiceCIDR6.Contains(ips[1]) {
+			t.Fatalf("got ClusterIPs %v, want one from %v then one from %v", ips, kubelab.ServiceCIDR4, kubelab.ServiceCIDR6)
+		}
+	}
+	waitEndpoints(t, c, "team-a", "dual", dual.Addr4(), dual.Addr6())
+	waitEndpoints(t, c, "team-a", "v4only", v4only.Addr4(), v4only.Addr6())
+	for _, ip := range append(dualIPs, v4onlyIPs...) {
+		c.WaitProxied(t, ip, 80, 1)
+	}
+
+	for _, tt := range []struct {
+		to      netip.Addr
+		refused bool
+	}{
+		{dualIPs[0], false},
+		{dualIPs[1], false},
+		{v4onlyIPs[0], false},
+		{v4onlyIPs[1], true},
+	} {
+		err := dial(t, client, netip.AddrPortFrom(tt.to, 80))
+		switch {
+		case tt.refused && !errors.Is(err, syscall.ECONNREFUSED):
+			t.Errorf("client -> %v (the app listens on IPv4 only): got %v, want connection refused", tt.to, err)
+		case !tt.refused && err != nil:
+			t.Errorf("client -> %v: %v", tt.to, err)
+		}
+	}
+}
+
+// serve accepts and closes connections on address inside host until the
+// test ends.
+func serve(t *testing.T, host *testhost.Host, network, address string) {
+	t.Helper()
+	ln, err := host.Listen(network, address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+}
+
+// createService creates a RequireDualStack Service selecting app=name, port
+// 80 to 8080, and returns its ClusterIPs (IPv4 first).
+func createService(t *testing.T, c *kubelab.Cluster, namespace, name string) []netip.Addr {
+	t.Helper()
+	policy := corev1.IPFamilyPolicyRequireDualStack
+	svc, err := c.Client.CoreV1().Services(namespace).Create(t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector:       map[string]string{"app": name},
+			IPFamilyPolicy: &policy,
+			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
+			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []netip.Addr
+	for _, s := range svc.Spec.ClusterIPs {
+		ips = append(ips, netip.MustParseAddr(s))
+	}
+	return ips
+}
+
+// waitEndpoints waits until the Service's EndpointSlices hold want, each
+// ready, in a slice of its family.
+func waitEndpoints(t *testing.T, c *kubelab.Cluster, namespace, service string, want ...netip.Addr) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := c.Client.DiscoveryV1().EndpointSlices(namespace).List(t.Context(), metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready []netip.Addr
+		for _, s := range list.Items {
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready == nil || !*e.Conditions.Ready {
+					continue
+				}
+				for _, a := range e.Addresses {
+					addr := netip.MustParseAddr(a)
+					if (s.AddressType == discoveryv1.AddressTypeIPv4) == addr.Is4() {
+						ready = append(ready, addr)
+					}
+				}
+			}
+		}
+		if found := func() bool {
+			for _, w := range want {
+				if !slices.Contains(ready, w) {
+					return false
+				}
+			}
+			return true
+		}(); found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Service %s/%s: ready endpoints %v, want %v", namespace, service, ready, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func dial(t *testing.T, host *testhost.Host, to netip.AddrPort) error {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	conn, err := host.DialContext(ctx, "tcp", to.String())
+	if err != nil {
+		return err
+	}
+	return conn.(*net.TCPConn).Close()
+}
