@@ -16,10 +16,7 @@ package kubelab
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -38,6 +35,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testpki"
 )
 
 // The cluster's address plan: kind's dual-stack defaults, so addresses in
@@ -91,12 +89,16 @@ func Start(t testing.TB) *Cluster {
 	nodeAddr := c.node.Addr4()
 	server := "https://" + netip.AddrPortFrom(nodeAddr, apiPort).String()
 
-	token := randomHex(t)
-	saKey := filepath.Join(c.dir, "sa.key")
-	writeFile(t, saKey, rsaKeyPEM(t))
+	token := randomHex()
 	writeFile(t, filepath.Join(c.dir, "tokens.csv"), token+",admin,admin,system:masters\n")
-	pki := filepath.Join(c.dir, "pki")
-	ca := filepath.Join(pki, "apiserver.crt") // self-signed by --cert-dir: its own CA
+	// The API server's certificate, for its name in Pods and every address
+	// it is reached at: the node's, and the first address of each Service
+	// range (the kubernetes Service). The CA is known before it starts.
+	pki := testpki.NewCA(t, "kubelab")
+	ca := pki.File
+	serving := pki.Issue(t, "kubernetes.default.svc", c.node.Addr4(), c.node.Addr6(),
+		ServiceCIDR4.Addr().Next(), ServiceCIDR6.Addr().Next())
+	saKey := pki.Issue(t, "service-accounts").KeyFile // signs and verifies ServiceAccount tokens
 
 	// Every component runs in the node namespace; etcd listens on its
 	// loopback, so fixed ports collide with nothing.
@@ -108,7 +110,7 @@ func Start(t testing.TB) *Cluster {
 	c.node.Start(t, bins["kube-apiserver"],
 		"--etcd-servers", "http://127.0.0.1:2379",
 		"--bind-address", "::", "--advertise-address", nodeAddr.String(), "--secure-port", fmt.Sprint(apiPort),
-		"--cert-dir", pki,
+		"--tls-cert-file", serving.CertFile, "--tls-private-key-file", serving.KeyFile,
 		"--service-cluster-ip-range", ServiceCIDR4.String()+","+ServiceCIDR6.String(),
 		"--token-auth-file", filepath.Join(c.dir, "tokens.csv"),
 		"--authorization-mode", "Node,RBAC",
@@ -122,10 +124,6 @@ func Start(t testing.TB) *Cluster {
 		Dial:            c.node.DialContext,
 		Timeout:         30 * time.Second,
 	}
-	waitFor(t, "the API server's certificate", func() (bool, error) {
-		_, err := os.Stat(ca)
-		return err == nil, nil
-	})
 	client, err := kubernetes.NewForConfig(c.config)
 	if err != nil {
 		t.Fatal(err)
@@ -168,22 +166,6 @@ healthzBindAddress: 127.0.0.1:10256
 	c.node.Start(t, bins["kube-proxy"], "--config", proxyConfig)
 	waitFor(t, "kube-proxy's first sync", c.proxyHealthy)
 	return c
-}
-
-// Node returns the node's host: the control plane and kube-proxy run in it,
-// and it routes every Pod.
-func (c *Cluster) Node() *testhost.Host { return c.node }
-
-// Lab returns the testhost lab the node lives on, for hosts outside the
-// cluster.
-func (c *Cluster) Lab() *testhost.Lab { return c.lab }
-
-// Kubeconfig writes a kubeconfig for the administrator to path, reaching the
-// API server at the node's address (from the node, a Pod or a lab host),
-// and returns path.
-func (c *Cluster) Kubeconfig(t testing.TB, path string) string {
-	t.Helper()
-	return c.writeKubeconfigTo(t, path, c.config.Host, c.config.TLSClientConfig.CAFile, c.config.BearerToken)
 }
 
 // AddPod creates a Pod named name in namespace (made if missing) with
@@ -346,12 +328,11 @@ func (c *Cluster) proxyHealthy() (bool, error) {
 	return resp.StatusCode == http.StatusOK, nil
 }
 
+// writeKubeconfig writes the administrator's kubeconfig for the
+// controller-manager and kube-proxy and returns its path.
 func (c *Cluster) writeKubeconfig(t testing.TB, server, ca, token string) string {
-	return c.writeKubeconfigTo(t, filepath.Join(c.dir, "kubeconfig"), server, ca, token)
-}
-
-func (c *Cluster) writeKubeconfigTo(t testing.TB, path, server, ca, token string) string {
 	t.Helper()
+	path := filepath.Join(c.dir, "kubeconfig")
 	writeFile(t, path, fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -397,19 +378,10 @@ func nthAddr(p netip.Prefix, n int) netip.Addr {
 	return a
 }
 
-func randomHex(t testing.TB) string {
+func randomHex() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func rsaKeyPEM(t testing.TB) string {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
 func writeFile(t testing.TB, path, content string) {
