@@ -10,8 +10,8 @@
 #     cold build takes about 4 minutes on 2 cores, then it is cached);
 #   - the cluster tier's Kubernetes control plane (kube-apiserver,
 #     kube-controller-manager, kube-proxy), built from the wrapper module in
-#     scripts/kube (cold: about 6 to 12 minutes on 2 cores, then cached), and
-#     etcd from Debian's etcd-server.
+#     scripts/kube (cold: about 6 to 12 minutes on 2 cores, then cached),
+#     etcd from Debian's etcd-server, and CoreDNS (go install, pinned).
 # Safe to run again: a second run installs nothing.
 set -euo pipefail
 
@@ -24,6 +24,8 @@ BUF_VERSION=v1.75.0
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
 GRPC_GATEWAY_VERSION=v2.33.0
+# The cluster tier's DNS (CoreDNS with its kubernetes plugin).
+COREDNS_VERSION=v1.15.0
 # golang.org/x/perf has no tagged release; this is its 2026-01-12 commit.
 BENCHSTAT_VERSION=v0.0.0-20260112171951-5abaabe9f1bd
 CACHE_DIR=${DSPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsprobe}
@@ -82,6 +84,7 @@ install_go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PRO
 install_go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 install_go_tool protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY_VERSION"
 install_go_tool protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 "$GRPC_GATEWAY_VERSION"
+install_go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION"
 
 # --- Jaeger v2 ----------------------------------------------------------------
 jaeger_module="$(cd "$(dirname "$0")" && pwd)/jaeger"

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,11 +46,19 @@ var (
 	ClusterCIDR6 = netip.MustParsePrefix("fd00:10:244::/56")
 	ServiceCIDR4 = netip.MustParsePrefix("10.96.0.0/16")
 	ServiceCIDR6 = netip.MustParsePrefix("fd00:10:96::/112")
+
+	// ClusterDNS4 and ClusterDNS6 are the kube-dns Service's ClusterIPs,
+	// every Pod's nameservers (kind's and kubeadm's choice: the tenth
+	// address of each Service range).
+	ClusterDNS4 = netip.MustParseAddr("10.96.0.10")
+	ClusterDNS6 = netip.MustParseAddr("fd00:10:96::a")
 )
 
 const (
 	// NodeName is the name of the cluster's one Node.
 	NodeName = "node"
+	// ClusterDomain is the DNS domain of Services: NAME.NAMESPACE.svc.ClusterDomain.
+	ClusterDomain = "cluster.local"
 
 	apiPort = 6443
 	// startBudget bounds each wait of Start: the API server's readiness
@@ -76,12 +85,13 @@ type Cluster struct {
 }
 
 // Start starts a cluster in a new testhost lab and waits until it serves:
-// the API server ready, the Node with its Pod CIDRs, kube-proxy synced.
-// Everything stops when the test ends.
+// the API server ready, the Node with its Pod CIDRs, kube-proxy synced,
+// cluster DNS (CoreDNS behind the kube-dns Service) answering. Everything
+// stops when the test ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	bins := map[string]string{}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "coredns"} {
 		bins[name] = testhost.Tool(t, name)
 	}
 	lab := testhost.New(t)
@@ -165,14 +175,89 @@ healthzBindAddress: 127.0.0.1:10256
 `, NodeName, ClusterCIDR4, ClusterCIDR6, kubeconfig))
 	c.node.Start(t, bins["kube-proxy"], "--config", proxyConfig)
 	waitFor(t, "kube-proxy's first sync", c.proxyHealthy)
+	c.startDNS(t, bins["coredns"], kubeconfig)
 	return c
+}
+
+// startDNS runs CoreDNS with its kubernetes plugin in a kube-system Pod
+// behind the kube-dns Service, as kubeadm and kind deploy it, and waits
+// until it answers for the kubernetes Service over both ClusterIPs' paths.
+func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
+	t.Helper()
+	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false)
+	corefile := filepath.Join(c.dir, "Corefile")
+	writeFile(t, corefile, fmt.Sprintf(`.:53 {
+    errors
+    kubernetes %s in-addr.arpa ip6.arpa {
+        kubeconfig %s kubelab
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+}
+`, ClusterDomain, kubeconfig))
+	pod.Start(t, coredns, "-conf", corefile)
+
+	policy := corev1.IPFamilyPolicyRequireDualStack
+	_, err := c.Client.CoreV1().Services("kube-system").Create(t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: corev1.ServiceSpec{
+			Selector:       map[string]string{"k8s-app": "kube-dns"},
+			ClusterIP:      ClusterDNS4.String(),
+			ClusterIPs:     []string{ClusterDNS4.String(), ClusterDNS6.String()},
+			IPFamilyPolicy: &policy,
+			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53},
+				{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53},
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("kubelab: creating the kube-dns Service: %v", err)
+	}
+	name := "kubernetes.default.svc." + ClusterDomain + "."
+	waitFor(t, "CoreDNS to answer for "+name, func() (bool, error) {
+		return c.answers(t, pod, netip.AddrPortFrom(pod.Addr4(), 53), name), nil
+	})
+	for _, ip := range []netip.Addr{ClusterDNS4, ClusterDNS6} {
+		c.waitProxied(t, ip, "udp", 53, 1)
+		c.waitProxied(t, ip, "tcp", 53, 1)
+	}
+}
+
+// answers reports whether server, asked from host, answers name's A query
+// with an address.
+func (c *Cluster) answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name string) bool {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	conn, err := host.DialContext(ctx, "udp", server.String())
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	dc := &dns.Conn{Conn: conn}
+	if err := dc.WriteMsg(q); err != nil {
+		return false
+	}
+	r, err := dc.ReadMsg()
+	return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
 }
 
 // AddPod creates a Pod named name in namespace (made if missing) with
 // labels, as a network namespace behind the node holding the next IPv4 and
 // IPv6 addresses of the node's Pod CIDRs, and marks it Running and Ready
 // with both addresses, as the kubelet would once its containers started.
+// Programs run in it (Host.Command, Start) resolve through cluster DNS: its
+// resolv.conf is the one a kubelet writes for dnsPolicy ClusterFirst.
 func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string]string) *testhost.Host {
+	t.Helper()
+	return c.addPod(t, namespace, name, labels, true)
+}
+
+func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string]string, clusterDNS bool) *testhost.Host {
 	t.Helper()
 	c.ensureNamespace(t, namespace)
 	c.mu.Lock()
@@ -180,6 +265,13 @@ func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string
 	addr4, addr6 := nthAddr(c.podCIDR4, 10+c.nextPod), nthAddr(c.podCIDR6, 10+c.nextPod)
 	c.mu.Unlock()
 	host := c.lab.AddRoutedHost(namespace+"-"+name, c.node, addr4, addr6)
+	if clusterDNS {
+		resolvConf := fmt.Sprintf("search %[1]s.svc.%[2]s svc.%[2]s %[2]s\nnameserver %[3]s\nnameserver %[4]s\noptions ndots:5\n",
+			namespace, ClusterDomain, ClusterDNS4, ClusterDNS6)
+		if err := host.WriteEtc("resolv.conf", resolvConf); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
@@ -231,12 +323,17 @@ func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string
 // exist: kube-proxy syncs at most once a second.
 func (c *Cluster) WaitProxied(t testing.TB, clusterIP netip.Addr, port, endpoints int) {
 	t.Helper()
+	c.waitProxied(t, clusterIP, "tcp", port, endpoints)
+}
+
+func (c *Cluster) waitProxied(t testing.TB, clusterIP netip.Addr, protocol string, port, endpoints int) {
+	t.Helper()
 	family := "ip"
 	if clusterIP.Is6() {
 		family = "ip6"
 	}
-	element := fmt.Sprintf("%s . tcp . %d : goto ", clusterIP, port)
-	waitFor(t, fmt.Sprintf("kube-proxy to route %v port %d to %d endpoint(s)", clusterIP, port, endpoints), func() (bool, error) {
+	element := fmt.Sprintf("%s . %s . %d : goto ", clusterIP, protocol, port)
+	waitFor(t, fmt.Sprintf("kube-proxy to route %v %s port %d to %d endpoint(s)", clusterIP, protocol, port, endpoints), func() (bool, error) {
 		services, err := c.node.Run(t.Context(), "nft", "list", "map", family, "kube-proxy", "service-ips")
 		if err != nil {
 			return false, nil // not made yet

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -48,6 +49,21 @@ func TestDualStackServices(t *testing.T) {
 	waitEndpoints(t, c, "team-a", "v4only", v4only.Addr4(), v4only.Addr6())
 	for _, ip := range append(dualIPs, v4onlyIPs...) {
 		c.WaitProxied(t, ip, 80, 1)
+	}
+
+	// Cluster DNS answers a Pod's short name through its search path, per
+	// family, with the ClusterIPs (glibc's resolver, as an app would).
+	for _, tt := range []struct {
+		query string
+		want  netip.Addr
+	}{
+		{"ahostsv4", dualIPs[0]},
+		{"ahostsv6", dualIPs[1]},
+	} {
+		out, err := client.Run(t.Context(), "getent", tt.query, "dual.team-a")
+		if err != nil || !strings.HasPrefix(out, tt.want.String()+" ") {
+			t.Errorf("getent %s dual.team-a in a Pod: got %q (%v), want %v", tt.query, out, err, tt.want)
+		}
 	}
 
 	for _, tt := range []struct {
