@@ -58,23 +58,35 @@ type meshOptions struct {
 	// proberEtc and coordEtc are files the processes see under /etc
 	// ("resolv.conf", "hosts"; see testhost.Host.WriteEtc).
 	proberEtc, coordEtc map[string]string
+	// addHost places a process of the mesh: "coord", "client", or a prober
+	// with its namespace. By default each gets a host on the lab's bridge.
+	addHost func(name, namespace string) *testhost.Host
+	// allow is the probers' allow-list (--allow-cidr, --allow-name
+	// flags); by default the lab's prefixes.
+	allow []string
 }
 
 // probers names the mesh's probers and their namespaces.
 var probers = []struct{ name, namespace string }{{"prober-a", "team-a"}, {"prober-b", "team-b"}}
 
-// startMesh starts the mesh in lab; the probers may probe the lab's
-// addresses.
+// startMesh starts the mesh in lab (unless o places it elsewhere); the
+// probers may probe the lab's addresses.
 func startMesh(t *testing.T, lab *testhost.Lab, o meshOptions) *mesh {
 	t.Helper()
-	coord, client := lab.AddHost("coord"), lab.AddHost("client")
+	addHost, allow := o.addHost, o.allow
+	if addHost == nil {
+		addHost = func(name, _ string) *testhost.Host { return lab.AddHost(name) }
+	}
+	if allow == nil {
+		allow = []string{"--allow-cidr", lab.Prefix4().String(), "--allow-cidr", lab.Prefix6().String()}
+	}
+	coord, client := addHost("coord", ""), addHost("client", "")
 	m := &mesh{client: client, ca: testpki.NewCA(t, "mesh")}
-	allow := []string{"--allow-cidr", lab.Prefix4().String(), "--allow-cidr", lab.Prefix6().String()}
 	var proberFlags []string
 	var proberAddrs []netip.AddrPort
 	writeEtc(t, coord, o.coordEtc)
 	for _, p := range probers {
-		host := lab.AddHost(p.name)
+		host := addHost(p.name, p.namespace)
 		writeEtc(t, host, o.proberEtc)
 		cert := m.ca.Issue(t, p.name, host.Addr4())
 		addr := netip.AddrPortFrom(host.Addr4(), 9443)

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/netip"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/dsprobe/dsprobe/internal/kubelab"
+	"github.com/dsprobe/dsprobe/internal/testhost"
+)
+
+// The mesh deployed in a real cluster: the probers are Pods in team-a and
+// team-b, the coordinator and the CLI Pods in dsprobe, all over mTLS. The
+// target is a RequireDualStack Service by its cluster DNS name, whose app
+// listens on 0.0.0.0 only, the mission's first failure: each prober
+// resolves the name through CoreDNS (over a ClusterIP, through kube-proxy),
+// gets a ClusterIP per family, connects over IPv4 and is refused over IPv6
+// by the Pod behind kube-proxy's DNAT, and says LAYER_LISTENER.
+func TestMeshInCluster(t *testing.T) {
+	c := kubelab.Start(t)
+	web := c.AddPod(t, "shop", "web-1", map[string]string{"app": "web"})
+	webServer(t, web, "tcp4", "0.0.0.0:8080")
+	policy := corev1.IPFamilyPolicyRequireDualStack
+	svc, err := c.Client.CoreV1().Services("shop").Create(t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{
+			Selector:       map[string]string{"app": "web"},
+			IPFamilyPolicy: &policy,
+			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
+			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clusterIPs []string
+	for _, ip := range svc.Spec.ClusterIPs {
+		c.WaitProxied(t, netip.MustParseAddr(ip), 80, 1)
+		clusterIPs = append(clusterIPs, ip)
+	}
+
+	m := startMesh(t, nil, meshOptions{
+		addHost: func(name, namespace string) *testhost.Host {
+			if namespace == "" {
+				namespace = "dsprobe"
+			}
+			return c.AddPod(t, namespace, name, map[string]string{"app": name})
+		},
+		allow: []string{
+			"--allow-cidr", kubelab.ServiceCIDR4.String(), "--allow-cidr", kubelab.ServiceCIDR6.String(),
+			"--allow-name", "*.svc." + kubelab.ClusterDomain,
+		},
+	})
+	stdout, stderr, code := m.probe(t, nil, append(m.withCert, "-o", "json", "http://web.shop.svc.cluster.local/")...)
+	if code != 1 {
+		t.Fatalf("got exit %d (%s; %.2000s), want 1: IPv6 is refused", code, stderr, stdout)
+	}
+	var job struct {
+		Probers []struct {
+			Prober, Namespace string
+			Result            *struct {
+				Families []struct {
+					Family, FailingLayer string
+					OK                   bool
+				}
+				DNS struct {
+					A, AAAA struct{ Addresses []string }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &job); err != nil {
+		t.Fatalf("bad JSON (%v): %.2000s", err, stdout)
+	}
+	if len(job.Probers) != len(probers) {
+		t.Fatalf("got %d prober answers, want %d: %.2000s", len(job.Probers), len(probers), stdout)
+	}
+	for _, p := range job.Probers {
+		if p.Result == nil {
+			t.Errorf("prober %s/%s gave no result: %.2000s", p.Namespace, p.Prober, stdout)
+			continue
+		}
+		got := map[string]string{}
+		for _, f := range p.Result.Families {
+			got[f.Family] = f.FailingLayer
+		}
+		if got["FAMILY_IPV4"] != "LAYER_NONE" || got["FAMILY_IPV6"] != "LAYER_LISTENER" {
+			t.Errorf("prober %s/%s: failing layers %v, want IPv4 LAYER_NONE and IPv6 LAYER_LISTENER", p.Namespace, p.Prober, got)
+		}
+		resolved := append(p.Result.DNS.A.Addresses, p.Result.DNS.AAAA.Addresses...)
+		if len(resolved) != 2 || resolved[0] != clusterIPs[0] || resolved[1] != clusterIPs[1] {
+			t.Errorf("prober %s/%s resolved %v, want the ClusterIPs %v", p.Namespace, p.Prober, resolved, clusterIPs)
+		}
+	}
+}
