@@ -181,7 +181,8 @@ healthzBindAddress: 127.0.0.1:10256
 
 // startDNS runs CoreDNS with its kubernetes plugin in a kube-system Pod
 // behind the kube-dns Service, as kubeadm and kind deploy it, and waits
-// until it answers for the kubernetes Service over both ClusterIPs' paths.
+// until it answers for the kubernetes Service and kube-proxy routes both
+// kube-dns ClusterIPs (UDP and TCP) to it.
 func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	t.Helper()
 	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false)
@@ -217,7 +218,7 @@ func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	}
 	name := "kubernetes.default.svc." + ClusterDomain + "."
 	waitFor(t, "CoreDNS to answer for "+name, func() (bool, error) {
-		return c.answers(t, pod, netip.AddrPortFrom(pod.Addr4(), 53), name), nil
+		return answers(t, pod, netip.AddrPortFrom(pod.Addr4(), 53), name), nil
 	})
 	for _, ip := range []netip.Addr{ClusterDNS4, ClusterDNS6} {
 		c.waitProxied(t, ip, "udp", 53, 1)
@@ -227,7 +228,7 @@ func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 
 // answers reports whether server, asked from host, answers name's A query
 // with an address.
-func (c *Cluster) answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name string) bool {
+func answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name string) bool {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	conn, err := host.DialContext(ctx, "udp", server.String())
