@@ -346,7 +346,10 @@ func (l *Lab) cleanup() {
 
 // removeStale deletes the namespaces and /etc/netns directories of test
 // processes that died before their cleanups ran (killed, or a go test timeout
-// panic). It is best effort: a concurrent New may delete the same names.
+// panic), and first kills the programs still running in those namespaces
+// (servers a test started: they outlive it, and a deleted namespace lives
+// on as long as they do). It is best effort: a concurrent New may delete the
+// same names.
 func (l *Lab) removeStale() {
 	var dead []string
 	for _, dir := range []string{netnsRunDir, netnsEtcDir} {
@@ -360,6 +363,7 @@ func (l *Lab) removeStale() {
 		}
 		for _, name := range staleNames(names, processAlive) {
 			if dir == netnsRunDir {
+				l.killProcessesIn(name)
 				dead = append(dead, "netns delete "+name)
 			} else if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 				l.t.Logf("testhost: removing stale %s: %v", filepath.Join(dir, name), err)
@@ -369,6 +373,20 @@ func (l *Lab) removeStale() {
 	if len(dead) > 0 {
 		if _, err := l.run(strings.Join(dead, "\n")+"\n", "ip", "-force", "-batch", "-"); err != nil {
 			l.t.Logf("testhost: removing stale namespaces: %v", err)
+		}
+	}
+}
+
+// killProcessesIn kills every process in the named namespace.
+func (l *Lab) killProcessesIn(netns string) {
+	out, err := l.run("", "ip", "netns", "pids", netns)
+	if err != nil {
+		l.t.Logf("testhost: listing processes in stale namespace %s: %v", netns, err)
+		return
+	}
+	for _, field := range strings.Fields(out) {
+		if pid, err := strconv.Atoi(field); err == nil && pid > 0 {
+			unix.Kill(pid, unix.SIGKILL)
 		}
 	}
 }

@@ -712,6 +712,14 @@ func TestRemovesStaleNamespaces(t *testing.T) {
 	if err := os.MkdirAll(staleEtc, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A server the crashed test left running in its namespace.
+	orphan := exec.Command("ip", "netns", "exec", stale, "sleep", "600")
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	orphanDone := make(chan error, 1)
+	go func() { orphanDone <- orphan.Wait() }()
+	t.Cleanup(func() { orphan.Process.Kill(); <-orphanDone })
 
 	New(t)
 	if _, err := os.Stat(filepath.Join(netnsRunDir, stale)); !errors.Is(err, os.ErrNotExist) {
@@ -719,6 +727,15 @@ func TestRemovesStaleNamespaces(t *testing.T) {
 	}
 	if _, err := os.Stat(staleEtc); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale %s after New: got %v, want it deleted", staleEtc, err)
+	}
+	select {
+	case err := <-orphanDone:
+		orphanDone <- err // for the cleanup
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("the process left in the stale namespace ended with %v, want killed by New", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the process left in the stale namespace still runs 10 s after New")
 	}
 }
 
