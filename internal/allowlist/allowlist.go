@@ -96,6 +96,11 @@ func (p *Policy) nameAllowed(host string) bool {
 		return true
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	// An empty label (".svc.cluster.local", "a..b") names no host: it must
+	// not pass as a name "below" a suffix.
+	if host == "" || slices.Contains(strings.Split(host, "."), "") {
+		return false
+	}
 	for _, n := range p.Names {
 		n = strings.ToLower(strings.TrimSuffix(n, "."))
 		if suffix, ok := strings.CutPrefix(n, "*."); ok {
