@@ -18,7 +18,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -28,6 +27,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/dsprobe/dsprobe/internal/smallfile"
 )
 
 // TLSFiles names the PEM files of one side of a TLS connection.
@@ -49,7 +50,7 @@ func (f TLSFiles) ServerConfig() (*tls.Config, error) {
 	if f.Cert == "" || f.Key == "" {
 		return nil, errors.New("a TLS server needs both a certificate and a key")
 	}
-	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	cert, err := f.keyPair()
 	if err != nil {
 		return nil, fmt.Errorf("loading the server certificate: %w", err)
 	}
@@ -65,6 +66,20 @@ func (f TLSFiles) ServerConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// keyPair loads Cert and Key, as tls.LoadX509KeyPair does, with the size
+// bound of every file dsprobe reads.
+func (f TLSFiles) keyPair() (tls.Certificate, error) {
+	cert, err := smallfile.Read(f.Cert, smallfile.Limit)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := smallfile.Read(f.Key, smallfile.Limit)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(cert, key)
+}
+
 // ClientConfig builds the TLS configuration of a client that presents its
 // certificate (when Cert is set) and verifies the server with CA (or the
 // system roots). serverName overrides the name verified, for servers
@@ -72,7 +87,7 @@ func (f TLSFiles) ServerConfig() (*tls.Config, error) {
 func (f TLSFiles) ClientConfig(serverName string) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
 	if f.Cert != "" || f.Key != "" {
-		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		cert, err := f.keyPair()
 		if err != nil {
 			return nil, fmt.Errorf("loading the client certificate: %w", err)
 		}
@@ -91,7 +106,7 @@ func (f TLSFiles) ClientConfig(serverName string) (*tls.Config, error) {
 // LoadCAPool reads the PEM certificates of a CA file into a pool; a file
 // without any is an error.
 func LoadCAPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
+	pem, err := smallfile.Read(path, smallfile.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading the CA file: %w", err)
 	}
@@ -223,7 +238,7 @@ func (b BearerToken) RequireTransportSecurity() bool { return !b.Insecure }
 // ReadToken reads a bearer token file; surrounding whitespace (a trailing
 // newline) is not part of the token.
 func ReadToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path, smallfile.Limit)
 	if err != nil {
 		return "", err
 	}

@@ -214,6 +214,7 @@ func TestOrderErrors(t *testing.T) {
 		{"bad source", []string{"order", "--src", "x", "192.0.2.1"}, `"x" is not an IP address`},
 		{"unknown policy", []string{"order", "--policy", "bsd", "192.0.2.1"}, "bsd"},
 		{"malformed gai.conf names the line", []string{"order", "--policy", badConf, "192.0.2.1"}, "line 3"},
+		{"endless gai.conf", []string{"order", "--policy", "/dev/urandom", "192.0.2.1"}, "/dev/urandom is larger than 1 MiB"},
 		{"bad output format", []string{"order", "-o", "yaml", "192.0.2.1"}, `unknown output format "yaml"`},
 		{"unknown flag", []string{"order", "--sauce", "192.0.2.1"}, "sauce"},
 	}
@@ -314,6 +315,8 @@ func TestProbeBadInput(t *testing.T) {
 		{"several problems at once", []string{"probe", "--check", "ftp", "--family", "x", "192.0.2.1:80"}, "", `--family "x": want ipv4, ipv6 or both; --check: unknown check "ftp"`},
 		{"broken resolv.conf names the line", []string{"probe", "svc.example:80"}, brokenConf, ":2:"},
 		{"missing --ca file", []string{"probe", "--ca", "/nonexistent/ca.pem", "https://192.0.2.1/"}, "", "--ca"},
+		{"endless --ca file", []string{"probe", "--ca", "/dev/zero", "https://192.0.2.1/"}, "", "/dev/zero is larger than 1 MiB"},
+		{"endless resolv.conf", []string{"probe", "svc.example:80"}, "/dev/zero", "/dev/zero is larger than 1 MiB"},
 		{"bad --otlp-endpoint", []string{"probe", "--otlp-endpoint", "collector", "192.0.2.1:80"}, "", `--otlp-endpoint "collector": want host:port`},
 	}
 	for _, tt := range tests {

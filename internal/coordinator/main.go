@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -22,6 +22,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/daemon"
+	"github.com/dsprobe/dsprobe/internal/smallfile"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -61,14 +62,13 @@ func parseProber(s string) (*dsprobev1.ProberInfo, error) {
 
 // readProbersFile reads one NAME/NAMESPACE=ADDRESS per line; # comments.
 func readProbersFile(path string) ([]*dsprobev1.ProberInfo, error) {
-	f, err := os.Open(path)
+	b, err := smallfile.Read(path, smallfile.Limit)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []*dsprobev1.ProberInfo
 	var errs []error
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {

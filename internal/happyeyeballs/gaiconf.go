@@ -2,6 +2,7 @@ package happyeyeballs
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dsprobe/dsprobe/internal/smallfile"
 )
 
 // GaiConfError is one problem in a gai.conf file. ParseGaiConf and
@@ -41,7 +44,11 @@ func LoadGaiConf(path string) (*Policy, error) {
 		return nil, fmt.Errorf("reading gai.conf: %w", err)
 	}
 	defer f.Close()
-	p, err := parseGaiConf(f, path)
+	b, err := smallfile.ReadFrom(f, path, smallfile.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading gai.conf: %w", err)
+	}
+	p, err := parseGaiConf(bytes.NewReader(b), path)
 	if err != nil {
 		return nil, err
 	}

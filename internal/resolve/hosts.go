@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/smallfile"
 )
 
 // TransportFiles is the Transport of an Answer that came from a hosts file.
@@ -66,7 +68,11 @@ func LoadHosts(path string) (*Hosts, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer f.Close()
-	return ParseHosts(f, path)
+	b, err := smallfile.ReadFrom(f, path, smallfile.HostsLimit)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHosts(bytes.NewReader(b), path)
 }
 
 // Lookup returns every address the file lists for name (of both families,

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/smallfile"
 )
 
 // ParseError is one line of a resolv.conf that cannot be used. glibc skips
@@ -57,7 +60,11 @@ func LoadResolvConf(path string) (Config, error) {
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		return DefaultConfig(), nil // EISDIR, when glibc reads it
 	}
-	cfg, err := ParseResolvConf(f)
+	b, err := smallfile.ReadFrom(f, path, smallfile.Limit)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading resolver configuration: %w", err)
+	}
+	cfg, err := ParseResolvConf(bytes.NewReader(b))
 	if err != nil {
 		var errs []error
 		if joined, ok := err.(interface{ Unwrap() []error }); ok {
