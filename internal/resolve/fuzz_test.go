@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // A resolv.conf of any content gives a usable Config (with or without an
@@ -60,6 +62,62 @@ func FuzzParseHosts(f *testing.F) {
 					t.Errorf("name %q maps to an invalid address among %v", name, addrs)
 				}
 			}
+		}
+	})
+}
+
+// Whatever a server replies, the Answer made of it is consistent: addresses
+// only of the asked family with a TTL each, a bounded CNAME chain (a loop
+// ends), Positive exactly when NOERROR brought addresses, and an error
+// saying why whenever the status is StatusError.
+func FuzzFinalResult(f *testing.F) {
+	seed := func(qtype uint16, rrs ...string) {
+		m := new(dns.Msg)
+		m.SetQuestion("svc.example.", qtype)
+		m.Response, m.RecursionAvailable = true, true
+		for _, s := range rrs {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				f.Fatal(err)
+			}
+			m.Answer = append(m.Answer, rr)
+		}
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, qtype == dns.TypeAAAA)
+	}
+	seed(dns.TypeA, "svc.example. 30 IN A 192.0.2.1")
+	seed(dns.TypeAAAA, "svc.example. 30 IN CNAME a.example.", "a.example. 30 IN CNAME svc.example.", "a.example. 5 IN AAAA 2001:db8::1")
+	seed(dns.TypeAAAA, "svc.example. 30 IN AAAA ::ffff:192.0.2.1", "svc.example. 30 CH AAAA 2001:db8::2")
+	seed(dns.TypeA, "other.example. 30 IN A 192.0.2.9", "svc.example. 30 IN TXT \"x\"")
+	f.Fuzz(func(t *testing.T, b []byte, aaaa bool) {
+		m := new(dns.Msg)
+		if m.Unpack(b) != nil {
+			return // the exchange drops what does not parse
+		}
+		qtype := dns.TypeA
+		if aaaa {
+			qtype = dns.TypeAAAA
+		}
+		a := finalResult("svc.example.", qtype, reply{msg: m}).answer
+		if len(a.Addresses) != len(a.TTLs) {
+			t.Errorf("%d addresses, %d TTLs", len(a.Addresses), len(a.TTLs))
+		}
+		for _, addr := range a.Addresses {
+			if !addr.IsValid() || addr.Is4() == aaaa {
+				t.Errorf("address %v in an answer to %s", addr, dns.TypeToString[qtype])
+			}
+		}
+		if len(a.CNAMEs) > 16 {
+			t.Errorf("a CNAME chain of %d", len(a.CNAMEs))
+		}
+		if (a.Status == StatusPositive) != (m.Rcode == dns.RcodeSuccess && len(a.Addresses) > 0) {
+			t.Errorf("status %v with rcode %d and %d addresses", a.Status, m.Rcode, len(a.Addresses))
+		}
+		if a.Status == StatusError && a.Err == nil {
+			t.Errorf("StatusError without a reason")
 		}
 	})
 }
