@@ -121,6 +121,10 @@ func ProbeRequest(req *dsprobev1.ProbeRequest, d Defaults) (probe.Request, error
 	return out, nil
 }
 
+// MaxProbeTimeout bounds the budget a request may give a probe: a prober
+// stops every probe after it, whatever timeout_ms says.
+const MaxProbeTimeout = 2 * time.Minute
+
 // Timeout is the request's overall budget, or def when it sets none.
 func Timeout(req *dsprobev1.ProbeRequest, def time.Duration) time.Duration {
 	if ms := req.GetTimeoutMs(); ms > 0 {

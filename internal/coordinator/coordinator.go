@@ -37,6 +37,16 @@ const (
 	DefaultKeepJobs      = 100
 )
 
+const (
+	// ProberMargin is what the coordinator waits for a prober beyond the
+	// probe's own budget: the RPC's trip and the prober's queue.
+	ProberMargin = 15 * time.Second
+	// MaxProberTimeout bounds a job's prober_timeout_ms: a prober ends
+	// every probe within apiconv.MaxProbeTimeout, so waiting longer than
+	// that plus the margin only holds the job and its slot.
+	MaxProberTimeout = apiconv.MaxProbeTimeout + ProberMargin
+)
+
 // Discovery lists the probers a job may use.
 type Discovery interface {
 	Probers(ctx context.Context) ([]*dsprobev1.ProberInfo, error)
@@ -63,7 +73,8 @@ type Service struct {
 	// zero).
 	Concurrency int
 	// ProberTimeout is each prober's budget when the request sets none
-	// (DefaultProberTimeout if zero).
+	// (DefaultProberTimeout if zero), raised for a probe whose own timeout
+	// needs longer (see proberBudget).
 	ProberTimeout time.Duration
 	// Jobs keeps finished jobs for GetJob; nil keeps none.
 	Jobs *JobStore
@@ -85,6 +96,10 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	probeReq, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Elsewhere)
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	timeout, err := s.proberBudget(req)
+	if err != nil {
+		return err
 	}
 	probers, err := s.selectProbers(ctx, req)
 	if err != nil {
@@ -111,13 +126,6 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	s.Jobs.put(job)
 	start := time.Now()
 
-	timeout := s.ProberTimeout
-	if timeout <= 0 {
-		timeout = DefaultProberTimeout
-	}
-	if ms := req.GetProberTimeoutMs(); ms > 0 {
-		timeout = time.Duration(ms) * time.Millisecond
-	}
 	concurrency := s.Concurrency
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency
@@ -225,6 +233,29 @@ func proberError(p *dsprobev1.ProberInfo, err error, took time.Duration) *dsprob
 		Outcome:    &dsprobev1.ProberResult_Error{Error: &dsprobev1.ProberError{Code: st.Code().String(), Message: st.Message()}},
 		DurationMs: ms(took),
 	}
+}
+
+// proberBudget is how long the job waits for each prober: its
+// prober_timeout_ms, at most MaxProberTimeout; without one, the probe's own
+// budget (as a prober caps it) plus ProberMargin, and never less than
+// ProberTimeout. A prober running a long probe is not cut off as slow.
+func (s *Service) proberBudget(req *dsprobev1.RunProbeRequest) (time.Duration, error) {
+	if ms := req.GetProberTimeoutMs(); ms > 0 {
+		d := time.Duration(ms) * time.Millisecond
+		if d > MaxProberTimeout {
+			return 0, status.Errorf(codes.InvalidArgument, "prober_timeout_ms %d: at most %d (a prober ends every probe within %v)",
+				ms, MaxProberTimeout.Milliseconds(), apiconv.MaxProbeTimeout)
+		}
+		return d, nil
+	}
+	budget := s.ProberTimeout
+	if budget <= 0 {
+		budget = DefaultProberTimeout
+	}
+	if probe := apiconv.Timeout(req.GetProbe(), 0); probe > 0 {
+		budget = max(budget, min(probe, apiconv.MaxProbeTimeout)+ProberMargin)
+	}
+	return budget, nil
 }
 
 // summarize merges the probers' verdicts: a family passes only if it passed

@@ -277,6 +277,7 @@ func TestRunProbeRefusesBadJobs(t *testing.T) {
 		{"bad target", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "nope"}}, codes.InvalidArgument},
 		{"unknown prober", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, Probers: []string{"zz"}}, codes.InvalidArgument},
 		{"no prober in namespace", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, Namespaces: []string{"other"}}, codes.FailedPrecondition},
+		{"prober timeout beyond any probe", &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "svc.example:80"}, ProberTimeoutMs: 4e9}, codes.InvalidArgument},
 	}
 	for _, tt := range tests {
 		_, err := RunJob(context.Background(), c, tt.req)
@@ -286,6 +287,36 @@ func TestRunProbeRefusesBadJobs(t *testing.T) {
 	}
 	if _, err := c.GetJob(context.Background(), &dsprobev1.GetJobRequest{JobId: "nope"}); status.Code(err) != codes.NotFound {
 		t.Errorf("GetJob of an unknown job: got %v, want NotFound", err)
+	}
+}
+
+// A prober is given the job's prober_timeout_ms, or else what its probe may
+// take plus a margin: a long probe is not cut off as a slow prober.
+func TestProberBudget(t *testing.T) {
+	probe := func(ms uint32) *dsprobev1.ProbeRequest {
+		return &dsprobev1.ProbeRequest{Target: "svc.example:80", TimeoutMs: ms}
+	}
+	for _, tt := range []struct {
+		name    string
+		service time.Duration
+		req     *dsprobev1.RunProbeRequest
+		want    time.Duration
+	}{
+		{"defaults", 0, &dsprobev1.RunProbeRequest{Probe: probe(0)}, DefaultProberTimeout},
+		{"a short probe keeps the default", 0, &dsprobev1.RunProbeRequest{Probe: probe(1000)}, DefaultProberTimeout},
+		{"a long probe gets its time plus the margin", 0, &dsprobev1.RunProbeRequest{Probe: probe(100_000)}, 100*time.Second + ProberMargin},
+		{"as long as probers allow", 0, &dsprobev1.RunProbeRequest{Probe: probe(4e9)}, MaxProberTimeout},
+		{"the operator's default", time.Minute, &dsprobev1.RunProbeRequest{Probe: probe(0)}, time.Minute},
+		{"the job's own", time.Minute, &dsprobev1.RunProbeRequest{Probe: probe(100_000), ProberTimeoutMs: 500}, 500 * time.Millisecond},
+	} {
+		got, err := (&Service{ProberTimeout: tt.service}).proberBudget(tt.req)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: got %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+	_, err := (&Service{}).proberBudget(&dsprobev1.RunProbeRequest{ProberTimeoutMs: uint32(MaxProberTimeout.Milliseconds()) + 1})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 135000") {
+		t.Errorf("prober_timeout_ms past the maximum: got %v, want INVALID_ARGUMENT saying the maximum", err)
 	}
 }
 

@@ -96,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&probersFile, "probers-file", "", "`file` with one NAME/NAMESPACE=HOST:PORT per line")
 	c.proberAuth.Register(fs, "prober-", "probers", "each prober's host")
 	fs.IntVar(&c.concurrency, "concurrency", DefaultConcurrency, "probers asked at once per job")
-	fs.DurationVar(&c.proberTimeout, "prober-timeout", DefaultProberTimeout, "each prober's budget when a job sets none")
+	fs.DurationVar(&c.proberTimeout, "prober-timeout", DefaultProberTimeout, "each prober's budget when a job sets none (raised to the probe's own timeout plus 15s when that is longer)")
 	fs.IntVar(&c.keepJobs, "keep-jobs", DefaultKeepJobs, "finished jobs kept for GetJob")
 	c.otlp.Register(fs)
 	// Each job holds up to --concurrency prober calls; these bound the jobs.

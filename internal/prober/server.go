@@ -27,7 +27,7 @@ import (
 // Defaults of a Service's zero fields.
 const (
 	DefaultJobTimeout = 30 * time.Second
-	MaxJobTimeout     = 2 * time.Minute
+	MaxJobTimeout     = apiconv.MaxProbeTimeout
 )
 
 // Service implements dsprobe.v1.Prober.

@@ -91,7 +91,9 @@ type RunProbeRequest struct {
 	// Only the probers in these namespaces. Empty means every namespace.
 	Namespaces []string `protobuf:"bytes,3,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
 	// How long to wait for each prober before reporting it as slow
-	// (DEADLINE_EXCEEDED). Zero means the probe's timeout plus a margin.
+	// (DEADLINE_EXCEEDED), at most 135000 (a prober ends every probe within
+	// two minutes). Zero means the probe's timeout plus 15 s, and never less
+	// than the coordinator's --prober-timeout.
 	ProberTimeoutMs uint32 `protobuf:"varint,4,opt,name=prober_timeout_ms,json=proberTimeoutMs,proto3" json:"prober_timeout_ms,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
