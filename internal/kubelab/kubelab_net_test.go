@@ -181,3 +181,12 @@ func dial(t *testing.T, host *testhost.Host, to netip.AddrPort) error {
 	}
 	return conn.(*net.TCPConn).Close()
 }
+
+// How long a cluster takes to serve (API server, controllers, kube-proxy,
+// cluster DNS). Each cluster lives until the benchmark ends: run it with a
+// small -benchtime such as 3x.
+func BenchmarkStart(b *testing.B) {
+	for b.Loop() {
+		kubelab.Start(b)
+	}
+}
