@@ -2,12 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/netip"
 	"testing"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/dsprobe/dsprobe/internal/kubelab"
 	"github.com/dsprobe/dsprobe/internal/testhost"
@@ -24,23 +19,10 @@ func TestMeshInCluster(t *testing.T) {
 	c := kubelab.Start(t)
 	web := c.AddPod(t, "shop", "web-1", map[string]string{"app": "web"})
 	webServer(t, web, "tcp4", "0.0.0.0:8080")
-	policy := corev1.IPFamilyPolicyRequireDualStack
-	svc, err := c.Client.CoreV1().Services("shop").Create(t.Context(), &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Selector:       map[string]string{"app": "web"},
-			IPFamilyPolicy: &policy,
-			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
-			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var clusterIPs []string
-	for _, ip := range svc.Spec.ClusterIPs {
-		c.WaitProxied(t, netip.MustParseAddr(ip), 80, 1)
-		clusterIPs = append(clusterIPs, ip)
+	for _, ip := range c.AddService(t, "shop", "web", 80, 8080) {
+		c.WaitProxied(t, ip, 80, 1)
+		clusterIPs = append(clusterIPs, ip.String())
 	}
 
 	m := startMesh(t, nil, meshOptions{
@@ -59,20 +41,7 @@ func TestMeshInCluster(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("got exit %d (%s; %.2000s), want 1: IPv6 is refused", code, stderr, stdout)
 	}
-	var job struct {
-		Probers []struct {
-			Prober, Namespace string
-			Result            *struct {
-				Families []struct {
-					Family, FailingLayer string
-					OK                   bool
-				}
-				DNS struct {
-					A, AAAA struct{ Addresses []string }
-				}
-			}
-		}
-	}
+	var job jobJSON
 	if err := json.Unmarshal([]byte(stdout), &job); err != nil {
 		t.Fatalf("bad JSON (%v): %.2000s", err, stdout)
 	}

@@ -32,6 +32,9 @@ type jobJSON struct {
 				Family, FailingLayer string
 				OK                   bool
 			}
+			DNS struct {
+				A, AAAA struct{ Addresses []string }
+			}
 		}
 		Error *struct{ Code, Message string }
 	}

@@ -32,6 +32,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -316,6 +317,36 @@ func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string
 		t.Fatalf("kubelab: marking Pod %s/%s ready: %v", namespace, name, err)
 	}
 	return host
+}
+
+// AddService creates a RequireDualStack ClusterIP Service named name in
+// namespace, selecting the Pods labelled app=name, from port to targetPort
+// over TCP, and returns its ClusterIPs, IPv4 first. WaitProxied tells when
+// kube-proxy routes them.
+func (c *Cluster) AddService(t testing.TB, namespace, name string, port, targetPort int32) []netip.Addr {
+	t.Helper()
+	policy := corev1.IPFamilyPolicyRequireDualStack
+	svc, err := c.Client.CoreV1().Services(namespace).Create(t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector:       map[string]string{"app": name},
+			IPFamilyPolicy: &policy,
+			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
+			Ports:          []corev1.ServicePort{{Port: port, TargetPort: intstr.FromInt32(targetPort)}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("kubelab: creating Service %s/%s: %v", namespace, name, err)
+	}
+	var ips []netip.Addr
+	for _, s := range svc.Spec.ClusterIPs {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			t.Fatalf("kubelab: Service %s/%s has ClusterIP %q: %v", namespace, name, s, err)
+		}
+		ips = append(ips, ip)
+	}
+	return ips
 }
 
 // WaitProxied waits until kube-proxy has programmed the node for a Service's

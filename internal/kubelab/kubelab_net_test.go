@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/dsprobe/dsprobe/internal/kubelab"
 	"github.com/dsprobe/dsprobe/internal/testhost"
@@ -38,8 +36,8 @@ func TestDualStackServices(t *testing.T) {
 	serve(t, dual, "tcp", "[::]:8080")
 	serve(t, v4only, "tcp4", "0.0.0.0:8080")
 
-	dualIPs := createService(t, c, "team-a", "dual")
-	v4onlyIPs := createService(t, c, "team-a", "v4only")
+	dualIPs := c.AddService(t, "team-a", "dual", 80, 8080)
+	v4onlyIPs := c.AddService(t, "team-a", "v4only", 80, 8080)
 	for _, ips := range [][]netip.Addr{dualIPs, v4onlyIPs} {
 		if len(ips) != 2 || !kubelab.ServiceCIDR4.Contains(ips[0]) || !kubelab.ServiceCIDR6.Contains(ips[1]) {
 			t.Fatalf("got ClusterIPs %v, want one from %v then one from %v", ips, kubelab.ServiceCIDR4, kubelab.ServiceCIDR6)
@@ -105,30 +103,6 @@ func serve(t *testing.T, host *testhost.Host, network, address string) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-}
-
-// createService creates a RequireDualStack Service selecting app=name, port
-// 80 to 8080, and returns its ClusterIPs (IPv4 first).
-func createService(t *testing.T, c *kubelab.Cluster, namespace, name string) []netip.Addr {
-	t.Helper()
-	policy := corev1.IPFamilyPolicyRequireDualStack
-	svc, err := c.Client.CoreV1().Services(namespace).Create(t.Context(), &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.ServiceSpec{
-			Selector:       map[string]string{"app": name},
-			IPFamilyPolicy: &policy,
-			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
-			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ips []netip.Addr
-	for _, s := range svc.Spec.ClusterIPs {
-		ips = append(ips, netip.MustParseAddr(s))
-	}
-	return ips
 }
 
 // waitEndpoints waits until the Service's EndpointSlices hold want, each

@@ -222,16 +222,8 @@ func (l *Lab) AddHost(name string) *Host {
 }
 
 func (l *Lab) addHost(name string) (*Host, error) {
-	if !hostNameRE.MatchString(name) {
-		return nil, fmt.Errorf("testhost: host name %q: want 1-32 of [a-z0-9-], starting with a letter or digit", name)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, h := range l.hosts {
-		if h.name == name {
-			return nil, fmt.Errorf("testhost: the lab already has a host %q", name)
-		}
-	}
 	addr4, addr6 := l.next4, l.next6
 	if !l.prefix4.Contains(addr4) || addr4 == lastAddr(l.prefix4) { // the last is broadcast
 		return nil, fmt.Errorf("testhost: no free IPv4 address left in %v", l.prefix4)
@@ -240,15 +232,8 @@ func (l *Lab) addHost(name string) (*Host, error) {
 		return nil, fmt.Errorf("testhost: no free IPv6 address left in %v", l.prefix6)
 	}
 
-	h := &Host{
-		lab:   l,
-		name:  name,
-		netns: l.name + "-" + name,
-		port:  "p" + strconv.Itoa(len(l.hosts)+1),
-		addr4: addr4,
-		addr6: addr6,
-	}
-	if err := l.addHostNetns(h.netns); err != nil {
+	h, err := l.newHost(name, "p", addr4, addr6)
+	if err != nil {
 		return nil, err
 	}
 	// Both ends are made inside the lab: the host end goes straight into the
@@ -270,6 +255,35 @@ func (l *Lab) addHost(name string) (*Host, error) {
 	}
 	l.next4, l.next6 = addr4.Next(), addr6.Next()
 	l.hosts = append(l.hosts, h)
+	return h, nil
+}
+
+// newHost checks that name and the addresses are free in the lab, and makes
+// the host's namespace; its interface, named portPrefix and a number, is
+// the caller's to make. l.mu must be held.
+func (l *Lab) newHost(name, portPrefix string, addr4, addr6 netip.Addr) (*Host, error) {
+	if !hostNameRE.MatchString(name) {
+		return nil, fmt.Errorf("testhost: host name %q: want 1-32 of [a-z0-9-], starting with a letter or digit", name)
+	}
+	for _, h := range l.hosts {
+		if h.name == name {
+			return nil, fmt.Errorf("testhost: the lab already has a host %q", name)
+		}
+		if h.addr4 == addr4 || h.addr6 == addr6 {
+			return nil, fmt.Errorf("testhost: host %q: host %q already has %v or %v", name, h.name, addr4, addr6)
+		}
+	}
+	h := &Host{
+		lab:   l,
+		name:  name,
+		netns: l.name + "-" + name,
+		port:  portPrefix + strconv.Itoa(len(l.hosts)+1),
+		addr4: addr4,
+		addr6: addr6,
+	}
+	if err := l.addHostNetns(h.netns); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

@@ -3,7 +3,6 @@ package testhost
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 )
 
 // Gateway addresses every routed host reaches its gateway by, as Calico and
@@ -35,9 +34,6 @@ func (l *Lab) AddRoutedHost(name string, gateway *Host, addr4, addr6 netip.Addr)
 }
 
 func (l *Lab) addRoutedHost(name string, gateway *Host, addr4, addr6 netip.Addr) (*Host, error) {
-	if !hostNameRE.MatchString(name) {
-		return nil, fmt.Errorf("testhost: host name %q: want 1-32 of [a-z0-9-], starting with a letter or digit", name)
-	}
 	if gateway == nil || gateway.lab != l {
 		return nil, fmt.Errorf("testhost: routed host %q needs a gateway host of the same lab", name)
 	}
@@ -49,23 +45,8 @@ func (l *Lab) addRoutedHost(name string, gateway *Host, addr4, addr6 netip.Addr)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, h := range l.hosts {
-		if h.name == name {
-			return nil, fmt.Errorf("testhost: the lab already has a host %q", name)
-		}
-		if h.addr4 == addr4 || h.addr6 == addr6 {
-			return nil, fmt.Errorf("testhost: routed host %q: host %q already has %v or %v", name, h.name, addr4, addr6)
-		}
-	}
-	h := &Host{
-		lab:   l,
-		name:  name,
-		netns: l.name + "-" + name,
-		port:  "r" + strconv.Itoa(len(l.hosts)+1),
-		addr4: addr4,
-		addr6: addr6,
-	}
-	if err := l.addHostNetns(h.netns); err != nil {
+	h, err := l.newHost(name, "r", addr4, addr6)
+	if err != nil {
 		return nil, err
 	}
 	if err := inNetns(gateway.netns, func() error {
