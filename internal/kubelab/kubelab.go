@@ -28,7 +28,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +35,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/testhost"
 	"github.com/dsprobe/dsprobe/internal/testpki"
 )
@@ -227,25 +228,15 @@ func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	}
 }
 
-// answers reports whether server, asked from host, answers name's A query
-// with an address.
+// answers reports whether server, asked from host with dsprobe's own
+// resolver (one try, a second at most), answers name's A query with an
+// address.
 func answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name string) bool {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-	defer cancel()
-	conn, err := host.DialContext(ctx, "udp", server.String())
-	if err != nil {
-		return false
+	r := &resolve.Resolver{
+		Config: resolve.Config{Servers: []netip.AddrPort{server}, Timeout: time.Second, Attempts: 1},
+		Dialer: host,
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
-	q := new(dns.Msg)
-	q.SetQuestion(name, dns.TypeA)
-	dc := &dns.Conn{Conn: conn}
-	if err := dc.WriteMsg(q); err != nil {
-		return false
-	}
-	r, err := dc.ReadMsg()
-	return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
+	return r.Lookup(t.Context(), name, happyeyeballs.FamilyIPv4).Status == resolve.StatusPositive
 }
 
 // AddPod creates a Pod named name in namespace (made if missing) with
