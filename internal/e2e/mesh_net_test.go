@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -254,7 +253,7 @@ func TestMeshOverMutualTLS(t *testing.T) {
 // scrape fetches /metrics at addr from host.
 func scrape(t *testing.T, host *testhost.Host, addr netip.AddrPort) string {
 	t.Helper()
-	resp, err := httpFrom(host).Get(fmt.Sprintf("http://%s/metrics", addr))
+	resp, err := host.HTTPClient(5 * time.Second).Get(fmt.Sprintf("http://%s/metrics", addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,13 +263,4 @@ func scrape(t *testing.T, host *testhost.Host, addr netip.AddrPort) string {
 		t.Fatalf("GET /metrics from %s: %s %v", addr, resp.Status, err)
 	}
 	return string(body)
-}
-
-// httpFrom is an HTTP client whose connections start in host's namespace.
-func httpFrom(host *testhost.Host) *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			return host.DialContext(ctx, network, address)
-		},
-	}}
 }

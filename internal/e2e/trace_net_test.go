@@ -224,7 +224,7 @@ type jaegerAPI struct {
 
 // newJaegerAPI asks the query API at addr from host's namespace.
 func newJaegerAPI(host *testhost.Host, addr netip.AddrPort) *jaegerAPI {
-	return &jaegerAPI{base: fmt.Sprintf("http://%s/api/v3/traces/", addr), client: httpFrom(host)}
+	return &jaegerAPI{base: fmt.Sprintf("http://%s/api/v3/traces/", addr), client: host.HTTPClient(5 * time.Second)}
 }
 
 // await polls for the trace until done says it is complete; the spans of a

@@ -14,11 +14,9 @@
 package kubelab
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -176,7 +174,9 @@ metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 `, NodeName, ClusterCIDR4, ClusterCIDR6, kubeconfig))
 	c.node.Start(t, bins["kube-proxy"], "--config", proxyConfig)
-	waitFor(t, "kube-proxy's first sync", c.proxyHealthy)
+	fromNode := c.node.HTTPClient(2 * time.Second)
+	defer fromNode.CloseIdleConnections()
+	waitFor(t, "kube-proxy's first sync", proxyHealthy(fromNode))
 	c.startDNS(t, bins["coredns"], kubeconfig)
 	return c
 }
@@ -431,21 +431,17 @@ func (c *Cluster) ensureNamespace(t testing.TB, name string) {
 	}
 }
 
-// proxyHealthy asks kube-proxy's health endpoint, which answers 200 once
-// both families' rules are synced.
-func (c *Cluster) proxyHealthy() (bool, error) {
-	hc := &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return c.node.DialContext(ctx, network, addr)
-		}},
+// proxyHealthy asks kube-proxy's health endpoint, from the node, whether
+// both families' rules are synced (200).
+func proxyHealthy(node *http.Client) func() (bool, error) {
+	return func() (bool, error) {
+		resp, err := node.Get("http://127.0.0.1:10256/healthz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
 	}
-	resp, err := hc.Get("http://127.0.0.1:10256/healthz")
-	if err != nil {
-		return false, nil
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK, nil
 }
 
 // writeKubeconfig writes the administrator's kubeconfig for the

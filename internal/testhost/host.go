@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Host is one network namespace of a lab, with an interface on the lab's
@@ -70,6 +72,13 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 		return nil, err
 	}
 	return conn, nil
+}
+
+// HTTPClient returns an HTTP client whose connections start inside the
+// host (DialContext's rules apply: URLs name IP literals), each request
+// bounded by timeout.
+func (h *Host) HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: h.DialContext}}
 }
 
 // Listen announces on the local network address inside the host, like
