@@ -76,7 +76,6 @@ type Cluster struct {
 	// Client is an administrator's client (group system:masters), dialing
 	// the API server inside the node namespace.
 	Client kubernetes.Interface
-	config *rest.Config
 
 	mu       sync.Mutex
 	podCIDR4 netip.Prefix
@@ -127,14 +126,14 @@ func Start(t testing.TB) *Cluster {
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", saKey, "--service-account-signing-key-file", saKey)
 
-	c.config = &rest.Config{
+	config := &rest.Config{
 		Host:            server,
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: ca},
 		Dial:            c.node.DialContext,
 		Timeout:         30 * time.Second,
 	}
-	client, err := kubernetes.NewForConfig(c.config)
+	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		t.Fatal(err)
 	}
