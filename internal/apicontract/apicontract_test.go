@@ -19,7 +19,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/resolve"
@@ -100,16 +100,16 @@ func TestEnumsMatchInternalConstants(t *testing.T) {
 			protoName: func(n int) string { return layer.Layer(n).String() },
 		},
 		{
-			name: "happyeyeballs.Outcome", proto: dsprobev1.Outcome(0).Descriptor(), outOfRange: "Outcome(",
-			str:       func(n int) string { return he.Outcome(n).String() },
-			protoName: func(n int) string { return outcome(he.Outcome(n).String()) },
+			name: "dualstack.Outcome", proto: dsprobev1.Outcome(0).Descriptor(), outOfRange: "Outcome(",
+			str:       func(n int) string { return dualstack.Outcome(n).String() },
+			protoName: func(n int) string { return outcome(dualstack.Outcome(n).String()) },
 		},
 		{
 			// Family's String() is the span attribute value ("ipv4"); the
 			// zero value is "none" but the proto's FAMILY_UNSPECIFIED.
-			name: "happyeyeballs.Family", proto: dsprobev1.Family(0).Descriptor(), outOfRange: "Family(",
-			str:       func(n int) string { return he.Family(n).String() },
-			protoName: func(n int) string { return upper("FAMILY_")(he.Family(n).String()) },
+			name: "dualstack.Family", proto: dsprobev1.Family(0).Descriptor(), outOfRange: "Family(",
+			str:       func(n int) string { return dualstack.Family(n).String() },
+			protoName: func(n int) string { return upper("FAMILY_")(dualstack.Family(n).String()) },
 			from:      1,
 		},
 		{

@@ -15,6 +15,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -64,9 +65,9 @@ func ProbeRequest(req *dsprobev1.ProbeRequest, d Defaults) (probe.Request, error
 	for _, f := range req.GetFamilies() {
 		switch f {
 		case dsprobev1.Family_FAMILY_IPV4:
-			out.Families = append(out.Families, he.FamilyIPv4)
+			out.Families = append(out.Families, dualstack.FamilyIPv4)
 		case dsprobev1.Family_FAMILY_IPV6:
-			out.Families = append(out.Families, he.FamilyIPv6)
+			out.Families = append(out.Families, dualstack.FamilyIPv6)
 		default:
 			fail("family %v is not IPv4 or IPv6", f)
 		}
@@ -174,7 +175,7 @@ func CheckOf(k appcheck.Kind) dsprobev1.Check {
 // The engine's Family, Layer and Outcome are numbered as the API's enums
 // (internal/apicontract tests it), so they convert by number.
 
-func family(f he.Family) dsprobev1.Family { return dsprobev1.Family(f) }
+func family(f dualstack.Family) dsprobev1.Family { return dsprobev1.Family(f) }
 
 var dnsStatuses = map[resolve.Status]dsprobev1.DnsStatus{
 	resolve.StatusPositive: dsprobev1.DnsStatus_DNS_STATUS_POSITIVE,
@@ -210,8 +211,8 @@ func ProbeResult(r *probe.Result) *dsprobev1.ProbeResult {
 			Family: family(v.Family), Ok: v.OK, FailingLayer: dsprobev1.Layer(v.Layer), Detail: v.Detail,
 		})
 	}
-	out.Dns.A = dnsAnswer(r.DNS[he.FamilyIPv4])
-	out.Dns.Aaaa = dnsAnswer(r.DNS[he.FamilyIPv6])
+	out.Dns.A = dnsAnswer(r.DNS[dualstack.FamilyIPv4])
+	out.Dns.Aaaa = dnsAnswer(r.DNS[dualstack.FamilyIPv6])
 	for _, a := range r.Order {
 		out.Order = append(out.Order, a.String())
 	}

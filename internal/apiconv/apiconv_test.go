@@ -12,7 +12,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -34,7 +34,7 @@ func TestProbeRequest(t *testing.T) {
 	if req.Check.Kind != appcheck.HTTPS || req.Check.Path != "/healthz" || req.Check.Host != "svc.example" {
 		t.Errorf("got check %+v, want https to /healthz for svc.example (implied by the URL)", req.Check)
 	}
-	if len(req.Families) != 1 || req.Families[0] != he.FamilyIPv6 {
+	if len(req.Families) != 1 || req.Families[0] != dualstack.FamilyIPv6 {
 		t.Errorf("got families %v, want [ipv6]", req.Families)
 	}
 	if req.Profile.Name != "go" || len(req.ExtraProfiles) != 1 || req.ExtraProfiles[0].AttemptDelay != 500*time.Millisecond {
@@ -80,13 +80,13 @@ func TestProbeResultEnums(t *testing.T) {
 	tgt, _ := target.Parse("http://svc.example/")
 	r := &probe.Result{
 		Target: tgt, Check: appcheck.HTTP, Started: time.Unix(0, 0),
-		Families: []diagnose.Verdict{{Family: he.FamilyIPv6, Layer: layer.Listener, Detail: "d"}},
+		Families: []diagnose.Verdict{{Family: dualstack.FamilyIPv6, Layer: layer.Listener, Detail: "d"}},
 		Listener: listener.Inference{Accepts: listener.IPv4Only, Reason: "r"},
-		Attempts: []probe.Attempt{{Address: netip.MustParseAddrPort("[2001:db8::1]:80"), Family: he.FamilyIPv6, Outcome: he.OutcomeRefused, Duration: time.Millisecond}},
-		HappyEyeballs: probe.Prediction{Profile: "rfc8305", Family: he.FamilyIPv4, Outcome: he.OutcomeConnected, FailingLayer: layer.None,
+		Attempts: []probe.Attempt{{Address: netip.MustParseAddrPort("[2001:db8::1]:80"), Family: dualstack.FamilyIPv6, Outcome: dualstack.OutcomeRefused, Duration: time.Millisecond}},
+		HappyEyeballs: probe.Prediction{Profile: "rfc8305", Family: dualstack.FamilyIPv4, Outcome: dualstack.OutcomeConnected, FailingLayer: layer.None,
 			FallbackDelay: 1500 * time.Microsecond},
 	}
-	r.DNS[he.FamilyIPv6] = &resolve.Answer{Status: resolve.StatusNoData, Rcode: 0}
+	r.DNS[dualstack.FamilyIPv6] = &resolve.Answer{Status: resolve.StatusNoData, Rcode: 0}
 	p := ProbeResult(r)
 	if p.Check != dsprobev1.Check_CHECK_HTTP || p.Listener.Accepts != dsprobev1.ListenerAccepts_LISTENER_ACCEPTS_IPV4_ONLY {
 		t.Errorf("got check %v listener %v, want CHECK_HTTP and LISTENER_ACCEPTS_IPV4_ONLY", p.Check, p.Listener.Accepts)

@@ -9,7 +9,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // writeJobTable prints a coordinator job: every prober's verdicts side by
@@ -83,7 +83,7 @@ func verdictCell(v *dsprobev1.FamilyVerdict) string {
 
 // familyName is familyLabel of an API family (the enum numbers are the
 // engine's; internal/apicontract pins that).
-func familyName(f dsprobev1.Family) string { return familyLabel(he.Family(f)) }
+func familyName(f dsprobev1.Family) string { return dualstack.Family(f).Label() }
 
 func formatFloatMs(ms float64) string {
 	switch {

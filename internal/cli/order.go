@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"text/tabwriter"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/localaddr"
 )
@@ -82,7 +83,7 @@ func runOrder(ctx context.Context, e *env, args []string) error {
 		if d.Source.Addr.IsValid() {
 			src = d.Source.Addr.String()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\n", i+1, d.Addr, familyLabel(he.FamilyOf(d.Addr)), src,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\n", i+1, d.Addr, dualstack.FamilyOf(d.Addr).Label(), src,
 			opts.Policy.Precedence(d.Addr), opts.Policy.Label(d.Addr))
 	}
 	return tw.Flush()

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dsprobe/dsprobe/internal/diagnose"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/probe"
 )
 
@@ -16,18 +16,18 @@ import (
 // verdict; columns IPv4 and IPv6), then the client predictions.
 func writeProbeTable(w io.Writer, r *probe.Result) {
 	fmt.Fprintf(w, "target  %s  (check %s)\n\n", r.Target, r.Check)
-	families := make([]he.Family, 0, len(r.Families))
+	families := make([]dualstack.Family, 0, len(r.Families))
 	for _, v := range r.Families {
 		families = append(families, v.Family)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	header := []string{""}
 	for _, f := range families {
-		header = append(header, familyLabel(f))
+		header = append(header, f.Label())
 	}
 	row(tw, header...)
 
-	rows := func(label string, cell func(f he.Family) []string) {
+	rows := func(label string, cell func(f dualstack.Family) []string) {
 		cells := make([][]string, len(families))
 		n := 1
 		for i, f := range families {
@@ -49,28 +49,28 @@ func writeProbeTable(w io.Writer, r *probe.Result) {
 			row(tw, fields...)
 		}
 	}
-	rows("DNS answer", func(f he.Family) []string { return dnsCell(r, f) })
-	rows("addresses (order)", func(f he.Family) []string {
+	rows("DNS answer", func(f dualstack.Family) []string { return dnsCell(r, f) })
+	rows("addresses (order)", func(f dualstack.Family) []string {
 		var out []string
 		for i, a := range r.Order {
-			if he.FamilyOf(a) == f {
+			if dualstack.FamilyOf(a) == f {
 				out = append(out, fmt.Sprintf("%d. %s", i+1, a))
 			}
 		}
 		return orDash(out)
 	})
-	rows("connect", func(f he.Family) []string {
+	rows("connect", func(f dualstack.Family) []string {
 		var out []string
 		for _, a := range attemptsOf(r, f) {
 			o := a.Outcome
-			if o == he.OutcomeAppFailed {
-				o = he.OutcomeConnected
+			if o == dualstack.OutcomeAppFailed {
+				o = dualstack.OutcomeConnected
 			}
 			out = append(out, fmt.Sprintf("%s %s %s", a.Address.Addr(), o, formatMs(a.Duration)))
 		}
 		return orDash(out)
 	})
-	rows("application ("+r.Check.String()+")", func(f he.Family) []string {
+	rows("application ("+r.Check.String()+")", func(f dualstack.Family) []string {
 		var out []string
 		for _, a := range attemptsOf(r, f) {
 			if a.App == nil {
@@ -85,8 +85,8 @@ func writeProbeTable(w io.Writer, r *probe.Result) {
 		}
 		return orDash(out)
 	})
-	rows("listener", func(he.Family) []string { return []string{r.Listener.Accepts.String()} })
-	rows("verdict", func(f he.Family) []string {
+	rows("listener", func(dualstack.Family) []string { return []string{r.Listener.Accepts.String()} })
+	rows("verdict", func(f dualstack.Family) []string {
 		v := verdictOf(r, f)
 		if v.OK {
 			return []string{"ok"}
@@ -97,7 +97,7 @@ func writeProbeTable(w io.Writer, r *probe.Result) {
 
 	fmt.Fprintln(w)
 	for _, v := range r.Families {
-		fmt.Fprintf(w, "%s: %s\n", familyLabel(v.Family), v.Detail)
+		fmt.Fprintf(w, "%s: %s\n", v.Family.Label(), v.Detail)
 	}
 	fmt.Fprintf(w, "listener: %s\n\n", r.Listener.Reason)
 
@@ -111,9 +111,9 @@ func writeProbeTable(w io.Writer, r *probe.Result) {
 }
 
 func predictionRow(tw *tabwriter.Writer, p probe.Prediction, note string) {
-	ends := familyLabel(p.Family)
+	ends := p.Family.Label()
 	took := formatMs(p.TimeToConnect)
-	if p.Family == he.FamilyUnspecified {
+	if p.Family == dualstack.FamilyUnspecified {
 		ends = "no connection (" + p.Outcome.String() + ")"
 		took = "gave up after " + took
 	}
@@ -131,7 +131,7 @@ func orDash(s []string) []string {
 	return s
 }
 
-func attemptsOf(r *probe.Result, f he.Family) []probe.Attempt {
+func attemptsOf(r *probe.Result, f dualstack.Family) []probe.Attempt {
 	var out []probe.Attempt
 	for _, a := range r.Attempts {
 		if a.Family == f {
@@ -141,7 +141,7 @@ func attemptsOf(r *probe.Result, f he.Family) []probe.Attempt {
 	return out
 }
 
-func verdictOf(r *probe.Result, f he.Family) diagnose.Verdict {
+func verdictOf(r *probe.Result, f dualstack.Family) diagnose.Verdict {
 	for _, v := range r.Families {
 		if v.Family == f {
 			return v
@@ -150,16 +150,12 @@ func verdictOf(r *probe.Result, f he.Family) diagnose.Verdict {
 	return diagnose.Verdict{}
 }
 
-func dnsCell(r *probe.Result, f he.Family) []string {
+func dnsCell(r *probe.Result, f dualstack.Family) []string {
 	a := r.DNS[f]
 	if a == nil {
 		return []string{"(literal, no DNS)"}
 	}
-	q := "A"
-	if f == he.FamilyIPv6 {
-		q = "AAAA"
-	}
-	line := fmt.Sprintf("%s %s in %s", q, strings.ToUpper(a.Status.String()), formatMs(a.Elapsed()))
+	line := fmt.Sprintf("%s %s in %s", f.QueryType(), strings.ToUpper(a.Status.String()), formatMs(a.Elapsed()))
 	switch {
 	case a.Server.IsValid():
 		line += " from " + a.Server.String()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 )
 
@@ -105,7 +106,7 @@ func describeOrder(s *he.Strategy) string {
 			d += " rules " + s.Sort.Rules.String()
 		}
 	}
-	if s.FamilyFirst != he.FamilyUnspecified {
+	if s.FamilyFirst != dualstack.FamilyUnspecified {
 		d += ", " + s.FamilyFirst.String() + " first"
 	}
 	return d

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -113,14 +114,14 @@ func parseAttempt(s string) (he.Path, error) {
 		return he.Path{}, fmt.Errorf("--attempt %q: %w", s, err)
 	}
 	outcomeText, durText, hasDur := strings.Cut(rest, ":")
-	outcome, err := he.ParseOutcome(outcomeText)
+	outcome, err := dualstack.ParseOutcome(outcomeText)
 	switch {
-	case err != nil, outcome == he.OutcomeCanceled, outcome == he.OutcomeNotAttempted, outcome == he.OutcomeAppFailed:
+	case err != nil, outcome == dualstack.OutcomeCanceled, outcome == dualstack.OutcomeNotAttempted, outcome == dualstack.OutcomeAppFailed:
 		return he.Path{}, fmt.Errorf("--attempt %q: unknown outcome %q (want connected, refused, unreachable, prohibited, reset or timeout)", s, outcomeText)
 	}
 	path := he.Path{Address: addr, Outcome: outcome}
 	if hasDur {
-		if outcome == he.OutcomeTimeout {
+		if outcome == dualstack.OutcomeTimeout {
 			return he.Path{}, fmt.Errorf("--attempt %q: timeout takes no duration (it never answers)", s)
 		}
 		d, err := time.ParseDuration(durText)
@@ -148,7 +149,7 @@ func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect tim
 	}
 	pathWorks := false
 	for _, path := range paths {
-		if path.Outcome == he.OutcomeConnected {
+		if path.Outcome == dualstack.OutcomeConnected {
 			pathWorks = true
 		}
 	}
@@ -166,16 +167,12 @@ func writeSimulationTable(e *env, p he.Profile, res he.Result, pred probe.Predic
 	w := e.stdout
 	fmt.Fprintf(w, "profile   %s — %s\n", p.Name, p.Client)
 	for _, a := range res.Answers {
-		q := "A"
-		if a.Family == he.FamilyIPv6 {
-			q = "AAAA"
-		}
-		fmt.Fprintf(w, "dns       %-4s answered at %s with %d address(es)\n", q, formatMs(a.At), len(a.Addresses))
+		fmt.Fprintf(w, "dns       %-4s answered at %s with %d address(es)\n", a.Family.QueryType(), formatMs(a.At), len(a.Addresses))
 	}
 	fmt.Fprintf(w, "order     %s\n", joinAddrs(res.Order))
 	if res.Connected() {
 		fmt.Fprintf(w, "result    connected over %s to %s in %s (fallback delay %s)\n",
-			familyLabel(res.Family), res.Address, formatMs(res.TimeToConnect), formatMs(res.FallbackDelay))
+			res.Family.Label(), res.Address, formatMs(res.TimeToConnect), formatMs(res.FallbackDelay))
 	} else {
 		fmt.Fprintf(w, "result    no connection: %s after %s\n", res.Outcome, formatMs(res.TimeToConnect))
 	}
@@ -183,19 +180,9 @@ func writeSimulationTable(e *env, p he.Profile, res he.Result, pred probe.Predic
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tADDRESS\tFAMILY\tSTART\tEND\tOUTCOME")
 	for i, a := range res.Attempts {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i+1, a.Address, familyLabel(a.Family), formatMs(a.Start), formatMs(a.End), a.Outcome)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i+1, a.Address, a.Family.Label(), formatMs(a.Start), formatMs(a.End), a.Outcome)
 	}
 	tw.Flush()
-}
-
-func familyLabel(f he.Family) string {
-	switch f {
-	case he.FamilyIPv4:
-		return "IPv4"
-	case he.FamilyIPv6:
-		return "IPv6"
-	}
-	return "none"
 }
 
 func joinAddrs(addrs []netip.Addr) string {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/resolve"
@@ -22,7 +22,7 @@ import (
 // AddressEvidence is what happened to one address of the family.
 type AddressEvidence struct {
 	Address netip.AddrPort
-	Outcome he.Outcome
+	Outcome dualstack.Outcome
 	// Err is the connect's error text (empty on success).
 	Err string
 	// Connect is how long the connect took.
@@ -37,7 +37,7 @@ type AddressEvidence struct {
 
 // FamilyEvidence is everything known about one family of one target.
 type FamilyEvidence struct {
-	Family he.Family
+	Family dualstack.Family
 	// Name is the target's host name (or literal).
 	Name string
 	// DNS is the answer to this family's query; nil when the target is an
@@ -53,7 +53,7 @@ type FamilyEvidence struct {
 // Verdict is a family's result: the failing layer is LAYER_NONE when the
 // family passed.
 type Verdict struct {
-	Family he.Family
+	Family dualstack.Family
 	OK     bool
 	Layer  layer.Layer
 	Detail string
@@ -62,7 +62,7 @@ type Verdict struct {
 // Judge returns the verdict for one family.
 func Judge(ev FamilyEvidence) Verdict {
 	v := Verdict{Family: ev.Family, Layer: layer.None}
-	fam := familyName(ev.Family)
+	fam := ev.Family.Label()
 	if ev.DNS != nil && ev.DNS.Status != resolve.StatusPositive {
 		v.Layer = layer.DNS
 		v.Detail = dnsDetail(ev)
@@ -100,7 +100,7 @@ func Judge(ev FamilyEvidence) Verdict {
 
 // addressLayer names the layer one address's result points at.
 func addressLayer(a AddressEvidence) layer.Layer {
-	if a.Outcome == he.OutcomeConnected {
+	if a.Outcome == dualstack.OutcomeConnected {
 		if a.AppOK {
 			return layer.None
 		}
@@ -114,49 +114,35 @@ func addressLayer(a AddressEvidence) layer.Layer {
 // administratively prohibited policy, a reset or failed check the
 // application, and a silent drop or unreachable the route (a drop is ROUTE
 // unless policy evidence explains it, DESIGN.md).
-func OutcomeLayer(o he.Outcome) layer.Layer {
+func OutcomeLayer(o dualstack.Outcome) layer.Layer {
 	switch o {
-	case he.OutcomeNotAttempted:
+	case dualstack.OutcomeNotAttempted:
 		return layer.DNS
-	case he.OutcomeAppFailed, he.OutcomeReset:
+	case dualstack.OutcomeAppFailed, dualstack.OutcomeReset:
 		return layer.Application
-	case he.OutcomeRefused:
+	case dualstack.OutcomeRefused:
 		return layer.Listener
-	case he.OutcomeProhibited:
+	case dualstack.OutcomeProhibited:
 		return layer.Policy
 	default:
 		return layer.Route
 	}
 }
 
-func familyName(f he.Family) string {
-	if f == he.FamilyIPv6 {
-		return "IPv6"
-	}
-	return "IPv4"
-}
-
-func queryType(f he.Family) string {
-	if f == he.FamilyIPv6 {
-		return "AAAA"
-	}
-	return "A"
-}
-
 func dnsDetail(ev FamilyEvidence) string {
 	a := ev.DNS
-	q := queryType(ev.Family)
+	q := ev.Family.QueryType()
 	from := ""
 	if a.Server.IsValid() {
 		from = " from " + a.Server.String()
 	}
-	consequence := fmt.Sprintf("so no %s connection can be made and %s clients fall back or fail", familyName(ev.Family), familyName(ev.Family))
+	consequence := fmt.Sprintf("so no %s connection can be made and %s clients fall back or fail", ev.Family.Label(), ev.Family.Label())
 	if a.HostsFile != "" && a.Status == resolve.StatusNoData {
-		return fmt.Sprintf("%s lists %s with no %s address, and clients (getaddrinfo, Go) take a listed name from the file alone, without asking DNS, %s", a.HostsFile, ev.Name, familyName(ev.Family), consequence)
+		return fmt.Sprintf("%s lists %s with no %s address, and clients (getaddrinfo, Go) take a listed name from the file alone, without asking DNS, %s", a.HostsFile, ev.Name, ev.Family.Label(), consequence)
 	}
 	switch a.Status {
 	case resolve.StatusNoData:
-		return fmt.Sprintf("the %s query for %s answered NOERROR with no records (NODATA)%s: no %s address is published, %s", q, ev.Name, from, familyName(ev.Family), consequence)
+		return fmt.Sprintf("the %s query for %s answered NOERROR with no records (NODATA)%s: no %s address is published, %s", q, ev.Name, from, ev.Family.Label(), consequence)
 	case resolve.StatusNXDomain:
 		return fmt.Sprintf("the %s query for %s answered NXDOMAIN%s: the name does not exist, %s", q, ev.Name, from, consequence)
 	case resolve.StatusServFail:
@@ -175,7 +161,7 @@ func dnsDetail(ev FamilyEvidence) string {
 }
 
 func passDetail(ev FamilyEvidence) string {
-	fam := familyName(ev.Family)
+	fam := ev.Family.Label()
 	check := ev.Addresses[0].Check
 	fastest := ev.Addresses[0].Connect
 	for _, a := range ev.Addresses {
@@ -193,7 +179,7 @@ func passDetail(ev FamilyEvidence) string {
 }
 
 func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failing int) string {
-	fam := familyName(ev.Family)
+	fam := ev.Family.Label()
 	addrs := make([]string, len(root))
 	for i, a := range root {
 		addrs[i] = a.Address.String()
@@ -205,7 +191,7 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 	var s string
 	switch l {
 	case layer.Route:
-		if first.Outcome == he.OutcomeTimeout {
+		if first.Outcome == dualstack.OutcomeTimeout {
 			s = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
 		} else {
 			s = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, cause, fam)
@@ -222,7 +208,7 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 			s = fmt.Sprintf("connects to %s are refused: nothing listens on port %d over %s", which, first.Address.Port(), fam)
 		}
 	case layer.Application:
-		if first.Outcome == he.OutcomeReset {
+		if first.Outcome == dualstack.OutcomeReset {
 			s = fmt.Sprintf("connections to %s are reset after they are accepted (%s): the application or a proxy in front of it drops %s clients", which, cause, fam)
 		} else {
 			s = fmt.Sprintf("TCP connects to %s succeed but the %s check fails: %s", which, first.Check, first.AppDetail)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/resolve"
@@ -14,8 +14,8 @@ import (
 func TestJudge(t *testing.T) {
 	v6 := netip.MustParseAddrPort("[2001:db8::1]:80")
 	v6b := netip.MustParseAddrPort("[2001:db8::2]:80")
-	positive := &resolve.Answer{Family: he.FamilyIPv6, Status: resolve.StatusPositive}
-	connected := AddressEvidence{Address: v6, Outcome: he.OutcomeConnected, Check: "http", AppOK: true}
+	positive := &resolve.Answer{Family: dualstack.FamilyIPv6, Status: resolve.StatusPositive}
+	connected := AddressEvidence{Address: v6, Outcome: dualstack.OutcomeConnected, Check: "http", AppOK: true}
 	tests := []struct {
 		name   string
 		ev     FamilyEvidence
@@ -28,7 +28,7 @@ func TestJudge(t *testing.T) {
 			ok: true, layer: layer.None, detail: []string{"all 1 IPv6 address(es) connect and pass the http check"},
 		},
 		{
-			name: "literal target skips DNS", ev: FamilyEvidence{Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeConnected, Check: "tcp", AppOK: true}}},
+			name: "literal target skips DNS", ev: FamilyEvidence{Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeConnected, Check: "tcp", AppOK: true}}},
 			ok: true, layer: layer.None, detail: []string{"accept TCP connections"},
 		},
 		{
@@ -39,39 +39,39 @@ func TestJudge(t *testing.T) {
 		{name: "SERVFAIL", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusServFail}}, layer: layer.DNS, detail: []string{"SERVFAIL"}},
 		{name: "DNS timeout", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusTimeout}}, layer: layer.DNS, detail: []string{"no DNS server answered"}},
 		{
-			name: "silent drop is ROUTE", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeTimeout}}},
+			name: "silent drop is ROUTE", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeTimeout}}},
 			layer: layer.Route, detail: []string{"time out", "silently dropped"},
 		},
 		{
-			name: "admin-prohibited is POLICY", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeProhibited, Err: "ICMPv6 administratively prohibited"}}},
+			name: "admin-prohibited is POLICY", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeProhibited, Err: "ICMPv6 administratively prohibited"}}},
 			layer: layer.Policy, detail: []string{"administratively prohibited", "NetworkPolicy"},
 		},
 		{
 			name: "refused while IPv4 connects is LISTENER",
-			ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeRefused}},
-				Listener: listener.Infer([]listener.Observation{{Family: he.FamilyIPv4, Outcome: he.OutcomeConnected}, {Family: he.FamilyIPv6, Outcome: he.OutcomeRefused}})},
+			ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeRefused}},
+				Listener: listener.Infer([]listener.Observation{{Family: dualstack.FamilyIPv4, Outcome: dualstack.OutcomeConnected}, {Family: dualstack.FamilyIPv6, Outcome: dualstack.OutcomeRefused}})},
 			layer: layer.Listener, detail: []string{"refused while IPv4 connects succeed", "listens on IPv4 only", "[::]"},
 		},
 		{
-			name: "refused everywhere: nothing listens", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeRefused}}, Listener: listener.Inference{Accepts: listener.None}},
+			name: "refused everywhere: nothing listens", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeRefused}}, Listener: listener.Inference{Accepts: listener.None}},
 			layer: layer.Listener, detail: []string{"nothing listens on port 80"},
 		},
 		{
-			name: "app check fails", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: he.OutcomeConnected, Check: "http", AppDetail: "HTTP 500"}}},
+			name: "app check fails", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeConnected, Check: "http", AppDetail: "HTTP 500"}}},
 			layer: layer.Application, detail: []string{"http check fails", "HTTP 500"},
 		},
 		{
 			// The most fundamental failing layer is the root cause.
 			name: "ROUTE outranks APPLICATION across addresses",
 			ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{
-				{Address: v6, Outcome: he.OutcomeConnected, Check: "http", AppDetail: "HTTP 500"},
-				{Address: v6b, Outcome: he.OutcomeTimeout},
+				{Address: v6, Outcome: dualstack.OutcomeConnected, Check: "http", AppDetail: "HTTP 500"},
+				{Address: v6b, Outcome: dualstack.OutcomeTimeout},
 			}},
 			layer: layer.Route, detail: []string{"2 of 2 IPv6", "[2001:db8::2]:80"},
 		},
 		{
 			name:  "one bad address fails the family",
-			ev:    FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{connected, {Address: v6b, Outcome: he.OutcomeUnreachable, Err: "no route"}}},
+			ev:    FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{connected, {Address: v6b, Outcome: dualstack.OutcomeUnreachable, Err: "no route"}}},
 			layer: layer.Route, detail: []string{"1 of 2 IPv6", "unreachable"},
 		},
 		{
@@ -81,7 +81,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.ev.Family, tt.ev.Name = he.FamilyIPv6, "svc.example"
+			tt.ev.Family, tt.ev.Name = dualstack.FamilyIPv6, "svc.example"
 			v := Judge(tt.ev)
 			if v.OK != tt.ok || v.Layer != tt.layer {
 				t.Errorf("got ok=%v %v (%s), want ok=%v %v", v.OK, v.Layer, v.Detail, tt.ok, tt.layer)

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Dial connects to addr over TCP and returns the connection, or an *Error
@@ -246,9 +246,9 @@ func parseExtendedErr(m unix.SocketControlMessage) *ICMP {
 	icmp := &ICMP{Type: typ, Code: code, From: parseOffender(m.Data[sizeofSockExtendedErr:])}
 	switch origin {
 	case unix.SO_EE_ORIGIN_ICMP:
-		icmp.Family = happyeyeballs.FamilyIPv4
+		icmp.Family = dualstack.FamilyIPv4
 	case unix.SO_EE_ORIGIN_ICMP6:
-		icmp.Family = happyeyeballs.FamilyIPv6
+		icmp.Family = dualstack.FamilyIPv6
 	default:
 		return nil // a local error (EMSGSIZE, say) or a timestamp
 	}

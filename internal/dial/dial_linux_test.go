@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // loopbacks returns the loopback addresses the machine has, IPv4 first.
@@ -135,14 +135,14 @@ func TestDialLoopback(t *testing.T) {
 				name      string
 				ctx       context.Context
 				addr      netip.AddrPort
-				want      he.Outcome
+				want      dualstack.Outcome
 				wantErrIs error
 			}{
-				{"listener", t.Context(), open, he.OutcomeConnected, nil},
-				{"closed port", t.Context(), closed, he.OutcomeRefused, syscall.ECONNREFUSED},
-				{"canceled before the dial", canceled, open, he.OutcomeCanceled, context.Canceled},
-				{"deadline already passed", expired, open, he.OutcomeTimeout, context.DeadlineExceeded},
-				{"SYN dropped until the deadline", short, hole, he.OutcomeTimeout, context.DeadlineExceeded},
+				{"listener", t.Context(), open, dualstack.OutcomeConnected, nil},
+				{"closed port", t.Context(), closed, dualstack.OutcomeRefused, syscall.ECONNREFUSED},
+				{"canceled before the dial", canceled, open, dualstack.OutcomeCanceled, context.Canceled},
+				{"deadline already passed", expired, open, dualstack.OutcomeTimeout, context.DeadlineExceeded},
+				{"SYN dropped until the deadline", short, hole, dualstack.OutcomeTimeout, context.DeadlineExceeded},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -150,10 +150,10 @@ func TestDialLoopback(t *testing.T) {
 					if conn != nil {
 						defer conn.Close()
 					}
-					if got := he.ClassifyDialError(err); got != tt.want {
+					if got := dualstack.ClassifyDialError(err); got != tt.want {
 						t.Fatalf("got outcome %v (%v), want %v", got, err, tt.want)
 					}
-					if tt.want == he.OutcomeConnected {
+					if tt.want == dualstack.OutcomeConnected {
 						if conn == nil {
 							t.Fatal("got a nil conn with a nil error")
 						}
@@ -196,8 +196,8 @@ func TestDialCanceledWhileWaiting(t *testing.T) {
 			if conn != nil {
 				conn.Close()
 			}
-			if got := he.ClassifyDialError(err); got != he.OutcomeCanceled {
-				t.Fatalf("got %v (%v), want %v", got, err, he.OutcomeCanceled)
+			if got := dualstack.ClassifyDialError(err); got != dualstack.OutcomeCanceled {
+				t.Fatalf("got %v (%v), want %v", got, err, dualstack.OutcomeCanceled)
 			}
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("got %v, want an error that is context.Canceled", err)
@@ -310,17 +310,17 @@ func TestDialNoFDLeak(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 			_, err := Dial(ctx, hole)
 			cancel()
-			if he.ClassifyDialError(err) != he.OutcomeTimeout {
+			if dualstack.ClassifyDialError(err) != dualstack.OutcomeTimeout {
 				t.Fatalf("got %v, want timeout", err)
 			}
 		}
-		if _, err := Dial(t.Context(), multicast); he.ClassifyDialError(err) != he.OutcomeUnreachable {
+		if _, err := Dial(t.Context(), multicast); dualstack.ClassifyDialError(err) != dualstack.OutcomeUnreachable {
 			t.Fatalf("got %v, want unreachable", err)
 		}
-		if _, err := Dial(t.Context(), closed); he.ClassifyDialError(err) != he.OutcomeRefused {
+		if _, err := Dial(t.Context(), closed); dualstack.ClassifyDialError(err) != dualstack.OutcomeRefused {
 			t.Fatalf("got %v, want refused", err)
 		}
-		if _, err := Dial(canceled, open); he.ClassifyDialError(err) != he.OutcomeCanceled {
+		if _, err := Dial(canceled, open); dualstack.ClassifyDialError(err) != dualstack.OutcomeCanceled {
 			t.Fatalf("got %v, want canceled", err)
 		}
 		if _, err := Dial(t.Context(), netip.AddrPortFrom(netip.MustParseAddr("fe80::1%no-such-if0"), 80)); err == nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/testhost"
 )
@@ -83,16 +84,16 @@ func TestDialOnTestHosts(t *testing.T) {
 
 	type icmp struct{ typ, code uint8 }
 	families := []struct {
-		family he.Family
+		family dualstack.Family
 		server netip.Addr
 		prefix netip.Prefix
 	}{
-		{he.FamilyIPv4, server.Addr4(), lab.Prefix4()},
-		{he.FamilyIPv6, server.Addr6(), lab.Prefix6()},
+		{dualstack.FamilyIPv4, server.Addr4(), lab.Prefix4()},
+		{dualstack.FamilyIPv6, server.Addr6(), lab.Prefix6()},
 	}
 	for _, fam := range families {
 		dst := netip.AddrPortFrom(fam.server, port)
-		v4 := fam.family == he.FamilyIPv4
+		v4 := fam.family == dualstack.FamilyIPv4
 		// pick returns the IPv4 or IPv6 expectation.
 		pick := func(ipv4, ipv6 icmp) *icmp {
 			if v4 {
@@ -110,7 +111,7 @@ func TestDialOnTestHosts(t *testing.T) {
 			name      string
 			fault     func(t *testing.T)
 			timeout   time.Duration // of the dial's context
-			want      he.Outcome
+			want      dualstack.Outcome
 			wantErrno syscall.Errno
 			wantICMP  *icmp // nil: no ICMP must be reported
 			quick     bool  // the answer must arrive well before a SYN retransmission
@@ -118,45 +119,45 @@ func TestDialOnTestHosts(t *testing.T) {
 			{
 				name:  "healthy",
 				fault: func(t *testing.T) {},
-				want:  he.OutcomeConnected, quick: true,
+				want:  dualstack.OutcomeConnected, quick: true,
 			},
 			{
 				name:    "silent drop",
 				fault:   func(t *testing.T) { must(t, server.DropInbound(dst)) },
 				timeout: 300 * time.Millisecond,
-				want:    he.OutcomeTimeout,
+				want:    dualstack.OutcomeTimeout,
 			},
 			{
 				name:      "reject admin-prohibited",
 				fault:     func(t *testing.T) { must(t, server.RejectInbound(dst, testhost.RejectAdminProhibited)) },
-				want:      he.OutcomeProhibited,
+				want:      dualstack.OutcomeProhibited,
 				wantErrno: pickErrno(syscall.EHOSTUNREACH, syscall.EACCES),
 				wantICMP:  pick(icmp{3, 13}, icmp{1, 1}), quick: true,
 			},
 			{
 				name:      "reject tcp reset",
 				fault:     func(t *testing.T) { must(t, server.RejectInbound(dst, testhost.RejectTCPReset)) },
-				want:      he.OutcomeRefused,
+				want:      dualstack.OutcomeRefused,
 				wantErrno: syscall.ECONNREFUSED, quick: true,
 			},
 			{
 				name:      "reject host-unreachable",
 				fault:     func(t *testing.T) { must(t, server.RejectInbound(dst, testhost.RejectHostUnreachable)) },
-				want:      he.OutcomeUnreachable,
+				want:      dualstack.OutcomeUnreachable,
 				wantErrno: syscall.EHOSTUNREACH,
 				wantICMP:  pick(icmp{3, 1}, icmp{1, 3}), quick: true,
 			},
 			{
 				name:      "reject port-unreachable",
 				fault:     func(t *testing.T) { must(t, server.RejectInbound(dst, testhost.RejectPortUnreachable)) },
-				want:      he.OutcomeRefused,
+				want:      dualstack.OutcomeRefused,
 				wantErrno: syscall.ECONNREFUSED,
 				wantICMP:  pick(icmp{3, 3}, icmp{1, 4}), quick: true,
 			},
 			{
 				name:      "reject no-route",
 				fault:     func(t *testing.T) { must(t, server.RejectInbound(dst, testhost.RejectNoRoute)) },
-				want:      he.OutcomeUnreachable,
+				want:      dualstack.OutcomeUnreachable,
 				wantErrno: syscall.ENETUNREACH,
 				wantICMP:  pick(icmp{3, 0}, icmp{1, 0}), quick: true,
 			},
@@ -169,7 +170,7 @@ func TestDialOnTestHosts(t *testing.T) {
 				fault: func(t *testing.T) {
 					rejectWith(t, server, dst, map[bool]string{true: "reject with icmp type net-prohibited", false: "reject with icmpv6 type policy-fail"}[v4])
 				},
-				want:      he.OutcomeProhibited,
+				want:      dualstack.OutcomeProhibited,
 				wantErrno: pickErrno(syscall.ENETUNREACH, syscall.EACCES),
 				wantICMP:  pick(icmp{3, 9}, icmp{1, 5}), quick: true,
 			},
@@ -178,7 +179,7 @@ func TestDialOnTestHosts(t *testing.T) {
 				fault: func(t *testing.T) {
 					rejectWith(t, server, dst, map[bool]string{true: "reject with icmp type host-prohibited", false: "reject with icmpv6 type reject-route"}[v4])
 				},
-				want:      he.OutcomeProhibited,
+				want:      dualstack.OutcomeProhibited,
 				wantErrno: pickErrno(syscall.EHOSTUNREACH, syscall.EACCES),
 				wantICMP:  pick(icmp{3, 10}, icmp{1, 6}), quick: true,
 			},
@@ -188,7 +189,7 @@ func TestDialOnTestHosts(t *testing.T) {
 					must(t, client.DelRoute(fam.prefix))
 					t.Cleanup(func() { must(t, client.AddRoute(fam.prefix, netip.Addr{})) })
 				},
-				want:      he.OutcomeUnreachable,
+				want:      dualstack.OutcomeUnreachable,
 				wantErrno: syscall.ENETUNREACH, quick: true,
 			},
 		}
@@ -215,12 +216,12 @@ func TestDialOnTestHosts(t *testing.T) {
 						gotICMP, gotErrno = de.ICMP, de.Errno
 					}
 					t.Logf("%v %s: outcome %v, errno %d (%v), ICMP %v, after %v: %v",
-						fam.family, tt.name, he.ClassifyDialError(err), gotErrno, gotErrno, gotICMP, took.Round(time.Microsecond), err)
+						fam.family, tt.name, dualstack.ClassifyDialError(err), gotErrno, gotErrno, gotICMP, took.Round(time.Microsecond), err)
 
-					if got := he.ClassifyDialError(err); got != tt.want {
+					if got := dualstack.ClassifyDialError(err); got != tt.want {
 						t.Fatalf("got outcome %v (%v), want %v", got, err, tt.want)
 					}
-					if tt.want != he.OutcomeConnected && de == nil {
+					if tt.want != dualstack.OutcomeConnected && de == nil {
 						t.Fatalf("got error %T %v, want *Error", err, err)
 					}
 					if gotErrno != tt.wantErrno {
@@ -263,8 +264,8 @@ func TestDialOnTestHosts(t *testing.T) {
 		if conn != nil {
 			conn.Close()
 		}
-		if got := he.ClassifyDialError(err); got != he.OutcomeCanceled {
-			t.Fatalf("got %v (%v), want %v", got, err, he.OutcomeCanceled)
+		if got := dualstack.ClassifyDialError(err); got != dualstack.OutcomeCanceled {
+			t.Fatalf("got %v (%v), want %v", got, err, dualstack.OutcomeCanceled)
 		}
 		if took >= quickBound {
 			t.Errorf("got the cancellation noticed after %v, want it at once (< %v)", took, quickBound)
@@ -295,11 +296,11 @@ func TestDialOnTestHosts(t *testing.T) {
 			t.Fatalf("no connection: %+v", res)
 		}
 		conn.Close()
-		if res.Family != he.FamilyIPv4 {
-			t.Errorf("got family %v, want %v", res.Family, he.FamilyIPv4)
+		if res.Family != dualstack.FamilyIPv4 {
+			t.Errorf("got family %v, want %v", res.Family, dualstack.FamilyIPv4)
 		}
-		if got := res.Attempts[0]; got.Address != server.Addr6() || got.Outcome != he.OutcomeProhibited {
-			t.Errorf("got first attempt %v %v (%v), want %v %v", got.Address, got.Outcome, got.Err, server.Addr6(), he.OutcomeProhibited)
+		if got := res.Attempts[0]; got.Address != server.Addr6() || got.Outcome != dualstack.OutcomeProhibited {
+			t.Errorf("got first attempt %v %v (%v), want %v %v", got.Address, got.Outcome, got.Err, server.Addr6(), dualstack.OutcomeProhibited)
 		}
 		// The rejection, not the 250 ms attempt delay, starts IPv4.
 		if res.FallbackDelay >= he.DefaultAttemptDelay {

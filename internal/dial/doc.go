@@ -9,7 +9,7 @@
 // IP_RECVERR / IPV6_RECVERR and, when the connect fails, reads the socket's
 // error queue for the ICMP type, code and the address of the router (or
 // host) that sent it. The result is an *Error that satisfies
-// happyeyeballs.OutcomeError, so happyeyeballs.ClassifyDialError trusts the
+// dualstack.OutcomeError, so dualstack.ClassifyDialError trusts the
 // ICMP evidence over the errno.
 //
 // Dial creates its socket on the calling goroutine's thread, so a caller on a

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Error is why a connect failed. Dial returns only *Error values for failed
@@ -34,16 +34,16 @@ type Error struct {
 	Elapsed time.Duration
 
 	// outcome is unexported because Outcome is the method that
-	// happyeyeballs.OutcomeError requires, and a field cannot share its
+	// dualstack.OutcomeError requires, and a field cannot share its
 	// name.
-	outcome happyeyeballs.Outcome
+	outcome dualstack.Outcome
 }
 
 // Outcome returns how the attempt ended: OutcomeRefused, OutcomeTimeout,
 // OutcomeUnreachable, OutcomeProhibited, OutcomeReset or OutcomeCanceled,
 // or OutcomeUnspecified for a failure that says nothing about the path
 // (bad input, no file descriptors left).
-func (e *Error) Outcome() happyeyeballs.Outcome { return e.outcome }
+func (e *Error) Outcome() dualstack.Outcome { return e.outcome }
 
 // Error reads "connect 192.0.2.1:80: ICMP administratively prohibited from
 // 192.0.2.254": the address, then the most specific evidence there is.
@@ -52,11 +52,11 @@ func (e *Error) Error() string {
 	switch {
 	case e.ICMP != nil:
 		cause = e.ICMP.String()
-	case e.outcome == happyeyeballs.OutcomeTimeout && e.Errno == 0:
+	case e.outcome == dualstack.OutcomeTimeout && e.Errno == 0:
 		// The budget ran out, so the packets (or their answers) were
 		// probably dropped silently; say how long was waited.
 		cause = fmt.Sprintf("no answer within %v (%v)", e.Elapsed.Round(time.Millisecond), e.Err)
-	case e.outcome == happyeyeballs.OutcomeCanceled:
+	case e.outcome == dualstack.OutcomeCanceled:
 		cause = fmt.Sprintf("abandoned after %v (%v)", e.Elapsed.Round(time.Millisecond), e.Err)
 	case e.Err != nil:
 		cause = e.Err.Error()
@@ -72,14 +72,14 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Timeout reports whether the attempt ran out of time, as net.Error's
 // Timeout does, so code written for the net package's errors reads it right.
-func (e *Error) Timeout() bool { return e.outcome == happyeyeballs.OutcomeTimeout }
+func (e *Error) Timeout() bool { return e.outcome == dualstack.OutcomeTimeout }
 
 // ICMP is an ICMP or ICMPv6 error a router or the destination sent about a
 // connect, as the kernel queued it on the socket (struct sock_extended_err).
 type ICMP struct {
 	// Family says which protocol Type and Code belong to: FamilyIPv4 for
 	// ICMP, FamilyIPv6 for ICMPv6.
-	Family happyeyeballs.Family
+	Family dualstack.Family
 	// Type and Code are the message's type and code fields (ICMP 3/13 is
 	// "communication administratively prohibited").
 	Type, Code uint8
@@ -115,10 +115,10 @@ const (
 // ICMP 3/9, 3/10 or 3/13, or ICMPv6 1/1, 1/5 or 1/6.
 func (m *ICMP) Prohibited() bool {
 	switch m.Family {
-	case happyeyeballs.FamilyIPv4:
+	case dualstack.FamilyIPv4:
 		return m.Type == icmpDestUnreachable &&
 			(m.Code == icmpNetProhibited || m.Code == icmpHostProhibited || m.Code == icmpAdminProhibited)
-	case happyeyeballs.FamilyIPv6:
+	case dualstack.FamilyIPv6:
 		return m.Type == icmp6DestUnreachable &&
 			(m.Code == icmp6AdminProhibited || m.Code == icmp6PolicyFail || m.Code == icmp6RejectRoute)
 	}
@@ -163,21 +163,21 @@ var icmp6UnreachableNames = [...]string{
 // prohibited", or "type 3 code 99" for a message it does not know.
 func (m *ICMP) Name() string {
 	switch {
-	case m.Family == happyeyeballs.FamilyIPv4 && m.Type == icmpDestUnreachable && int(m.Code) < len(icmpUnreachableNames):
+	case m.Family == dualstack.FamilyIPv4 && m.Type == icmpDestUnreachable && int(m.Code) < len(icmpUnreachableNames):
 		return icmpUnreachableNames[m.Code]
-	case m.Family == happyeyeballs.FamilyIPv4 && m.Type == icmpTimeExceeded:
+	case m.Family == dualstack.FamilyIPv4 && m.Type == icmpTimeExceeded:
 		return "time exceeded"
-	case m.Family == happyeyeballs.FamilyIPv4 && m.Type == icmpParameterProblem:
+	case m.Family == dualstack.FamilyIPv4 && m.Type == icmpParameterProblem:
 		return "parameter problem"
-	case m.Family == happyeyeballs.FamilyIPv4 && m.Type == icmpSourceQuench:
+	case m.Family == dualstack.FamilyIPv4 && m.Type == icmpSourceQuench:
 		return "source quench"
-	case m.Family == happyeyeballs.FamilyIPv6 && m.Type == icmp6DestUnreachable && int(m.Code) < len(icmp6UnreachableNames):
+	case m.Family == dualstack.FamilyIPv6 && m.Type == icmp6DestUnreachable && int(m.Code) < len(icmp6UnreachableNames):
 		return icmp6UnreachableNames[m.Code]
-	case m.Family == happyeyeballs.FamilyIPv6 && m.Type == icmp6PacketTooBig:
+	case m.Family == dualstack.FamilyIPv6 && m.Type == icmp6PacketTooBig:
 		return "packet too big"
-	case m.Family == happyeyeballs.FamilyIPv6 && m.Type == icmp6TimeExceeded:
+	case m.Family == dualstack.FamilyIPv6 && m.Type == icmp6TimeExceeded:
 		return "time exceeded"
-	case m.Family == happyeyeballs.FamilyIPv6 && m.Type == icmp6ParameterProblem:
+	case m.Family == dualstack.FamilyIPv6 && m.Type == icmp6ParameterProblem:
 		return "parameter problem"
 	}
 	return fmt.Sprintf("type %d code %d", m.Type, m.Code)
@@ -187,7 +187,7 @@ func (m *ICMP) Name() string {
 // for IPv6).
 func (m *ICMP) String() string {
 	s := "ICMP " + m.Name()
-	if m.Family == happyeyeballs.FamilyIPv6 {
+	if m.Family == dualstack.FamilyIPv6 {
 		s = "ICMPv6 " + m.Name()
 	}
 	if m.From.IsValid() {
@@ -200,24 +200,24 @@ func (m *ICMP) String() string {
 // most specific first: the context when it ended the attempt before the
 // socket had an answer, then an ICMP policy rejection (which the errno hides
 // over IPv4), then the errno.
-func classify(errno syscall.Errno, icmp *ICMP, err error) happyeyeballs.Outcome {
+func classify(errno syscall.Errno, icmp *ICMP, err error) dualstack.Outcome {
 	switch {
 	case errno == 0 && errors.Is(err, context.Canceled):
-		return happyeyeballs.OutcomeCanceled
+		return dualstack.OutcomeCanceled
 	case errno == 0 && errors.Is(err, context.DeadlineExceeded):
-		return happyeyeballs.OutcomeTimeout
+		return dualstack.OutcomeTimeout
 	case icmp != nil && icmp.Prohibited():
-		return happyeyeballs.OutcomeProhibited
+		return dualstack.OutcomeProhibited
 	case errno == syscall.EAFNOSUPPORT:
 		// The kernel has no stack for the family (IPv6 disabled at boot):
 		// for this host the family has no route at all.
-		return happyeyeballs.OutcomeUnreachable
+		return dualstack.OutcomeUnreachable
 	case errno != 0:
 		// The errno table (ECONNREFUSED, EHOSTUNREACH, EACCES, ...) is
 		// happyeyeballs', kept in one place.
-		return happyeyeballs.ClassifyDialError(errno)
+		return dualstack.ClassifyDialError(errno)
 	}
-	return happyeyeballs.OutcomeUnspecified
+	return dualstack.OutcomeUnspecified
 }
 
 // newError builds the *Error for a failed connect to addr that started at

@@ -4,16 +4,18 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Attempt is one connection attempt in a race's timeline. Times are offsets
 // from the start of the race, which is the start of resolution.
 type Attempt struct {
 	Address netip.Addr
-	Family  Family
+	Family  dualstack.Family
 	Start   time.Duration
 	End     time.Duration
-	Outcome Outcome
+	Outcome dualstack.Outcome
 	// Err is the dialer's error for a failed attempt. The simulator has
 	// none; an attempt the client abandoned has none either.
 	Err error
@@ -21,7 +23,7 @@ type Attempt struct {
 
 // Answer is one DNS answer as the race saw it.
 type Answer struct {
-	Family    Family
+	Family    dualstack.Family
 	At        time.Duration
 	Addresses []netip.Addr
 	// Err is the lookup's error (the simulator has none): a negative
@@ -37,13 +39,13 @@ type Result struct {
 	Winner int
 	// Family is the family the client ended up connected over;
 	// FamilyUnspecified if it never connected.
-	Family Family
+	Family dualstack.Family
 	// Address is the winning address (the zero Addr if none).
 	Address netip.Addr
 	// Outcome is OutcomeConnected for a winner. Otherwise it is the
 	// outcome of the attempt whose failure ended the client's try, or
 	// OutcomeNotAttempted when DNS gave no address at all.
-	Outcome Outcome
+	Outcome dualstack.Outcome
 	// TimeToConnect runs from the start of resolution to the end of the
 	// winning handshake; when the client never connects, to the moment it
 	// gave up.
@@ -78,7 +80,7 @@ const (
 // virtual completion).
 type action struct {
 	kind     actionKind
-	family   Family
+	family   dualstack.Family
 	attempt  int
 	addr     netip.Addr
 	deadline time.Duration
@@ -96,8 +98,8 @@ func (t *timer) stop()                      { t.set = false }
 // lane is one family lane of ConnectFamilyLanes, or the whole list when the
 // strategy has a single one.
 type lane struct {
-	family  Family // FamilyUnspecified: every family
-	running int    // attempt index, -1 when idle
+	family  dualstack.Family // FamilyUnspecified: every family
+	running int              // attempt index, -1 when idle
 	started bool
 }
 
@@ -154,28 +156,28 @@ func (e *engine) begin() {
 	}
 	switch e.s.Resolve {
 	case ResolvePreferIPv6:
-		e.query(FamilyIPv6)
+		e.query(dualstack.FamilyIPv6)
 	case ResolvePreferIPv4:
-		e.query(FamilyIPv4)
+		e.query(dualstack.FamilyIPv4)
 	default:
 		// RFC 8305 §3: "the client SHOULD send out queries for AAAA
 		// records first, immediately followed by A records".
-		e.query(FamilyIPv6)
-		e.query(FamilyIPv4)
+		e.query(dualstack.FamilyIPv6)
+		e.query(dualstack.FamilyIPv4)
 	}
 }
 
-func (e *engine) query(f Family) {
+func (e *engine) query(f dualstack.Family) {
 	e.queried[f] = true
 	e.actions = append(e.actions, action{kind: actQuery, family: f})
 }
 
 func (e *engine) pendingQueries() bool {
-	return (e.queried[FamilyIPv4] && !e.answered[FamilyIPv4]) || (e.queried[FamilyIPv6] && !e.answered[FamilyIPv6])
+	return (e.queried[dualstack.FamilyIPv4] && !e.answered[dualstack.FamilyIPv4]) || (e.queried[dualstack.FamilyIPv6] && !e.answered[dualstack.FamilyIPv6])
 }
 
 // answer records the DNS answer for family f.
-func (e *engine) answer(now time.Duration, f Family, addrs []netip.Addr, err error) {
+func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Addr, err error) {
 	e.now = now
 	if e.done || !e.queried[f] || e.answered[f] {
 		return
@@ -186,7 +188,7 @@ func (e *engine) answer(now time.Duration, f Family, addrs []netip.Addr, err err
 		a = a.Unmap()
 		// A resolver may answer an A query with nothing of the other
 		// family; anything else is not this answer's to give.
-		if FamilyOf(a) != f || slices.Contains(e.known, a) {
+		if dualstack.FamilyOf(a) != f || slices.Contains(e.known, a) {
 			continue
 		}
 		kept = append(kept, a)
@@ -205,14 +207,14 @@ func (e *engine) answer(now time.Duration, f Family, addrs []netip.Addr, err err
 		}
 	case ResolveResolutionDelay:
 		switch {
-		case f == FamilyIPv6 && len(kept) > 0:
+		case f == dualstack.FamilyIPv6 && len(kept) > 0:
 			// "If a positive AAAA response (a response with at least one
 			// valid AAAA record) is received first, the first IPv6
 			// connection attempt is immediately started."
 			e.startConnecting()
 		case !e.pendingQueries():
 			e.startConnecting()
-		case f == FamilyIPv4 && len(kept) > 0:
+		case f == dualstack.FamilyIPv4 && len(kept) > 0:
 			// "If a positive A response is received first due to
 			// reordering, the client SHOULD wait a short time for the AAAA
 			// response to ensure that preference is given to IPv6."
@@ -270,9 +272,9 @@ func (e *engine) sortKnown() []netip.Addr {
 			out[i] = dsts[i].Addr
 		}
 	}
-	if e.s.FamilyFirst != FamilyUnspecified {
+	if e.s.FamilyFirst != dualstack.FamilyUnspecified {
 		slices.SortStableFunc(out, func(a, b netip.Addr) int {
-			return boolRank(FamilyOf(a) != e.s.FamilyFirst) - boolRank(FamilyOf(b) != e.s.FamilyFirst)
+			return boolRank(dualstack.FamilyOf(a) != e.s.FamilyFirst) - boolRank(dualstack.FamilyOf(b) != e.s.FamilyFirst)
 		})
 	}
 	if e.s.Connect == ConnectInterleave {
@@ -297,10 +299,10 @@ func Interleave(addrs []netip.Addr, firstFamilyCount int) []netip.Addr {
 		return nil
 	}
 	firstFamilyCount = max(firstFamilyCount, 1)
-	first := FamilyOf(addrs[0])
+	first := dualstack.FamilyOf(addrs[0])
 	var primary, secondary []netip.Addr
 	for _, a := range addrs {
-		if FamilyOf(a) == first {
+		if dualstack.FamilyOf(a) == first {
 			primary = append(primary, a)
 		} else {
 			secondary = append(secondary, a)
@@ -324,8 +326,8 @@ func Interleave(addrs []netip.Addr, firstFamilyCount int) []netip.Addr {
 }
 
 func (e *engine) startLanes() {
-	primary := FamilyOf(e.order[0])
-	if e.s.FallbackOnlyFromIPv6 && primary == FamilyIPv4 {
+	primary := dualstack.FamilyOf(e.order[0])
+	if e.s.FallbackOnlyFromIPv6 && primary == dualstack.FamilyIPv4 {
 		e.lanes = []lane{{running: -1}}
 	} else {
 		e.lanes = []lane{{family: primary, running: -1}, {family: primary.Other(), running: -1}}
@@ -359,7 +361,7 @@ func (e *engine) startLane(i int) {
 }
 
 func (e *engine) inLane(i int, a netip.Addr) bool {
-	return e.lanes[i].family == FamilyUnspecified || FamilyOf(a) == e.lanes[i].family
+	return e.lanes[i].family == dualstack.FamilyUnspecified || dualstack.FamilyOf(a) == e.lanes[i].family
 }
 
 // untried counts the addresses lane i has not started, within MaxAttempts.
@@ -391,7 +393,7 @@ func (e *engine) startNext(i int) bool {
 	}
 	id := len(e.attempts)
 	e.tried[addr] = true
-	e.attempts = append(e.attempts, Attempt{Address: addr, Family: FamilyOf(addr), Start: e.now, Outcome: OutcomeUnspecified})
+	e.attempts = append(e.attempts, Attempt{Address: addr, Family: dualstack.FamilyOf(addr), Start: e.now, Outcome: dualstack.OutcomeUnspecified})
 	deadline := e.attemptDeadline(left)
 	e.deadlines[id] = deadline
 	e.attemptOf[id] = i
@@ -446,13 +448,13 @@ func (e *engine) attemptDeadline(addrsLeft int) time.Duration {
 // attemptEnded records the end of attempt id. It reports whether the engine
 // keeps the connection: false for an attempt it had already abandoned, whose
 // late connection the driver must close.
-func (e *engine) attemptEnded(now time.Duration, id int, outcome Outcome, err error) bool {
+func (e *engine) attemptEnded(now time.Duration, id int, outcome dualstack.Outcome, err error) bool {
 	e.now = now
 	if _, running := e.deadlines[id]; !running || e.done {
 		return false
 	}
 	e.end(id, outcome, err)
-	if outcome == OutcomeConnected {
+	if outcome == dualstack.OutcomeConnected {
 		e.finish(id)
 		return true
 	}
@@ -460,7 +462,7 @@ func (e *engine) attemptEnded(now time.Duration, id int, outcome Outcome, err er
 	return false
 }
 
-func (e *engine) end(id int, outcome Outcome, err error) {
+func (e *engine) end(id int, outcome dualstack.Outcome, err error) {
 	a := &e.attempts[id]
 	a.End, a.Outcome, a.Err = e.now, outcome, err
 	i := e.attemptOf[id]
@@ -472,7 +474,7 @@ func (e *engine) end(id int, outcome Outcome, err error) {
 }
 
 // abort abandons a running attempt.
-func (e *engine) abort(id int, outcome Outcome) {
+func (e *engine) abort(id int, outcome dualstack.Outcome) {
 	e.end(id, outcome, nil)
 	e.actions = append(e.actions, action{kind: actAbort, attempt: id})
 }
@@ -562,13 +564,13 @@ func (e *engine) tick(now time.Duration) {
 		case e.total.due(now):
 			e.total.stop()
 			for _, id := range e.runningIDs() {
-				e.abort(id, OutcomeTimeout)
+				e.abort(id, dualstack.OutcomeTimeout)
 			}
 			e.finish(-1)
 		case e.dueAttempt() >= 0:
 			id := e.dueAttempt()
 			i := e.attemptOf[id]
-			e.abort(id, OutcomeTimeout)
+			e.abort(id, dualstack.OutcomeTimeout)
 			e.afterFailure(i)
 		case e.resolution.due(now):
 			e.resolution.stop()
@@ -577,7 +579,7 @@ func (e *engine) tick(now time.Duration) {
 			e.next.stop()
 			if e.s.AbortOnAttemptDelay && e.lanes[0].running >= 0 {
 				id := e.lanes[0].running
-				e.abort(id, OutcomeTimeout)
+				e.abort(id, dualstack.OutcomeTimeout)
 			}
 			e.startNext(0)
 		case e.fallback.due(now):
@@ -610,7 +612,7 @@ func (e *engine) runningIDs() []int {
 }
 
 // stop ends the race from outside (the caller's context ended).
-func (e *engine) stop(now time.Duration, outcome Outcome) {
+func (e *engine) stop(now time.Duration, outcome dualstack.Outcome) {
 	e.now = now
 	if e.done {
 		return
@@ -623,7 +625,7 @@ func (e *engine) stop(now time.Duration, outcome Outcome) {
 
 func (e *engine) finish(winner int) {
 	for _, id := range e.runningIDs() {
-		e.abort(id, OutcomeCanceled)
+		e.abort(id, dualstack.OutcomeCanceled)
 	}
 	e.done = true
 	e.resolution.stop()
@@ -635,7 +637,7 @@ func (e *engine) finish(winner int) {
 	}
 	r := Result{
 		Winner:        winner,
-		Outcome:       OutcomeNotAttempted,
+		Outcome:       dualstack.OutcomeNotAttempted,
 		TimeToConnect: e.now,
 		ConnectStart:  e.connectStart,
 		Order:         e.order,
@@ -647,7 +649,7 @@ func (e *engine) finish(winner int) {
 	}
 	if winner >= 0 {
 		w := e.attempts[winner]
-		r.Family, r.Address, r.Outcome = w.Family, w.Address, OutcomeConnected
+		r.Family, r.Address, r.Outcome = w.Family, w.Address, dualstack.OutcomeConnected
 		if first := e.attempts[0]; w.Family != first.Family {
 			r.FallbackDelay = w.Start - first.Start
 		}
@@ -664,7 +666,7 @@ func (e *engine) lastEnded() int {
 	best := -1
 	for _, ownFailure := range []bool{true, false} {
 		for id, a := range e.attempts {
-			if ownFailure && a.Outcome == OutcomeCanceled {
+			if ownFailure && a.Outcome == dualstack.OutcomeCanceled {
 				continue
 			}
 			if best < 0 || a.End > e.attempts[best].End {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // A profile spec either is refused or yields a strategy that validates and
@@ -18,9 +20,9 @@ func FuzzParseProfile(f *testing.F) {
 		f.Add(s)
 	}
 	blackholed := Scenario{Paths: []Path{
-		{Address: netip.MustParseAddr("2001:db8::1"), Outcome: OutcomeTimeout},
-		{Address: netip.MustParseAddr("2001:db8::2"), Outcome: OutcomeTimeout},
-		{Address: netip.MustParseAddr("192.0.2.1"), Outcome: OutcomeConnected, After: 2 * time.Millisecond},
+		{Address: netip.MustParseAddr("2001:db8::1"), Outcome: dualstack.OutcomeTimeout},
+		{Address: netip.MustParseAddr("2001:db8::2"), Outcome: dualstack.OutcomeTimeout},
+		{Address: netip.MustParseAddr("192.0.2.1"), Outcome: dualstack.OutcomeConnected, After: 2 * time.Millisecond},
 	}}
 	f.Fuzz(func(t *testing.T, spec string) {
 		p, err := ParseProfile(spec)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Profile is a named client behaviour: the Strategy that reproduces it, what
@@ -176,7 +178,7 @@ func BuiltinProfiles() []Profile {
 			Client: "Java (JDK 17-21) new Socket(host, port) and HttpURLConnection: first address only, IPv4 first",
 			Strategy: Strategy{
 				Resolve: ResolveWaitBoth,
-				Order:   OrderRFC6724, Sort: glibc(), FamilyFirst: FamilyIPv4,
+				Order:   OrderRFC6724, Sort: glibc(), FamilyFirst: dualstack.FamilyIPv4,
 				Connect: ConnectSequential, MaxAttempts: 1,
 			},
 			Sources: []string{"JDK net-properties (java.net.preferIPv6Addresses default false)", "JDK-8313356 (NetworkClient used only the first address)"},
@@ -187,7 +189,7 @@ func BuiltinProfiles() []Profile {
 			Client: "Java as in profile java with -Djava.net.preferIPv6Addresses=true",
 			Strategy: Strategy{
 				Resolve: ResolveWaitBoth,
-				Order:   OrderRFC6724, Sort: glibc(), FamilyFirst: FamilyIPv6,
+				Order:   OrderRFC6724, Sort: glibc(), FamilyFirst: dualstack.FamilyIPv6,
 				Connect: ConnectSequential, MaxAttempts: 1,
 			},
 			Sources: []string{"JDK net-properties (java.net.preferIPv6Addresses)"},
@@ -197,7 +199,7 @@ func BuiltinProfiles() []Profile {
 			Client: "OkHttp 5 (fast fallback on since 5.0.0-alpha.11), default connectTimeout 10 s",
 			Strategy: Strategy{
 				Resolve: ResolveWaitBoth,
-				Order:   OrderRFC6724, Sort: glibc(), FamilyFirst: FamilyIPv6,
+				Order:   OrderRFC6724, Sort: glibc(), FamilyFirst: dualstack.FamilyIPv6,
 				Connect: ConnectInterleave, FirstFamilyCount: 1, AttemptDelay: 250 * time.Millisecond,
 				AttemptTimeout: 10 * time.Second,
 			},

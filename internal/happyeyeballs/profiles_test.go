@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // The names users script against (shared/DESIGN.md).
@@ -45,7 +47,7 @@ func TestParseProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.AttemptDelay != 500*time.Millisecond || p.AbortOnAttemptDelay || p.FamilyFirst != FamilyIPv4 || p.FirstFamilyCount != 2 || p.Sort.Rules != NewRuleSet(1, 2, 6) {
+	if p.AttemptDelay != 500*time.Millisecond || p.AbortOnAttemptDelay || p.FamilyFirst != dualstack.FamilyIPv4 || p.FirstFamilyCount != 2 || p.Sort.Rules != NewRuleSet(1, 2, 6) {
 		t.Errorf("got %+v, want the overrides applied", p.Strategy)
 	}
 	if p.Name != "node,attempt-delay=500ms,abort-on-attempt-delay=false,family-first=ipv4,first-family-count=2,rules=1+2+6" {

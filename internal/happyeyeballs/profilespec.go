@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // ParseProfile parses a profile spec: a built-in name, optionally followed by
@@ -101,10 +103,10 @@ func ProfileParams() []ProfileParam {
 			get: func(s *Strategy) string { return s.FamilyFirst.String() },
 			set: func(s *Strategy, v string) error {
 				if v == "none" {
-					s.FamilyFirst = FamilyUnspecified
+					s.FamilyFirst = dualstack.FamilyUnspecified
 					return nil
 				}
-				f, err := ParseFamily(v)
+				f, err := dualstack.ParseFamily(v)
 				s.FamilyFirst = f
 				return err
 			},

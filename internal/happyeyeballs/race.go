@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Clock is the time source of a real race. Tests inject a fake one.
@@ -29,15 +31,15 @@ type Dialer interface {
 
 // LookupFunc answers the DNS query for one family. It is called at most once
 // per family and concurrently for the two families.
-type LookupFunc func(ctx context.Context, family Family) ([]netip.Addr, error)
+type LookupFunc func(ctx context.Context, family dualstack.Family) ([]netip.Addr, error)
 
 // StaticLookup answers with the given addresses, split by family, at once:
 // for a race over addresses that are already known.
 func StaticLookup(addrs ...netip.Addr) LookupFunc {
-	return func(_ context.Context, f Family) ([]netip.Addr, error) {
+	return func(_ context.Context, f dualstack.Family) ([]netip.Addr, error) {
 		var out []netip.Addr
 		for _, a := range addrs {
-			if FamilyOf(a) == f {
+			if dualstack.FamilyOf(a) == f {
 				out = append(out, a)
 			}
 		}
@@ -88,7 +90,7 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 
 	type event struct {
 		query   bool
-		family  Family
+		family  dualstack.Family
 		addrs   []netip.Addr
 		attempt int
 		conn    net.Conn
@@ -109,7 +111,7 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 			switch act.kind {
 			case actQuery:
 				outstanding++
-				go func(f Family) {
+				go func(f dualstack.Family) {
 					addrs, err := lookup(queryCtx, f)
 					events <- event{query: true, family: f, addrs: addrs, err: err}
 				}(act.family)
@@ -166,12 +168,12 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 			default:
 				cancels[ev.attempt]()
 				delete(cancels, ev.attempt)
-				outcome := ClassifyDialError(ev.err)
-				if ev.err != nil && (outcome == OutcomeConnected || outcome == OutcomeCanceled) {
+				outcome := dualstack.ClassifyDialError(ev.err)
+				if ev.err != nil && (outcome == dualstack.OutcomeConnected || outcome == dualstack.OutcomeCanceled) {
 					// An error the classifier cannot place is still a
 					// failure of this attempt, not a success or an
 					// abandonment.
-					outcome = OutcomeUnspecified
+					outcome = dualstack.OutcomeUnspecified
 				}
 				if e.attemptEnded(since(), ev.attempt, outcome, ev.err) && ev.conn != nil {
 					winner = ev.conn
@@ -197,11 +199,11 @@ func (r *Racer) Race(ctx context.Context, lookup LookupFunc, port uint16) (net.C
 
 // stopOutcome is the outcome of attempts the caller's context ended: a
 // deadline is a timeout, a cancellation a cancellation.
-func stopOutcome(err error) Outcome {
+func stopOutcome(err error) dualstack.Outcome {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return OutcomeTimeout
+		return dualstack.OutcomeTimeout
 	}
-	return OutcomeCanceled
+	return dualstack.OutcomeCanceled
 }
 
 type systemClock struct{}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/testhost"
 )
 
@@ -37,8 +38,8 @@ func TestRaceOnTestHosts(t *testing.T) {
 		name         string
 		profile      string
 		fault        func(t *testing.T)
-		family       Family
-		firstOutcome Outcome
+		family       dualstack.Family
+		firstOutcome dualstack.Outcome
 		// The fallback must start no earlier than minFallback and, when it
 		// is the failure rather than a timer that starts it, before
 		// maxFallback.
@@ -48,7 +49,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			name:    "healthy dual-stack: IPv6 wins",
 			profile: "rfc8305",
 			fault:   func(t *testing.T) {},
-			family:  FamilyIPv6, firstOutcome: OutcomeConnected,
+			family:  dualstack.FamilyIPv6, firstOutcome: dualstack.OutcomeConnected,
 		},
 		{
 			name:    "IPv6 silently dropped: IPv4 after the 250 ms attempt delay",
@@ -56,7 +57,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			fault: func(t *testing.T) {
 				must(t, server.DropInbound(v6))
 			},
-			family: FamilyIPv4, firstOutcome: OutcomeCanceled,
+			family: dualstack.FamilyIPv4, firstOutcome: dualstack.OutcomeCanceled,
 			minFallback: 250 * time.Millisecond, maxFallback: 2 * time.Second,
 		},
 		{
@@ -65,7 +66,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			fault: func(t *testing.T) {
 				must(t, server.RejectInbound(v6, testhost.RejectTCPReset))
 			},
-			family: FamilyIPv4, firstOutcome: OutcomeRefused,
+			family: dualstack.FamilyIPv4, firstOutcome: dualstack.OutcomeRefused,
 			maxFallback: DefaultAttemptDelay,
 		},
 		{
@@ -75,7 +76,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 				must(t, client.DelRoute(lab.Prefix6()))
 				t.Cleanup(func() { must(t, client.AddRoute(lab.Prefix6(), netip.Addr{})) })
 			},
-			family: FamilyIPv4, firstOutcome: OutcomeUnreachable,
+			family: dualstack.FamilyIPv4, firstOutcome: dualstack.OutcomeUnreachable,
 			maxFallback: 300 * time.Millisecond,
 		},
 		{
@@ -86,7 +87,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			fault: func(t *testing.T) {
 				must(t, server.RejectInbound(v6, testhost.RejectAdminProhibited))
 			},
-			family: FamilyIPv4, firstOutcome: OutcomeProhibited,
+			family: dualstack.FamilyIPv4, firstOutcome: dualstack.OutcomeProhibited,
 			maxFallback: 5 * time.Second,
 		},
 	}

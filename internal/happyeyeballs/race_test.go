@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 func TestMain(m *testing.M) {
@@ -153,10 +155,10 @@ func TestRaceFakeClockBlackhole(t *testing.T) {
 		t.Fatalf("got conn %v err %v, want a connection", got.conn, got.err)
 	}
 	got.conn.Close()
-	if got.res.Family != FamilyIPv4 || got.res.TimeToConnect != 252*ms || got.res.FallbackDelay != 250*ms {
+	if got.res.Family != dualstack.FamilyIPv4 || got.res.TimeToConnect != 252*ms || got.res.FallbackDelay != 250*ms {
 		t.Errorf("got %v in %v (fallback %v), want ipv4 in 252ms (fallback 250ms)", got.res.Family, got.res.TimeToConnect, got.res.FallbackDelay)
 	}
-	if a := got.res.Attempts[0]; a.Outcome != OutcomeCanceled {
+	if a := got.res.Attempts[0]; a.Outcome != dualstack.OutcomeCanceled {
 		t.Errorf("got IPv6 attempt outcome %v, want canceled", a.Outcome)
 	}
 	if first.ctx.Err() == nil {
@@ -185,10 +187,10 @@ func TestRaceFakeClockRefused(t *testing.T) {
 	}
 	second.result <- nil
 	res := <-done
-	if res.Family != FamilyIPv4 || res.TimeToConnect != 0 {
+	if res.Family != dualstack.FamilyIPv4 || res.TimeToConnect != 0 {
 		t.Errorf("got %v after %v, want ipv4 after 0s", res.Family, res.TimeToConnect)
 	}
-	if res.Attempts[0].Outcome != OutcomeRefused {
+	if res.Attempts[0].Outcome != dualstack.OutcomeRefused {
 		t.Errorf("got first outcome %v, want refused", res.Attempts[0].Outcome)
 	}
 }
@@ -210,7 +212,7 @@ func TestRaceContextCanceled(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got error %v, want context.Canceled", err)
 	}
-	if res.Connected() || res.Attempts[0].Outcome != OutcomeCanceled {
+	if res.Connected() || res.Attempts[0].Outcome != dualstack.OutcomeCanceled {
 		t.Errorf("got %+v, want no winner and a canceled attempt", res)
 	}
 }
@@ -234,7 +236,7 @@ func TestRaceLoopbackRefusedFallsBack(t *testing.T) {
 		t.Fatalf("got conn %v err %v, want a connection", conn, err)
 	}
 	conn.Close()
-	if res.Family != FamilyIPv4 || res.Attempts[0].Outcome != OutcomeRefused {
+	if res.Family != dualstack.FamilyIPv4 || res.Attempts[0].Outcome != dualstack.OutcomeRefused {
 		t.Errorf("got %v with first outcome %v, want ipv4 after a refused IPv6", res.Family, res.Attempts[0].Outcome)
 	}
 	// The refusal, not the 250 ms timer, started IPv4.

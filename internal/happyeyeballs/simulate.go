@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Path is what was measured (or is assumed) for one address: how a connect
@@ -16,7 +18,7 @@ type Path struct {
 	// OutcomeUnreachable, OutcomeProhibited, OutcomeReset or
 	// OutcomeTimeout. OutcomeTimeout means the address never answers: the
 	// attempt ends only when the client's budget for it runs out.
-	Outcome Outcome
+	Outcome dualstack.Outcome
 	// After is how long after its start the attempt ends; ignored for
 	// OutcomeTimeout.
 	After time.Duration
@@ -54,7 +56,7 @@ func (sc *Scenario) Validate() error {
 		}
 		seen[p.Address.Unmap()] = true
 		switch p.Outcome {
-		case OutcomeConnected, OutcomeRefused, OutcomeUnreachable, OutcomeProhibited, OutcomeReset, OutcomeTimeout:
+		case dualstack.OutcomeConnected, dualstack.OutcomeRefused, dualstack.OutcomeUnreachable, dualstack.OutcomeProhibited, dualstack.OutcomeReset, dualstack.OutcomeTimeout:
 		default:
 			errs = append(errs, fmt.Errorf("address %v: outcome %v cannot be simulated", p.Address, p.Outcome))
 		}
@@ -77,9 +79,9 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 	for _, p := range sc.Paths {
 		a := p.Address.Unmap()
 		paths[a] = p
-		answers[FamilyOf(a)] = append(answers[FamilyOf(a)], a)
+		answers[dualstack.FamilyOf(a)] = append(answers[dualstack.FamilyOf(a)], a)
 	}
-	delays := [3]time.Duration{FamilyIPv4: sc.ADelay, FamilyIPv6: sc.AAAADelay}
+	delays := [3]time.Duration{dualstack.FamilyIPv4: sc.ADelay, dualstack.FamilyIPv6: sc.AAAADelay}
 
 	e := newEngine(&s, sc.SourceFor)
 	var q eventQueue
@@ -90,7 +92,7 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 			case actQuery:
 				q.push(simEvent{at: e.now + delays[act.family], kind: simAnswer, family: act.family})
 			case actDial:
-				if p := paths[act.addr]; p.Outcome != OutcomeTimeout {
+				if p := paths[act.addr]; p.Outcome != dualstack.OutcomeTimeout {
 					q.push(simEvent{at: e.now + p.After, kind: simAttemptEnd, attempt: act.attempt, outcome: p.Outcome})
 				}
 			case actAbort:
@@ -136,9 +138,9 @@ type simEvent struct {
 	at      time.Duration
 	seq     int
 	kind    simEventKind
-	family  Family
+	family  dualstack.Family
 	attempt int
-	outcome Outcome
+	outcome dualstack.Outcome
 }
 
 // eventQueue is a min-heap ordered by time, then kind, then insertion.

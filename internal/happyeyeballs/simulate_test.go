@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 const ms = time.Millisecond
@@ -27,12 +29,12 @@ func mustProfile(t *testing.T, spec string) Strategy {
 }
 
 func connected(a netip.Addr, after time.Duration) Path {
-	return Path{Address: a, Outcome: OutcomeConnected, After: after}
+	return Path{Address: a, Outcome: dualstack.OutcomeConnected, After: after}
 }
 func refused(a netip.Addr, after time.Duration) Path {
-	return Path{Address: a, Outcome: OutcomeRefused, After: after}
+	return Path{Address: a, Outcome: dualstack.OutcomeRefused, After: after}
 }
-func blackhole(a netip.Addr) Path { return Path{Address: a, Outcome: OutcomeTimeout} }
+func blackhole(a netip.Addr) Path { return Path{Address: a, Outcome: dualstack.OutcomeTimeout} }
 
 // attemptSummary is the part of the timeline the cases assert:
 // "address outcome start-end".
@@ -50,8 +52,8 @@ func TestSimulate(t *testing.T) {
 		profile string
 		sc      Scenario
 		// want
-		family        Family
-		outcome       Outcome
+		family        dualstack.Family
+		outcome       dualstack.Outcome
 		timeToConnect time.Duration
 		fallback      time.Duration
 		attempts      []string
@@ -60,21 +62,21 @@ func TestSimulate(t *testing.T) {
 			name:    "rfc8305 IPv6 blackholed: IPv4 after the 250 ms attempt delay",
 			profile: "rfc8305",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 2*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 252 * ms, fallback: 250 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 252 * ms, fallback: 250 * ms,
 			attempts: []string{"2001:db8::1 canceled 0s-252ms", "192.0.2.1 connected 250ms-252ms"},
 		},
 		{
 			name:    "rfc8305 IPv6 refused: IPv4 starts at once",
 			profile: "rfc8305",
 			sc:      Scenario{Paths: []Path{refused(v6a, 1*ms), connected(v4a, 2*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 3 * ms, fallback: 1 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 3 * ms, fallback: 1 * ms,
 			attempts: []string{"2001:db8::1 refused 0s-1ms", "192.0.2.1 connected 1ms-3ms"},
 		},
 		{
 			name:    "rfc8305 healthy: IPv6 wins, no fallback",
 			profile: "rfc8305",
 			sc:      Scenario{Paths: []Path{connected(v6a, 5*ms), connected(v4a, 1*ms)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 5 * ms,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 5 * ms,
 			attempts: []string{"2001:db8::1 connected 0s-5ms"},
 		},
 		{
@@ -82,14 +84,14 @@ func TestSimulate(t *testing.T) {
 			name:    "rfc8305 AAAA 30 ms after A: waits and starts IPv6",
 			profile: "rfc8305",
 			sc:      Scenario{AAAADelay: 30 * ms, Paths: []Path{connected(v6a, 1*ms), connected(v4a, 1*ms)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 31 * ms,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 31 * ms,
 			attempts: []string{"2001:db8::1 connected 30ms-31ms"},
 		},
 		{
 			name:    "rfc8305 AAAA 400 ms late: IPv4 at the 50 ms resolution delay",
 			profile: "rfc8305",
 			sc:      Scenario{AAAADelay: 400 * ms, Paths: []Path{connected(v6a, 1*ms), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 51 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 51 * ms,
 			attempts: []string{"192.0.2.1 connected 50ms-51ms"},
 		},
 		{
@@ -98,28 +100,28 @@ func TestSimulate(t *testing.T) {
 			name:    "rfc8305 late AAAA joins a blackholed IPv4 race",
 			profile: "rfc8305",
 			sc:      Scenario{AAAADelay: 100 * ms, Paths: []Path{connected(v6a, 1*ms), blackhole(v4a)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 301 * ms, fallback: 250 * ms,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 301 * ms, fallback: 250 * ms,
 			attempts: []string{"192.0.2.1 canceled 50ms-301ms", "2001:db8::1 connected 300ms-301ms"},
 		},
 		{
 			name:    "go waits for both answers",
 			profile: "go",
 			sc:      Scenario{ADelay: 10 * ms, AAAADelay: 100 * ms, Paths: []Path{connected(v6a, 1*ms), connected(v4a, 1*ms)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 101 * ms,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 101 * ms,
 			attempts: []string{"2001:db8::1 connected 100ms-101ms"},
 		},
 		{
 			name:    "go IPv6 blackholed: fallback lane at 300 ms",
 			profile: "go",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 301 * ms, fallback: 300 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 301 * ms, fallback: 300 * ms,
 			attempts: []string{"2001:db8::1 canceled 0s-301ms", "192.0.2.1 connected 300ms-301ms"},
 		},
 		{
 			name:    "go IPv6 refused: fallback lane at once",
 			profile: "go",
 			sc:      Scenario{Paths: []Path{refused(v6a, 1*ms), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 2 * ms, fallback: 1 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 2 * ms, fallback: 1 * ms,
 			attempts: []string{"2001:db8::1 refused 0s-1ms", "192.0.2.1 connected 1ms-2ms"},
 		},
 		{
@@ -128,35 +130,35 @@ func TestSimulate(t *testing.T) {
 			name:    "go lanes are serial within a family",
 			profile: "go",
 			sc:      Scenario{Paths: []Path{refused(v6a, 100*ms), blackhole(v6b), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 301 * ms, fallback: 300 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 301 * ms, fallback: 300 * ms,
 			attempts: []string{"2001:db8::1 refused 0s-100ms", "2001:db8::2 canceled 100ms-301ms", "192.0.2.1 connected 300ms-301ms"},
 		},
 		{
 			name:    "go everything blackholed: gives up at the 30 s dial timeout",
 			profile: "go",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), blackhole(v4a)}},
-			family:  FamilyUnspecified, outcome: OutcomeTimeout, timeToConnect: 30 * time.Second,
+			family:  dualstack.FamilyUnspecified, outcome: dualstack.OutcomeTimeout, timeToConnect: 30 * time.Second,
 			attempts: []string{"2001:db8::1 timeout 0s-30s", "192.0.2.1 timeout 300ms-30s"},
 		},
 		{
 			name:    "curl IPv6 blackholed: IPv4 at 200 ms",
 			profile: "curl",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 201 * ms, fallback: 200 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 201 * ms, fallback: 200 * ms,
 			attempts: []string{"2001:db8::1 canceled 0s-201ms", "192.0.2.1 connected 200ms-201ms"},
 		},
 		{
 			name:    "python IPv6 blackholed: waits out the OS SYN timeout",
 			profile: "python",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 127*time.Second + 1*ms, fallback: 127 * time.Second,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 127*time.Second + 1*ms, fallback: 127 * time.Second,
 			attempts: []string{"2001:db8::1 timeout 0s-2m7s", "192.0.2.1 connected 2m7s-2m7.001s"},
 		},
 		{
 			name:    "python with a 1 s timeout per address",
 			profile: "python,attempt-timeout=1s",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 1001 * ms, fallback: 1000 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 1001 * ms, fallback: 1000 * ms,
 			attempts: []string{"2001:db8::1 timeout 0s-1s", "192.0.2.1 connected 1s-1.001s"},
 		},
 		{
@@ -165,56 +167,56 @@ func TestSimulate(t *testing.T) {
 			name:    "node aborts IPv6 at 250 ms, IPv4 is last and may take its time",
 			profile: "node",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 300*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 550 * ms, fallback: 250 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 550 * ms, fallback: 250 * ms,
 			attempts: []string{"2001:db8::1 timeout 0s-250ms", "192.0.2.1 connected 250ms-550ms"},
 		},
 		{
 			name:    "node fails when a slow first address is aborted and the last is blackholed",
 			profile: "node",
 			sc:      Scenario{Paths: []Path{connected(v6a, 300*ms), blackhole(v4a)}},
-			family:  FamilyUnspecified, outcome: OutcomeTimeout, timeToConnect: 250*ms + 127*time.Second,
+			family:  dualstack.FamilyUnspecified, outcome: dualstack.OutcomeTimeout, timeToConnect: 250*ms + 127*time.Second,
 			attempts: []string{"2001:db8::1 timeout 0s-250ms", "192.0.2.1 timeout 250ms-2m7.25s"},
 		},
 		{
 			name:    "node with the 500 ms timeout of newer releases keeps the slow IPv6",
 			profile: "node,attempt-delay=500ms",
 			sc:      Scenario{Paths: []Path{connected(v6a, 300*ms), blackhole(v4a)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 300 * ms,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 300 * ms,
 			attempts: []string{"2001:db8::1 connected 0s-300ms"},
 		},
 		{
 			name:    "java tries only the first address, IPv4 first",
 			profile: "java",
 			sc:      Scenario{Paths: []Path{connected(v6a, 1*ms), refused(v4a, 1*ms)}},
-			family:  FamilyUnspecified, outcome: OutcomeRefused, timeToConnect: 1 * ms,
+			family:  dualstack.FamilyUnspecified, outcome: dualstack.OutcomeRefused, timeToConnect: 1 * ms,
 			attempts: []string{"192.0.2.1 refused 0s-1ms"},
 		},
 		{
 			name:    "java-prefer-ipv6 tries IPv6 only",
 			profile: "java-prefer-ipv6",
 			sc:      Scenario{Paths: []Path{connected(v6a, 1*ms), refused(v4a, 1*ms)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 1 * ms,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 1 * ms,
 			attempts: []string{"2001:db8::1 connected 0s-1ms"},
 		},
 		{
 			name:    "envoy AUTO never tries IPv4 when AAAA exists",
 			profile: "envoy",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), connected(v4a, 1*ms)}},
-			family:  FamilyUnspecified, outcome: OutcomeTimeout, timeToConnect: 5 * time.Second,
+			family:  dualstack.FamilyUnspecified, outcome: dualstack.OutcomeTimeout, timeToConnect: 5 * time.Second,
 			attempts: []string{"2001:db8::1 timeout 0s-5s"},
 		},
 		{
 			name:    "envoy AUTO asks A only after an empty AAAA",
 			profile: "envoy",
 			sc:      Scenario{ADelay: 10 * ms, AAAADelay: 20 * ms, Paths: []Path{connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 31 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 31 * ms,
 			attempts: []string{"192.0.2.1 connected 30ms-31ms"},
 		},
 		{
 			name:    "rfc8305 interleaves families",
 			profile: "rfc8305",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), blackhole(v6b), blackhole(v4a), connected(v4b, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 751 * ms, fallback: 750 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 751 * ms, fallback: 750 * ms,
 			attempts: []string{
 				"2001:db8::1 canceled 0s-751ms", "192.0.2.1 canceled 250ms-751ms",
 				"2001:db8::2 canceled 500ms-751ms", "192.0.2.2 connected 750ms-751ms",
@@ -224,20 +226,20 @@ func TestSimulate(t *testing.T) {
 			name:    "first address family count 2",
 			profile: "rfc8305,first-family-count=2",
 			sc:      Scenario{Paths: []Path{blackhole(v6a), blackhole(v6b), connected(v4a, 1*ms)}},
-			family:  FamilyIPv4, outcome: OutcomeConnected, timeToConnect: 501 * ms, fallback: 500 * ms,
+			family:  dualstack.FamilyIPv4, outcome: dualstack.OutcomeConnected, timeToConnect: 501 * ms, fallback: 500 * ms,
 			attempts: []string{"2001:db8::1 canceled 0s-501ms", "2001:db8::2 canceled 250ms-501ms", "192.0.2.1 connected 500ms-501ms"},
 		},
 		{
 			name:    "no address at all",
 			profile: "rfc8305",
 			sc:      Scenario{ADelay: 20 * ms, AAAADelay: 40 * ms},
-			family:  FamilyUnspecified, outcome: OutcomeNotAttempted, timeToConnect: 40 * ms,
+			family:  dualstack.FamilyUnspecified, outcome: dualstack.OutcomeNotAttempted, timeToConnect: 40 * ms,
 		},
 		{
 			name:    "max-attempts stops early",
 			profile: "rfc8305,max-attempts=1",
 			sc:      Scenario{Paths: []Path{refused(v6a, 1*ms), connected(v4a, 1*ms)}},
-			family:  FamilyUnspecified, outcome: OutcomeRefused, timeToConnect: 1 * ms,
+			family:  dualstack.FamilyUnspecified, outcome: dualstack.OutcomeRefused, timeToConnect: 1 * ms,
 			attempts: []string{"2001:db8::1 refused 0s-1ms"},
 		},
 		{
@@ -246,7 +248,7 @@ func TestSimulate(t *testing.T) {
 			name:    "chrome with IPv4 first has no parallel fallback",
 			profile: "chrome,family-first=ipv4",
 			sc:      Scenario{Paths: []Path{connected(v6a, 1*ms), blackhole(v4a)}},
-			family:  FamilyIPv6, outcome: OutcomeConnected, timeToConnect: 127*time.Second + 1*ms, fallback: 127 * time.Second,
+			family:  dualstack.FamilyIPv6, outcome: dualstack.OutcomeConnected, timeToConnect: 127*time.Second + 1*ms, fallback: 127 * time.Second,
 			attempts: []string{"192.0.2.1 timeout 0s-2m7s", "2001:db8::1 connected 2m7s-2m7.001s"},
 		},
 	}
@@ -289,19 +291,19 @@ func TestSimulateULADivergence(t *testing.T) {
 	for _, tt := range []struct {
 		profile   string
 		aaaaDelay time.Duration
-		want      Family
+		want      dualstack.Family
 	}{
-		{"go", 0, FamilyIPv4},
-		{"chrome", 0, FamilyIPv4},
-		{"go-cgo", 0, FamilyIPv6},
-		{"curl", 0, FamilyIPv6},
-		{"python", 0, FamilyIPv6},
+		{"go", 0, dualstack.FamilyIPv4},
+		{"chrome", 0, dualstack.FamilyIPv4},
+		{"go-cgo", 0, dualstack.FamilyIPv6},
+		{"curl", 0, dualstack.FamilyIPv6},
+		{"python", 0, dualstack.FamilyIPv6},
 		// RFC 8305 §3 starts IPv6 as soon as a positive AAAA arrives
 		// first, before any sorting ...
-		{"rfc8305", 0, FamilyIPv6},
+		{"rfc8305", 0, dualstack.FamilyIPv6},
 		// ... but when A leads and AAAA lands within the resolution
 		// delay, both are sorted and the RFC 6724 table puts IPv4 first.
-		{"rfc8305", 10 * ms, FamilyIPv4},
+		{"rfc8305", 10 * ms, dualstack.FamilyIPv4},
 	} {
 		sc := Scenario{
 			AAAADelay: tt.aaaaDelay,
@@ -326,8 +328,8 @@ func TestSimulateRejectsBadScenarios(t *testing.T) {
 	}{
 		{"duplicate", Scenario{Paths: []Path{connected(v4a, 0), refused(v4a, 0)}}, "listed twice"},
 		{"negative delay", Scenario{ADelay: -1, Paths: []Path{connected(v4a, 0)}}, "negative"},
-		{"bad outcome", Scenario{Paths: []Path{{Address: v4a, Outcome: OutcomeCanceled}}}, "cannot be simulated"},
-		{"no address", Scenario{Paths: []Path{{Outcome: OutcomeConnected}}}, "without an address"},
+		{"bad outcome", Scenario{Paths: []Path{{Address: v4a, Outcome: dualstack.OutcomeCanceled}}}, "cannot be simulated"},
+		{"no address", Scenario{Paths: []Path{{Outcome: dualstack.OutcomeConnected}}}, "without an address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

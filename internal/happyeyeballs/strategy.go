@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Defaults that the zero values of a Strategy's fields stand for. They are
@@ -147,7 +149,7 @@ type Strategy struct {
 	// the others after sorting, keeping the order within each family
 	// (Java's preferIPv6Addresses, Node's ipv4first). Zero leaves the
 	// order alone.
-	FamilyFirst Family
+	FamilyFirst dualstack.Family
 
 	// Connect is how the ordered addresses are tried. Zero is
 	// ConnectInterleave.
@@ -239,7 +241,7 @@ func (s *Strategy) Validate() error {
 	if int(s.Split) >= len(splitNames) {
 		errs = append(errs, fmt.Errorf("unknown deadline split %d", s.Split))
 	}
-	if s.FamilyFirst > FamilyIPv6 {
+	if s.FamilyFirst > dualstack.FamilyIPv6 {
 		errs = append(errs, fmt.Errorf("unknown family-first %d", s.FamilyFirst))
 	}
 	if s.AttemptDelay > 0 && s.AttemptDelay < MinAttemptDelay {

@@ -33,7 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/testhost"
 	"github.com/dsprobe/dsprobe/internal/testpki"
@@ -235,7 +235,7 @@ func answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name stri
 		Config: resolve.Config{Servers: []netip.AddrPort{server}, Timeout: time.Second, Attempts: 1},
 		Dialer: host,
 	}
-	return r.Lookup(t.Context(), name, happyeyeballs.FamilyIPv4).Status == resolve.StatusPositive
+	return r.Lookup(t.Context(), name, dualstack.FamilyIPv4).Status == resolve.StatusPositive
 }
 
 // AddPod creates a Pod named name in namespace (made if missing) with

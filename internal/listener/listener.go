@@ -8,7 +8,7 @@ package listener
 import (
 	"fmt"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Accepts is what the application accepts.
@@ -42,8 +42,8 @@ func (a Accepts) String() string {
 
 // Observation is the outcome of one connect to the endpoint.
 type Observation struct {
-	Family  he.Family
-	Outcome he.Outcome
+	Family  dualstack.Family
+	Outcome dualstack.Outcome
 }
 
 // Inference is what the observations show, with the reason in one sentence.
@@ -69,15 +69,15 @@ func Infer(obs []Observation) Inference {
 		e := &ev[o.Family]
 		e.tried = true
 		switch o.Outcome {
-		case he.OutcomeConnected, he.OutcomeAppFailed, he.OutcomeReset:
+		case dualstack.OutcomeConnected, dualstack.OutcomeAppFailed, dualstack.OutcomeReset:
 			// The application accepted the connection; what it did
 			// next is the application check's business.
 			e.connected = true
-		case he.OutcomeRefused:
+		case dualstack.OutcomeRefused:
 			e.refused = true
 		}
 	}
-	v4, v6 := ev[he.FamilyIPv4], ev[he.FamilyIPv6]
+	v4, v6 := ev[dualstack.FamilyIPv4], ev[dualstack.FamilyIPv6]
 	switch {
 	case v4.connected && v6.connected:
 		return Inference{Dual, "connects over IPv4 and IPv6 both reach the application"}

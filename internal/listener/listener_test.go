@@ -3,33 +3,33 @@ package listener
 import (
 	"testing"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 func TestInfer(t *testing.T) {
-	v4 := func(o he.Outcome) Observation { return Observation{he.FamilyIPv4, o} }
-	v6 := func(o he.Outcome) Observation { return Observation{he.FamilyIPv6, o} }
+	v4 := func(o dualstack.Outcome) Observation { return Observation{dualstack.FamilyIPv4, o} }
+	v6 := func(o dualstack.Outcome) Observation { return Observation{dualstack.FamilyIPv6, o} }
 	tests := []struct {
 		name string
 		obs  []Observation
 		want Accepts
 	}{
-		{"dual", []Observation{v4(he.OutcomeConnected), v6(he.OutcomeConnected)}, Dual},
-		{"bound to 0.0.0.0", []Observation{v4(he.OutcomeConnected), v6(he.OutcomeRefused)}, IPv4Only},
-		{"bound to [::] v6only", []Observation{v6(he.OutcomeConnected), v4(he.OutcomeRefused)}, IPv6Only},
-		{"nothing listens", []Observation{v4(he.OutcomeRefused), v6(he.OutcomeRefused)}, None},
-		{"nothing listens, IPv4 only name", []Observation{v4(he.OutcomeRefused)}, None},
-		{"IPv6 dropped", []Observation{v4(he.OutcomeConnected), v6(he.OutcomeTimeout)}, Unknown},
-		{"IPv6 prohibited", []Observation{v4(he.OutcomeConnected), v6(he.OutcomeProhibited)}, Unknown},
-		{"no AAAA", []Observation{v4(he.OutcomeConnected)}, Unknown},
-		{"no A", []Observation{v6(he.OutcomeConnected)}, Unknown},
+		{"dual", []Observation{v4(dualstack.OutcomeConnected), v6(dualstack.OutcomeConnected)}, Dual},
+		{"bound to 0.0.0.0", []Observation{v4(dualstack.OutcomeConnected), v6(dualstack.OutcomeRefused)}, IPv4Only},
+		{"bound to [::] v6only", []Observation{v6(dualstack.OutcomeConnected), v4(dualstack.OutcomeRefused)}, IPv6Only},
+		{"nothing listens", []Observation{v4(dualstack.OutcomeRefused), v6(dualstack.OutcomeRefused)}, None},
+		{"nothing listens, IPv4 only name", []Observation{v4(dualstack.OutcomeRefused)}, None},
+		{"IPv6 dropped", []Observation{v4(dualstack.OutcomeConnected), v6(dualstack.OutcomeTimeout)}, Unknown},
+		{"IPv6 prohibited", []Observation{v4(dualstack.OutcomeConnected), v6(dualstack.OutcomeProhibited)}, Unknown},
+		{"no AAAA", []Observation{v4(dualstack.OutcomeConnected)}, Unknown},
+		{"no A", []Observation{v6(dualstack.OutcomeConnected)}, Unknown},
 		{"nothing tried", nil, Unknown},
-		{"all dropped", []Observation{v4(he.OutcomeTimeout), v6(he.OutcomeUnreachable)}, Unknown},
+		{"all dropped", []Observation{v4(dualstack.OutcomeTimeout), v6(dualstack.OutcomeUnreachable)}, Unknown},
 		// An application that accepts then fails still listens.
-		{"app failure counts as listening", []Observation{v4(he.OutcomeAppFailed), v6(he.OutcomeConnected)}, Dual},
+		{"app failure counts as listening", []Observation{v4(dualstack.OutcomeAppFailed), v6(dualstack.OutcomeConnected)}, Dual},
 		// One refusing address among several connecting ones of the same
 		// family still shows the family is accepted somewhere.
-		{"mixed within a family", []Observation{v4(he.OutcomeConnected), v6(he.OutcomeRefused), v6(he.OutcomeConnected)}, Dual},
+		{"mixed within a family", []Observation{v4(dualstack.OutcomeConnected), v6(dualstack.OutcomeRefused), v6(dualstack.OutcomeConnected)}, Dual},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dial"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
@@ -40,7 +41,7 @@ type Request struct {
 	Target target.Target
 	// Families are the families to probe. Empty means both for a name and
 	// the literal's own family for an IP literal.
-	Families []he.Family
+	Families []dualstack.Family
 	// Check is the application check run on every connection. Its Host
 	// defaults to the target's host; a zero Kind is a plain TCP connect.
 	Check appcheck.Spec
@@ -77,8 +78,8 @@ type Request struct {
 // Attempt is one direct connect (and check) to one address.
 type Attempt struct {
 	Address  netip.AddrPort
-	Family   he.Family
-	Outcome  he.Outcome
+	Family   dualstack.Family
+	Outcome  dualstack.Outcome
 	Start    time.Duration // since the probe started
 	Duration time.Duration // of the connect alone
 	Err      string
@@ -90,9 +91,9 @@ type Attempt struct {
 // path (a clients[] entry), or the prober's own race.
 type Prediction struct {
 	Profile       string
-	Family        he.Family
+	Family        dualstack.Family
 	Address       netip.Addr
-	Outcome       he.Outcome
+	Outcome       dualstack.Outcome
 	TimeToConnect time.Duration
 	FallbackDelay time.Duration
 	FailingLayer  layer.Layer
@@ -143,16 +144,16 @@ func (req *Request) Validate() error {
 	}
 	if len(req.Families) == 0 {
 		if t.IsLiteral() {
-			req.Families = []he.Family{he.FamilyOf(t.Addr)}
+			req.Families = []dualstack.Family{dualstack.FamilyOf(t.Addr)}
 		} else {
-			req.Families = []he.Family{he.FamilyIPv4, he.FamilyIPv6}
+			req.Families = []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6}
 		}
 	}
 	for _, f := range req.Families {
-		if f != he.FamilyIPv4 && f != he.FamilyIPv6 {
+		if f != dualstack.FamilyIPv4 && f != dualstack.FamilyIPv6 {
 			errs = append(errs, fmt.Errorf("unknown family %v", f))
-		} else if t.IsLiteral() && f != he.FamilyOf(t.Addr) {
-			errs = append(errs, fmt.Errorf("target %s is an %s literal: it has no %s address to probe", t.Host, he.FamilyOf(t.Addr), f))
+		} else if t.IsLiteral() && f != dualstack.FamilyOf(t.Addr) {
+			errs = append(errs, fmt.Errorf("target %s is an %s literal: it has no %s address to probe", t.Host, dualstack.FamilyOf(t.Addr), f))
 		}
 	}
 	if req.Profile.Name == "" {
@@ -260,7 +261,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		obs[i] = listener.Observation{Family: a.Family, Outcome: a.Outcome}
 	}
 	res.Listener = listener.Infer(obs)
-	verdicts := map[he.Family]diagnose.Verdict{}
+	verdicts := map[dualstack.Family]diagnose.Verdict{}
 	for _, f := range req.Families {
 		v := diagnose.Judge(familyEvidence(&req, &res, f))
 		verdicts[f] = v
@@ -278,7 +279,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 
 	// 5. Every client profile, predicted from what was measured.
 	req.progress("predicting client behaviour")
-	sc := he.Scenario{ADelay: dnsAt[he.FamilyIPv4], AAAADelay: dnsAt[he.FamilyIPv6], SourceFor: sourceFor}
+	sc := he.Scenario{ADelay: dnsAt[dualstack.FamilyIPv4], AAAADelay: dnsAt[dualstack.FamilyIPv6], SourceFor: sourceFor}
 	for _, a := range res.Attempts {
 		sc.Paths = append(sc.Paths, measuredPath(a))
 	}
@@ -293,7 +294,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 }
 
 // resolveFamilies queries the requested families concurrently.
-func resolveFamilies(ctx context.Context, r *resolve.Resolver, name string, families []he.Family) [3]*resolve.Answer {
+func resolveFamilies(ctx context.Context, r *resolve.Resolver, name string, families []dualstack.Family) [3]*resolve.Answer {
 	var answers [3]*resolve.Answer
 	var wg sync.WaitGroup
 	for _, f := range families {
@@ -341,22 +342,22 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time.Time) Attempt {
 	ctx, cancel := context.WithTimeout(ctx, req.AttemptTimeout)
 	defer cancel()
-	a := Attempt{Address: ap, Family: he.FamilyOf(ap.Addr()), Start: time.Since(start)}
+	a := Attempt{Address: ap, Family: dualstack.FamilyOf(ap.Addr()), Start: time.Since(start)}
 	t0 := time.Now()
 	conn, err := req.Dialer.DialContext(ctx, "tcp", ap.String())
 	a.Duration = time.Since(t0)
-	a.Outcome = he.ClassifyDialError(err)
+	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
 		a.Err = err.Error()
-		if a.Outcome == he.OutcomeConnected || a.Outcome == he.OutcomeUnspecified {
-			a.Outcome = he.OutcomeUnreachable
+		if a.Outcome == dualstack.OutcomeConnected || a.Outcome == dualstack.OutcomeUnspecified {
+			a.Outcome = dualstack.OutcomeUnreachable
 		}
 		return a
 	}
 	app := appcheck.Run(ctx, conn, req.Check)
 	a.App = &app
 	if !app.OK {
-		a.Outcome = he.OutcomeAppFailed
+		a.Outcome = dualstack.OutcomeAppFailed
 	}
 	return a
 }
@@ -366,15 +367,15 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 func measuredPath(a Attempt) he.Path {
 	p := he.Path{Address: a.Address.Addr(), Outcome: a.Outcome, After: a.Duration}
 	switch a.Outcome {
-	case he.OutcomeAppFailed:
-		p.Outcome = he.OutcomeConnected
-	case he.OutcomeTimeout, he.OutcomeCanceled:
-		p.Outcome, p.After = he.OutcomeTimeout, 0
+	case dualstack.OutcomeAppFailed:
+		p.Outcome = dualstack.OutcomeConnected
+	case dualstack.OutcomeTimeout, dualstack.OutcomeCanceled:
+		p.Outcome, p.After = dualstack.OutcomeTimeout, 0
 	}
 	return p
 }
 
-func familyEvidence(req *Request, res *Result, f he.Family) diagnose.FamilyEvidence {
+func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.FamilyEvidence {
 	ev := diagnose.FamilyEvidence{Family: f, Name: req.Target.Host, DNS: res.DNS[f], Listener: res.Listener}
 	for _, a := range res.Attempts {
 		if a.Family != f {
@@ -383,8 +384,8 @@ func familyEvidence(req *Request, res *Result, f he.Family) diagnose.FamilyEvide
 		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, Check: req.Check.Kind.String()}
 		if a.App != nil {
 			ae.AppOK, ae.AppDetail = a.App.OK, a.App.Detail
-			if a.Outcome == he.OutcomeAppFailed {
-				ae.Outcome = he.OutcomeConnected
+			if a.Outcome == dualstack.OutcomeAppFailed {
+				ae.Outcome = dualstack.OutcomeConnected
 			}
 		}
 		ev.Addresses = append(ev.Addresses, ae)
@@ -400,7 +401,7 @@ func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []
 	// family (Validate checks it), and only requested families have answers.
 	lookup := he.StaticLookup(addrs...)
 	if !req.Target.IsLiteral() {
-		lookup = func(ctx context.Context, f he.Family) ([]netip.Addr, error) {
+		lookup = func(ctx context.Context, f dualstack.Family) ([]netip.Addr, error) {
 			a := dns[f]
 			if a == nil {
 				return nil, nil
@@ -434,7 +435,7 @@ func raceBudget(req *Request) time.Duration {
 }
 
 // predictionOf judges a client's race against the family verdicts.
-func predictionOf(profile string, r he.Result, verdicts map[he.Family]diagnose.Verdict, maxConnect time.Duration) Prediction {
+func predictionOf(profile string, r he.Result, verdicts map[dualstack.Family]diagnose.Verdict, maxConnect time.Duration) Prediction {
 	p := Prediction{
 		Profile: profile, Family: r.Family, Address: r.Address, Outcome: r.Outcome,
 		TimeToConnect: r.TimeToConnect, FallbackDelay: r.FallbackDelay, Attempts: r.Attempts,

@@ -17,6 +17,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
@@ -83,7 +84,7 @@ func TestRunLoopback(t *testing.T) {
 		if len(res.Attempts) != 2 || len(res.Clients) != len(he.BuiltinProfiles()) {
 			t.Errorf("got %d attempts and %d clients, want 2 and %d", len(res.Attempts), len(res.Clients), len(he.BuiltinProfiles()))
 		}
-		if res.HappyEyeballs.Family == he.FamilyUnspecified || res.HappyEyeballs.FailingLayer != layer.None {
+		if res.HappyEyeballs.Family == dualstack.FamilyUnspecified || res.HappyEyeballs.FailingLayer != layer.None {
 			t.Errorf("got own race %+v, want a connection and LAYER_NONE", res.HappyEyeballs)
 		}
 	})
@@ -95,7 +96,7 @@ func TestRunLoopback(t *testing.T) {
 		}
 		for _, v := range res.Families {
 			want := layer.None
-			if v.Family == he.FamilyIPv6 {
+			if v.Family == dualstack.FamilyIPv6 {
 				want = layer.Listener
 			}
 			if v.Layer != want {
@@ -107,9 +108,9 @@ func TestRunLoopback(t *testing.T) {
 		// Java with preferIPv6Addresses tries only its first address,
 		// Envoy's AUTO uses only AAAA when there is one.
 		for _, c := range res.Clients {
-			wantFamily, wantLayer := he.FamilyIPv4, layer.None
+			wantFamily, wantLayer := dualstack.FamilyIPv4, layer.None
 			if c.Profile == "java-prefer-ipv6" || c.Profile == "envoy" {
-				wantFamily, wantLayer = he.FamilyUnspecified, layer.Client
+				wantFamily, wantLayer = dualstack.FamilyUnspecified, layer.Client
 			}
 			if c.Family != wantFamily || c.FailingLayer != wantLayer {
 				t.Errorf("%s: got %v %v, want %v %v", c.Profile, c.Family, c.FailingLayer, wantFamily, wantLayer)
@@ -118,7 +119,7 @@ func TestRunLoopback(t *testing.T) {
 	})
 	t.Run("literal for the wrong family is bad input", func(t *testing.T) {
 		tgt, _ := target.Parse("127.0.0.1:80")
-		_, err := Run(context.Background(), Request{Target: tgt, Families: []he.Family{he.FamilyIPv6}})
+		_, err := Run(context.Background(), Request{Target: tgt, Families: []dualstack.Family{dualstack.FamilyIPv6}})
 		if err == nil {
 			t.Fatal("got no error, want one")
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/testhost"
 )
@@ -197,15 +198,15 @@ func TestProfilesMatchRealClients(t *testing.T) {
 	scenarios := []struct {
 		name      string
 		fault     func() error
-		v6Outcome he.Outcome // as the simulator should see each family
-		v4Outcome he.Outcome
+		v6Outcome dualstack.Outcome // as the simulator should see each family
+		v4Outcome dualstack.Outcome
 	}{
-		{"healthy", func() error { return nil }, he.OutcomeConnected, he.OutcomeConnected},
-		{"IPv6 blackholed", func() error { return server.DropInbound(v6) }, he.OutcomeTimeout, he.OutcomeConnected},
-		{"IPv6 refused", func() error { return server.RejectInbound(v6, testhost.RejectTCPReset) }, he.OutcomeRefused, he.OutcomeConnected},
+		{"healthy", func() error { return nil }, dualstack.OutcomeConnected, dualstack.OutcomeConnected},
+		{"IPv6 blackholed", func() error { return server.DropInbound(v6) }, dualstack.OutcomeTimeout, dualstack.OutcomeConnected},
+		{"IPv6 refused", func() error { return server.RejectInbound(v6, testhost.RejectTCPReset) }, dualstack.OutcomeRefused, dualstack.OutcomeConnected},
 		// Most clients never notice (IPv6 comes first); Java tries only
 		// its first address, IPv4, and fails although IPv6 works.
-		{"IPv4 refused", func() error { return server.RejectInbound(v4, testhost.RejectTCPReset) }, he.OutcomeConnected, he.OutcomeRefused},
+		{"IPv4 refused", func() error { return server.RejectInbound(v4, testhost.RejectTCPReset) }, dualstack.OutcomeConnected, dualstack.OutcomeRefused},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -262,7 +263,7 @@ func TestProfilesMatchRealClients(t *testing.T) {
 						if err != nil {
 							t.Fatalf("parsing %q: %v", out, err)
 						}
-						if got := he.FamilyOf(addr); got != pred.Family {
+						if got := dualstack.FamilyOf(addr); got != pred.Family {
 							t.Fatalf("real %s connected over %v (%v), profile %s predicts %v", rc.name, got, addr, rc.profile, pred.Family)
 						}
 						times = append(times, took)

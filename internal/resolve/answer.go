@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // Status is what one family's query came to, as a verdict needs it.
@@ -78,7 +78,7 @@ var ErrMalformed = errors.New("malformed DNS reply")
 // to it. The zero Answer is "not asked" (StatusNone).
 type Answer struct {
 	// Family is the family asked for: FamilyIPv4 asks A, FamilyIPv6 AAAA.
-	Family happyeyeballs.Family
+	Family dualstack.Family
 
 	// Name is the fully qualified name (with its trailing dot) whose answer
 	// this is: after a search walk, the name that decided Status. For an IP
@@ -111,7 +111,7 @@ type Answer struct {
 	Server netip.AddrPort
 	// ServerFamily is the family Server was reached over
 	// (FamilyUnspecified when none).
-	ServerFamily happyeyeballs.Family
+	ServerFamily dualstack.Family
 	// Transport is TransportUDP or TransportTCP for the deciding reply,
 	// TransportFiles for an answer from the hosts file; empty when none.
 	Transport string
@@ -176,7 +176,7 @@ type LookupError struct {
 	// Name is the name asked, as the caller gave it.
 	Name string
 	// Family is the family asked for.
-	Family happyeyeballs.Family
+	Family dualstack.Family
 	// Status is the answer's status (never StatusPositive).
 	Status Status
 	// Err is the answer's Err, if any.
@@ -184,7 +184,7 @@ type LookupError struct {
 }
 
 func (e *LookupError) Error() string {
-	s := fmt.Sprintf("%s query for %s: %s", queryTypeName(e.Family), e.Name, e.Status)
+	s := fmt.Sprintf("%s query for %s: %s", e.Family.QueryType(), e.Name, e.Status)
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
@@ -193,13 +193,6 @@ func (e *LookupError) Error() string {
 
 // Unwrap returns Err.
 func (e *LookupError) Unwrap() error { return e.Err }
-
-func queryTypeName(f happyeyeballs.Family) string {
-	if f == happyeyeballs.FamilyIPv6 {
-		return "AAAA"
-	}
-	return "A"
-}
 
 // nat64Prefix is the well-known prefix of RFC 6052 section 2.1.
 var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")

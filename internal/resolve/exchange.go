@@ -14,7 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 // ednsPayload is glibc's RESOLV_EDNS_BUFFER_SIZE.
@@ -172,7 +172,7 @@ func finalResult(fqdn string, qtype uint16, rep reply) nameResult {
 		Rcode:        m.Rcode,
 		RTT:          rep.try.RTT,
 		Server:       rep.try.Server,
-		ServerFamily: happyeyeballs.FamilyOf(rep.try.Server.Addr()),
+		ServerFamily: dualstack.FamilyOf(rep.try.Server.Addr()),
 		Transport:    rep.try.Transport,
 		Truncated:    rep.truncatedUDP,
 	}

@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/smallfile"
 )
 
@@ -90,10 +90,10 @@ func hostsKey(name string) string { return strings.ToLower(strings.TrimSuffix(na
 // answer is family's Answer for a name the file lists: its addresses of
 // that family, or NODATA when the file lists the name with the other family
 // only (a client then gets no address of this family, DNS or not).
-func (h *Hosts) answer(name string, family happyeyeballs.Family, addrs []netip.Addr) Answer {
+func (h *Hosts) answer(name string, family dualstack.Family, addrs []netip.Addr) Answer {
 	a := Answer{Family: family, Name: absolute(name), Status: StatusNoData, Rcode: -1, Transport: TransportFiles, HostsFile: h.Path}
 	for _, addr := range addrs {
-		if happyeyeballs.FamilyOf(addr) == family {
+		if dualstack.FamilyOf(addr) == family {
 			a.Addresses = append(a.Addresses, addr.Unmap())
 		}
 	}

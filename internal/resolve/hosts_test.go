@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dsprobe/dsprobe/internal/dnstest"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
 const hostsFile = `# The usual head of /etc/hosts.
@@ -95,15 +95,15 @@ func TestResolverConsultsHostsFirst(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		family he.Family
+		family dualstack.Family
 		status Status
 		want   []string
 	}{
-		{"app.hosts.test", he.FamilyIPv4, StatusPositive, []string{"192.0.2.10"}},
-		{"app.hosts.test", he.FamilyIPv6, StatusPositive, []string{"2001:db8::10"}},
+		{"app.hosts.test", dualstack.FamilyIPv4, StatusPositive, []string{"192.0.2.10"}},
+		{"app.hosts.test", dualstack.FamilyIPv6, StatusPositive, []string{"2001:db8::10"}},
 		// Listed with IPv4 only: no IPv6 for a client, whatever DNS says.
-		{"v4only.hosts.test", he.FamilyIPv6, StatusNoData, nil},
-		{"mapped.hosts.test", he.FamilyIPv4, StatusPositive, []string{"192.0.2.13"}},
+		{"v4only.hosts.test", dualstack.FamilyIPv6, StatusNoData, nil},
+		{"mapped.hosts.test", dualstack.FamilyIPv4, StatusPositive, []string{"192.0.2.13"}},
 	}
 	for _, tt := range tests {
 		a := r.Lookup(context.Background(), tt.name, tt.family)
@@ -119,7 +119,7 @@ func TestResolverConsultsHostsFirst(t *testing.T) {
 		t.Errorf("names the file lists reached DNS: %v", q)
 	}
 
-	a := r.Lookup(context.Background(), "dns.hosts.test", he.FamilyIPv6)
+	a := r.Lookup(context.Background(), "dns.hosts.test", dualstack.FamilyIPv6)
 	if a.Status != StatusPositive || a.HostsFile != "" || a.Transport != TransportUDP || len(s.Queries()) == 0 {
 		t.Errorf("an unlisted name: got %v via %q from %q, want DNS's answer", a.Status, a.Transport, a.HostsFile)
 	}

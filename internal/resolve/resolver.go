@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/happyeyeballs"
 )
 
@@ -87,19 +88,19 @@ type Resolver struct {
 //
 // When ctx ends, Lookup returns promptly with StatusTimeout (deadline) or
 // StatusError (cancellation) and ctx's error in Err.
-func (r *Resolver) Lookup(ctx context.Context, name string, family happyeyeballs.Family) Answer {
+func (r *Resolver) Lookup(ctx context.Context, name string, family dualstack.Family) Answer {
 	var qtype uint16
 	switch family {
-	case happyeyeballs.FamilyIPv4:
+	case dualstack.FamilyIPv4:
 		qtype = dns.TypeA
-	case happyeyeballs.FamilyIPv6:
+	case dualstack.FamilyIPv6:
 		qtype = dns.TypeAAAA
 	default:
 		return Answer{Family: family, Name: name, Status: StatusError, Rcode: -1, Err: fmt.Errorf("lookup of %q: unknown address family %v", name, family)}
 	}
 	if addr, err := netip.ParseAddr(name); err == nil {
 		a := Answer{Family: family, Name: name, Status: StatusNoData, Rcode: -1}
-		if happyeyeballs.FamilyOf(addr) == family {
+		if dualstack.FamilyOf(addr) == family {
 			a.Status = StatusPositive
 			a.Addresses = []netip.Addr{addr}
 			a.DNS64 = addr.Is6() && nat64Prefix.Contains(addr)
@@ -131,13 +132,13 @@ func (r *Resolver) Lookup(ctx context.Context, name string, family happyeyeballs
 // the AAAA query waits for the A answer, as glibc's single-request does.
 func (r *Resolver) LookupBoth(ctx context.Context, name string) (a, aaaa Answer) {
 	if r.Config.SingleRequest {
-		a = r.Lookup(ctx, name, happyeyeballs.FamilyIPv4)
-		aaaa = r.Lookup(ctx, name, happyeyeballs.FamilyIPv6)
+		a = r.Lookup(ctx, name, dualstack.FamilyIPv4)
+		aaaa = r.Lookup(ctx, name, dualstack.FamilyIPv6)
 		return a, aaaa
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { a = r.Lookup(ctx, name, happyeyeballs.FamilyIPv4) })
-	wg.Go(func() { aaaa = r.Lookup(ctx, name, happyeyeballs.FamilyIPv6) })
+	wg.Go(func() { a = r.Lookup(ctx, name, dualstack.FamilyIPv4) })
+	wg.Go(func() { aaaa = r.Lookup(ctx, name, dualstack.FamilyIPv6) })
 	wg.Wait()
 	return a, aaaa
 }
@@ -157,8 +158,8 @@ func (r *Resolver) LookupBoth(ctx context.Context, name string) (a, aaaa Answer)
 // not order them here, since a racer may ask for one family only.
 func (r *Resolver) LookupFunc(name string) (lookup happyeyeballs.LookupFunc, answers func() (a, aaaa Answer)) {
 	var mu sync.Mutex // guards recorded, written by the racer's goroutines
-	recorded := map[happyeyeballs.Family]Answer{}
-	lookup = func(ctx context.Context, family happyeyeballs.Family) ([]netip.Addr, error) {
+	recorded := map[dualstack.Family]Answer{}
+	lookup = func(ctx context.Context, family dualstack.Family) ([]netip.Addr, error) {
 		ans := r.Lookup(ctx, name, family)
 		mu.Lock()
 		recorded[family] = ans
@@ -171,8 +172,8 @@ func (r *Resolver) LookupFunc(name string) (lookup happyeyeballs.LookupFunc, ans
 	answers = func() (a, aaaa Answer) {
 		mu.Lock()
 		defer mu.Unlock()
-		a, aaaa = recorded[happyeyeballs.FamilyIPv4], recorded[happyeyeballs.FamilyIPv6]
-		a.Family, aaaa.Family = happyeyeballs.FamilyIPv4, happyeyeballs.FamilyIPv6
+		a, aaaa = recorded[dualstack.FamilyIPv4], recorded[dualstack.FamilyIPv6]
+		a.Family, aaaa.Family = dualstack.FamilyIPv4, dualstack.FamilyIPv6
 		return a, aaaa
 	}
 	return lookup, answers

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 )
 
@@ -64,7 +65,7 @@ func TestLookup(t *testing.T) {
 	tests := []struct {
 		name       string
 		query      string
-		family     he.Family
+		family     dualstack.Family
 		timeout    time.Duration // 0: newResolver's
 		wantStatus Status
 		wantRcode  int
@@ -74,29 +75,29 @@ func TestLookup(t *testing.T) {
 		wantDNS64  bool
 		wantErr    error // errors.Is; nil: Err must be nil
 	}{
-		{name: "positive A", query: "www.example", family: he.FamilyIPv4, wantStatus: StatusPositive,
+		{name: "positive A", query: "www.example", family: dualstack.FamilyIPv4, wantStatus: StatusPositive,
 			wantAddrs: addrs("192.0.2.1", "192.0.2.2"), wantTTLs: []uint32{30, 30}},
-		{name: "positive AAAA", query: "www.example.", family: he.FamilyIPv6, wantStatus: StatusPositive,
+		{name: "positive AAAA", query: "www.example.", family: dualstack.FamilyIPv6, wantStatus: StatusPositive,
 			wantAddrs: addrs("2001:db8::1"), wantTTLs: []uint32{60}},
-		{name: "NODATA", query: "v4only.example", family: he.FamilyIPv6, wantStatus: StatusNoData},
-		{name: "NXDOMAIN", query: "missing.example", family: he.FamilyIPv6, wantStatus: StatusNXDomain, wantRcode: dns.RcodeNameError},
-		{name: "SERVFAIL", query: "servfail.example", family: he.FamilyIPv6, wantStatus: StatusServFail, wantRcode: dns.RcodeServerFailure},
-		{name: "REFUSED", query: "refused.example", family: he.FamilyIPv6, wantStatus: StatusRefused, wantRcode: dns.RcodeRefused},
-		{name: "NOTIMP is an error", query: "notimp.example", family: he.FamilyIPv6, wantStatus: StatusError, wantRcode: dns.RcodeNotImplemented},
-		{name: "timeout", query: "drop.example", family: he.FamilyIPv6, timeout: 100 * time.Millisecond,
+		{name: "NODATA", query: "v4only.example", family: dualstack.FamilyIPv6, wantStatus: StatusNoData},
+		{name: "NXDOMAIN", query: "missing.example", family: dualstack.FamilyIPv6, wantStatus: StatusNXDomain, wantRcode: dns.RcodeNameError},
+		{name: "SERVFAIL", query: "servfail.example", family: dualstack.FamilyIPv6, wantStatus: StatusServFail, wantRcode: dns.RcodeServerFailure},
+		{name: "REFUSED", query: "refused.example", family: dualstack.FamilyIPv6, wantStatus: StatusRefused, wantRcode: dns.RcodeRefused},
+		{name: "NOTIMP is an error", query: "notimp.example", family: dualstack.FamilyIPv6, wantStatus: StatusError, wantRcode: dns.RcodeNotImplemented},
+		{name: "timeout", query: "drop.example", family: dualstack.FamilyIPv6, timeout: 100 * time.Millisecond,
 			wantStatus: StatusTimeout, wantRcode: -1, wantErr: errDeadline},
-		{name: "CNAME chain", query: "alias.example", family: he.FamilyIPv6, wantStatus: StatusPositive,
+		{name: "CNAME chain", query: "alias.example", family: dualstack.FamilyIPv6, wantStatus: StatusPositive,
 			wantAddrs: addrs("2001:db8::1"), wantTTLs: []uint32{60}, wantCNAMEs: []string{"alias2.example.", "www.example."}},
-		{name: "CNAME to a missing name", query: "dangling.example", family: he.FamilyIPv6, wantStatus: StatusNXDomain,
+		{name: "CNAME to a missing name", query: "dangling.example", family: dualstack.FamilyIPv6, wantStatus: StatusNXDomain,
 			wantRcode: dns.RcodeNameError, wantCNAMEs: []string{"gone.example."}},
-		{name: "DNS64", query: "nat64.example", family: he.FamilyIPv6, wantStatus: StatusPositive,
+		{name: "DNS64", query: "nat64.example", family: dualstack.FamilyIPv6, wantStatus: StatusPositive,
 			wantAddrs: addrs("64:ff9b::c000:201"), wantTTLs: []uint32{0}, wantDNS64: true},
-		{name: "records of another type are ignored", query: "mixed.example", family: he.FamilyIPv6, wantStatus: StatusPositive,
+		{name: "records of another type are ignored", query: "mixed.example", family: dualstack.FamilyIPv6, wantStatus: StatusPositive,
 			wantAddrs: addrs("2001:db8::9"), wantTTLs: []uint32{0}},
-		{name: "garbage reply", query: "garbage.example", family: he.FamilyIPv6, wantStatus: StatusError, wantRcode: -1, wantErr: ErrMalformed},
-		{name: "reply with a wrong ID", query: "wrongid.example", family: he.FamilyIPv6, timeout: 100 * time.Millisecond,
+		{name: "garbage reply", query: "garbage.example", family: dualstack.FamilyIPv6, wantStatus: StatusError, wantRcode: -1, wantErr: ErrMalformed},
+		{name: "reply with a wrong ID", query: "wrongid.example", family: dualstack.FamilyIPv6, timeout: 100 * time.Millisecond,
 			wantStatus: StatusError, wantRcode: -1, wantErr: ErrMalformed},
-		{name: "records of the wrong class", query: "chaos.example", family: he.FamilyIPv6, wantStatus: StatusError, wantErr: ErrMalformed},
+		{name: "records of the wrong class", query: "chaos.example", family: dualstack.FamilyIPv6, wantStatus: StatusError, wantErr: ErrMalformed},
 	}
 	for _, transport := range transports {
 		for _, tt := range tests {
@@ -149,7 +150,7 @@ func TestLookup(t *testing.T) {
 				}
 				if got.Rcode >= 0 {
 					// A reply decided: where it came from is recorded.
-					if got.Server != s.Addr() || got.ServerFamily != he.FamilyIPv4 || got.Transport != transport || got.RTT <= 0 || got.Truncated {
+					if got.Server != s.Addr() || got.ServerFamily != dualstack.FamilyIPv4 || got.Transport != transport || got.RTT <= 0 || got.Truncated {
 						t.Errorf("got server %v over %v (%s), RTT %v, truncated %v; want %v over ipv4 (%s), RTT > 0, not truncated",
 							got.Server, got.ServerFamily, got.Transport, got.RTT, got.Truncated, s.Addr(), transport)
 					}
@@ -186,7 +187,7 @@ func TestLateAnswerRTT(t *testing.T) {
 func TestTruncatedRetriedOverTCP(t *testing.T) {
 	s := dnstest.Start(t)
 	s.Set("big.example.", dns.TypeAAAA, dnstest.Response{Truncate: true, Addrs: addrs("2001:db8::1", "2001:db8::2")})
-	got := newResolver(TransportUDP, s.Addr()).Lookup(t.Context(), "big.example.", he.FamilyIPv6)
+	got := newResolver(TransportUDP, s.Addr()).Lookup(t.Context(), "big.example.", dualstack.FamilyIPv6)
 	if got.Status != StatusPositive || !slices.Equal(got.Addresses, addrs("2001:db8::1", "2001:db8::2")) {
 		t.Errorf("got %v %v (%v), want positive 2001:db8::1 2001:db8::2", got.Status, got.Addresses, got.Err)
 	}
@@ -221,24 +222,24 @@ func TestSearchWalkOnTheWire(t *testing.T) {
 		name       string
 		query      string
 		ndots      int
-		family     he.Family
+		family     dualstack.Family
 		wantNames  []string
 		wantStatus Status
 		wantName   string
 	}{
-		{name: "0 dots: search first; stops at the positive answer", query: "www", ndots: 1, family: he.FamilyIPv4,
+		{name: "0 dots: search first; stops at the positive answer", query: "www", ndots: 1, family: dualstack.FamilyIPv4,
 			wantNames: []string{"www.a.example.", "www.b.example."}, wantStatus: StatusPositive, wantName: "www.b.example."},
-		{name: "0 dots, nothing anywhere: search, then as given", query: "nope", ndots: 1, family: he.FamilyIPv4,
+		{name: "0 dots, nothing anywhere: search, then as given", query: "nope", ndots: 1, family: dualstack.FamilyIPv4,
 			wantNames: []string{"nope.a.example.", "nope.b.example.", "nope."}, wantStatus: StatusNXDomain, wantName: "nope."},
-		{name: "1 dot, ndots 1: as given first", query: "nope.svc", ndots: 1, family: he.FamilyIPv4,
+		{name: "1 dot, ndots 1: as given first", query: "nope.svc", ndots: 1, family: dualstack.FamilyIPv4,
 			wantNames: []string{"nope.svc.", "nope.svc.a.example.", "nope.svc.b.example."}, wantStatus: StatusNXDomain, wantName: "nope.svc."},
-		{name: "1 dot, ndots 2: search first", query: "nope.svc", ndots: 2, family: he.FamilyIPv4,
+		{name: "1 dot, ndots 2: search first", query: "nope.svc", ndots: 2, family: dualstack.FamilyIPv4,
 			wantNames: []string{"nope.svc.a.example.", "nope.svc.b.example.", "nope.svc."}, wantStatus: StatusNXDomain, wantName: "nope.svc."},
-		{name: "2 dots, ndots 2: as given first", query: "no.pe.svc", ndots: 2, family: he.FamilyIPv4,
+		{name: "2 dots, ndots 2: as given first", query: "no.pe.svc", ndots: 2, family: dualstack.FamilyIPv4,
 			wantNames: []string{"no.pe.svc.", "no.pe.svc.a.example.", "no.pe.svc.b.example."}, wantStatus: StatusNXDomain, wantName: "no.pe.svc."},
-		{name: "trailing dot: as given only", query: "www.", ndots: 1, family: he.FamilyIPv4,
+		{name: "trailing dot: as given only", query: "www.", ndots: 1, family: dualstack.FamilyIPv4,
 			wantNames: []string{"www."}, wantStatus: StatusNXDomain, wantName: "www."},
-		{name: "NODATA goes on (glibc) and is what is reported", query: "db", ndots: 1, family: he.FamilyIPv6,
+		{name: "NODATA goes on (glibc) and is what is reported", query: "db", ndots: 1, family: dualstack.FamilyIPv6,
 			wantNames: []string{"db.a.example.", "db.b.example.", "db."}, wantStatus: StatusNoData, wantName: "db.a.example."},
 	}
 	for _, transport := range transports {
@@ -312,7 +313,7 @@ func TestServerOrder(t *testing.T) {
 			t.Run(transport+"/"+tt.name, func(t *testing.T) {
 				r := newResolver(transport, tt.servers...)
 				r.Config.Attempts, r.Config.Timeout = tt.attempts, 100*time.Millisecond
-				got := r.Lookup(t.Context(), "www.example.", he.FamilyIPv4)
+				got := r.Lookup(t.Context(), "www.example.", dualstack.FamilyIPv4)
 				var tries []string
 				for _, try := range got.Tries {
 					tries = append(tries, name[try.Server])
@@ -350,7 +351,7 @@ func TestRotate(t *testing.T) {
 	r.Config.Rotate = true
 	var got []netip.AddrPort
 	for range 4 {
-		got = append(got, r.Lookup(t.Context(), "www.example.", he.FamilyIPv4).Server)
+		got = append(got, r.Lookup(t.Context(), "www.example.", dualstack.FamilyIPv4).Server)
 	}
 	if want := []netip.AddrPort{first.Addr(), second.Addr(), first.Addr(), second.Addr()}; !slices.Equal(got, want) {
 		t.Errorf("got servers %v, want %v", got, want)
@@ -363,8 +364,8 @@ func TestIPv6Server(t *testing.T) {
 	s.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1")})
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
-			got := newResolver(transport, s.Addr()).Lookup(t.Context(), "www.example.", he.FamilyIPv4)
-			if got.Status != StatusPositive || got.Server != s.Addr() || got.ServerFamily != he.FamilyIPv6 {
+			got := newResolver(transport, s.Addr()).Lookup(t.Context(), "www.example.", dualstack.FamilyIPv4)
+			if got.Status != StatusPositive || got.Server != s.Addr() || got.ServerFamily != dualstack.FamilyIPv6 {
 				t.Errorf("got %v from %v over %v, want positive from %v over ipv6", got.Status, got.Server, got.ServerFamily, s.Addr())
 			}
 			if q := s.Queries(); len(q) == 0 || !q[len(q)-1].From.Addr().Is6() {
@@ -411,7 +412,7 @@ func TestContextEndsLookup(t *testing.T) {
 				r.Config.Attempts, r.Config.Timeout = 2, 5*time.Second
 				r.Config.Search = []string{"a.example", "b.example"}
 				done := make(chan Answer, 1)
-				go func() { done <- r.Lookup(tt.ctx(t), "www.example.", he.FamilyIPv6) }()
+				go func() { done <- r.Lookup(tt.ctx(t), "www.example.", dualstack.FamilyIPv6) }()
 				select {
 				case got := <-done:
 					if got.Status != tt.wantStatus || !errors.Is(got.Err, tt.wantErr) {
@@ -432,16 +433,16 @@ func TestIPLiteral(t *testing.T) {
 	r := &Resolver{}
 	tests := []struct {
 		name       string
-		family     he.Family
+		family     dualstack.Family
 		wantStatus Status
 		wantAddrs  []netip.Addr
 		wantDNS64  bool
 	}{
-		{"192.0.2.1", he.FamilyIPv4, StatusPositive, addrs("192.0.2.1"), false},
-		{"2001:db8::1", he.FamilyIPv6, StatusPositive, addrs("2001:db8::1"), false},
-		{"64:ff9b::c000:201", he.FamilyIPv6, StatusPositive, addrs("64:ff9b::c000:201"), true},
-		{"2001:db8::1", he.FamilyIPv4, StatusNoData, nil, false},
-		{"192.0.2.1", he.FamilyIPv6, StatusNoData, nil, false},
+		{"192.0.2.1", dualstack.FamilyIPv4, StatusPositive, addrs("192.0.2.1"), false},
+		{"2001:db8::1", dualstack.FamilyIPv6, StatusPositive, addrs("2001:db8::1"), false},
+		{"64:ff9b::c000:201", dualstack.FamilyIPv6, StatusPositive, addrs("64:ff9b::c000:201"), true},
+		{"2001:db8::1", dualstack.FamilyIPv4, StatusNoData, nil, false},
+		{"192.0.2.1", dualstack.FamilyIPv6, StatusNoData, nil, false},
 	}
 	for _, tt := range tests {
 		got := r.Lookup(t.Context(), tt.name, tt.family)
@@ -455,7 +456,7 @@ func TestIPLiteral(t *testing.T) {
 func TestInvalidName(t *testing.T) {
 	r := &Resolver{}
 	for _, name := range []string{"", "a..b", string(make([]byte, 300))} {
-		got := r.Lookup(t.Context(), name, he.FamilyIPv4)
+		got := r.Lookup(t.Context(), name, dualstack.FamilyIPv4)
 		if got.Status != StatusError || got.Err == nil || len(got.Tries) != 0 {
 			t.Errorf("Lookup(%q): got %v (%v) after %d tries, want an error without a try", name, got.Status, got.Err, len(got.Tries))
 		}
@@ -509,15 +510,15 @@ func TestLookupFuncRace(t *testing.T) {
 	}
 	conn.Close()
 	a, aaaa := answers()
-	if a.Family != he.FamilyIPv4 || a.Status != StatusPositive || !slices.Equal(a.Addresses, addrs("127.0.0.1")) {
+	if a.Family != dualstack.FamilyIPv4 || a.Status != StatusPositive || !slices.Equal(a.Addresses, addrs("127.0.0.1")) {
 		t.Errorf("got A answer %v %v %v, want ipv4 positive [127.0.0.1]", a.Family, a.Status, a.Addresses)
 	}
-	if aaaa.Family != he.FamilyIPv6 || aaaa.Status != StatusNoData {
+	if aaaa.Family != dualstack.FamilyIPv6 || aaaa.Status != StatusNoData {
 		t.Errorf("got AAAA answer %v %v, want ipv6 nodata", aaaa.Family, aaaa.Status)
 	}
 
 	var lerr *LookupError
-	if _, err := lookup(t.Context(), he.FamilyIPv6); !errors.As(err, &lerr) || lerr.Status != StatusNoData {
+	if _, err := lookup(t.Context(), dualstack.FamilyIPv6); !errors.As(err, &lerr) || lerr.Status != StatusNoData {
 		t.Errorf("got error %v, want a *LookupError with status nodata", err)
 	}
 }
@@ -525,7 +526,7 @@ func TestLookupFuncRace(t *testing.T) {
 func TestLookupFuncNotAsked(t *testing.T) {
 	_, answers := (&Resolver{}).LookupFunc("svc.example.")
 	a, aaaa := answers()
-	if a.Status != StatusNone || a.Family != he.FamilyIPv4 || aaaa.Status != StatusNone || aaaa.Family != he.FamilyIPv6 {
+	if a.Status != StatusNone || a.Family != dualstack.FamilyIPv4 || aaaa.Status != StatusNone || aaaa.Family != dualstack.FamilyIPv6 {
 		t.Errorf("got %v/%v and %v/%v, want none/ipv4 and none/ipv6", a.Status, a.Family, aaaa.Status, aaaa.Family)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/target"
 )
@@ -93,7 +93,7 @@ func verdictAttributes(families []*dsprobev1.FamilyVerdict) []attribute.KeyValue
 		if v.GetOk() {
 			l = layer.None
 		}
-		verdicts[i] = familyLayer{he.Family(v.GetFamily()), l}
+		verdicts[i] = familyLayer{dualstack.Family(v.GetFamily()), l}
 	}
 	return layerAttributes(verdicts)
 }

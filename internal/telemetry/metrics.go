@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 )
 
@@ -79,7 +79,7 @@ func (m *Metrics) Observe(res *dsprobev1.ProbeResult, namespace string) {
 		m.families.WithLabelValues(labels(familyName(v.GetFamily()), result, layerName(v.GetFailingLayer()))...).Inc()
 	}
 	for _, a := range res.GetAttempts() {
-		m.connect.WithLabelValues(labels(familyName(a.GetFamily()), he.Outcome(a.GetOutcome()).String())...).Observe(a.GetDurationMs() / 1000)
+		m.connect.WithLabelValues(labels(familyName(a.GetFamily()), dualstack.Outcome(a.GetOutcome()).String())...).Observe(a.GetDurationMs() / 1000)
 	}
 	if race := res.GetHappyEyeballs(); race != nil {
 		m.fallback.WithLabelValues(labels(race.GetProfile(), familyName(race.GetFamily()))...).Observe(race.GetFallbackDelayMs() / 1000)
@@ -89,7 +89,7 @@ func (m *Metrics) Observe(res *dsprobev1.ProbeResult, namespace string) {
 // familyName and layerName give the API enums the lower-case names of
 // DESIGN.md's span attributes ("ipv6", "listener"); the enum numbers are the
 // engine's (internal/apicontract pins that).
-func familyName(f dsprobev1.Family) string { return he.Family(f).String() }
+func familyName(f dsprobev1.Family) string { return dualstack.Family(f).String() }
 func layerName(l dsprobev1.Layer) string   { return layer.Layer(l).Short() }
 
 // FamilyResults returns the counter of family verdicts with these label

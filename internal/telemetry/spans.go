@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/probe"
 )
@@ -51,11 +51,7 @@ func RecordProbe(ctx context.Context, tracer trace.Tracer, res *probe.Result) {
 		if answer == nil {
 			continue
 		}
-		q := "A"
-		if he.Family(f) == he.FamilyIPv6 {
-			q = "AAAA"
-		}
-		_, s := tracer.Start(ctx, "dns "+q, trace.WithTimestamp(res.Started), trace.WithSpanKind(trace.SpanKindClient))
+		_, s := tracer.Start(ctx, "dns "+dualstack.Family(f).QueryType(), trace.WithTimestamp(res.Started), trace.WithSpanKind(trace.SpanKindClient))
 		s.SetAttributes(attrDNSQuestionName.String(res.Target.Host), AttrDNSStatus.String(answer.Status.String()))
 		if answer.Server.IsValid() {
 			s.SetAttributes(attrServerAddress.String(answer.Server.Addr().String()), attrServerPort.Int(int(answer.Server.Port())))
@@ -71,7 +67,7 @@ func RecordProbe(ctx context.Context, tracer trace.Tracer, res *probe.Result) {
 		start := res.Started.Add(a.Start)
 		_, s := tracer.Start(ctx, "connect "+a.Address.String(), trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient))
 		s.SetAttributes(attemptAttributes(res, a.Address.Addr().String(), int(a.Address.Port()), a.Family, a.Outcome)...)
-		if a.Outcome != he.OutcomeConnected {
+		if a.Outcome != dualstack.OutcomeConnected {
 			s.SetStatus(codes.Error, a.Err)
 			if a.App != nil && a.Err == "" {
 				s.SetStatus(codes.Error, a.App.Detail)
@@ -110,7 +106,7 @@ func probeAttributes(res *probe.Result) []attribute.KeyValue {
 
 // familyLayer is one family's verdict: its failing layer, None if it passed.
 type familyLayer struct {
-	family he.Family
+	family dualstack.Family
 	layer  layer.Layer
 }
 
@@ -123,7 +119,7 @@ func layerAttributes(verdicts []familyLayer) []attribute.KeyValue {
 	for _, v := range verdicts {
 		layers = append(layers, v.layer)
 		key := AttrIPv4Layer
-		if v.family == he.FamilyIPv6 {
+		if v.family == dualstack.FamilyIPv6 {
 			key = AttrIPv6Layer
 		}
 		attrs = append(attrs, key.String(v.layer.Short()))
@@ -131,7 +127,7 @@ func layerAttributes(verdicts []familyLayer) []attribute.KeyValue {
 	return append(attrs, AttrFailingLayer.String(layer.MostFundamental(layers...).Short()))
 }
 
-func attemptAttributes(res *probe.Result, peer string, port int, f he.Family, o he.Outcome) []attribute.KeyValue {
+func attemptAttributes(res *probe.Result, peer string, port int, f dualstack.Family, o dualstack.Outcome) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		attrNetworkType.String(f.String()),
 		attrPeerAddress.String(peer),
@@ -139,7 +135,7 @@ func attemptAttributes(res *probe.Result, peer string, port int, f he.Family, o 
 		attrServerAddress.String(res.Target.Host),
 		AttrOutcome.String(o.String()),
 	}
-	if o != he.OutcomeConnected {
+	if o != dualstack.OutcomeConnected {
 		attrs = append(attrs, attrErrorType.String(o.String()))
 	}
 	return attrs

@@ -18,6 +18,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -37,24 +38,24 @@ func blackholedIPv6(t *testing.T) *probe.Result {
 	res := &probe.Result{
 		Target: tgt, Started: start, Check: appcheck.HTTP, RaceStart: 2 * time.Second,
 		Families: []diagnose.Verdict{
-			{Family: he.FamilyIPv4, OK: true, Layer: layer.None},
-			{Family: he.FamilyIPv6, Layer: layer.Route, Detail: "dropped"},
+			{Family: dualstack.FamilyIPv4, OK: true, Layer: layer.None},
+			{Family: dualstack.FamilyIPv6, Layer: layer.Route, Detail: "dropped"},
 		},
 		Attempts: []probe.Attempt{
-			{Address: netip.AddrPortFrom(v4, 80), Family: he.FamilyIPv4, Outcome: he.OutcomeConnected, Start: 3 * time.Millisecond, Duration: time.Millisecond, App: &appcheck.Result{OK: true}},
-			{Address: netip.AddrPortFrom(v6, 80), Family: he.FamilyIPv6, Outcome: he.OutcomeTimeout, Start: 3 * time.Millisecond, Duration: 2 * time.Second, Err: "timeout"},
+			{Address: netip.AddrPortFrom(v4, 80), Family: dualstack.FamilyIPv4, Outcome: dualstack.OutcomeConnected, Start: 3 * time.Millisecond, Duration: time.Millisecond, App: &appcheck.Result{OK: true}},
+			{Address: netip.AddrPortFrom(v6, 80), Family: dualstack.FamilyIPv6, Outcome: dualstack.OutcomeTimeout, Start: 3 * time.Millisecond, Duration: 2 * time.Second, Err: "timeout"},
 		},
 		HappyEyeballs: probe.Prediction{
-			Profile: "rfc8305", Family: he.FamilyIPv4, Address: v4, Outcome: he.OutcomeConnected,
+			Profile: "rfc8305", Family: dualstack.FamilyIPv4, Address: v4, Outcome: dualstack.OutcomeConnected,
 			TimeToConnect: 251 * time.Millisecond, FallbackDelay: 250 * time.Millisecond, FailingLayer: layer.None,
 			Attempts: []he.Attempt{
-				{Address: v6, Family: he.FamilyIPv6, Start: 0, End: 251 * time.Millisecond, Outcome: he.OutcomeCanceled},
-				{Address: v4, Family: he.FamilyIPv4, Start: 250 * time.Millisecond, End: 251 * time.Millisecond, Outcome: he.OutcomeConnected},
+				{Address: v6, Family: dualstack.FamilyIPv6, Start: 0, End: 251 * time.Millisecond, Outcome: dualstack.OutcomeCanceled},
+				{Address: v4, Family: dualstack.FamilyIPv4, Start: 250 * time.Millisecond, End: 251 * time.Millisecond, Outcome: dualstack.OutcomeConnected},
 			},
 		},
 	}
-	res.DNS[he.FamilyIPv4] = &resolve.Answer{Status: resolve.StatusPositive, Server: netip.MustParseAddrPort("192.0.2.53:53"), Tries: []resolve.Try{{RTT: time.Millisecond}}}
-	res.DNS[he.FamilyIPv6] = &resolve.Answer{Status: resolve.StatusPositive, Tries: []resolve.Try{{RTT: 2 * time.Millisecond}}}
+	res.DNS[dualstack.FamilyIPv4] = &resolve.Answer{Status: resolve.StatusPositive, Server: netip.MustParseAddrPort("192.0.2.53:53"), Tries: []resolve.Try{{RTT: time.Millisecond}}}
+	res.DNS[dualstack.FamilyIPv6] = &resolve.Answer{Status: resolve.StatusPositive, Tries: []resolve.Try{{RTT: 2 * time.Millisecond}}}
 	return res
 }
 

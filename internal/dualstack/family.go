@@ -1,4 +1,4 @@
-package happyeyeballs
+package dualstack
 
 import (
 	"fmt"
@@ -54,6 +54,33 @@ func (f Family) String() string {
 	default:
 		return fmt.Sprintf("Family(%d)", uint8(f))
 	}
+}
+
+// Label returns "IPv4", "IPv6" or "none": the family as people write it, in
+// tables and sentences.
+func (f Family) Label() string {
+	switch f {
+	case FamilyIPv4:
+		return "IPv4"
+	case FamilyIPv6:
+		return "IPv6"
+	case FamilyUnspecified:
+		return "none"
+	default:
+		return fmt.Sprintf("Family(%d)", uint8(f))
+	}
+}
+
+// QueryType returns the DNS query type that asks for the family's
+// addresses: "A" or "AAAA" ("" for FamilyUnspecified).
+func (f Family) QueryType() string {
+	switch f {
+	case FamilyIPv4:
+		return "A"
+	case FamilyIPv6:
+		return "AAAA"
+	}
+	return ""
 }
 
 // ParseFamily parses "ipv4"/"4" or "ipv6"/"6".

@@ -1,4 +1,4 @@
-package happyeyeballs
+package dualstack
 
 import (
 	"context"

@@ -1,0 +1,11 @@
+// Package dualstack is the vocabulary every part of dsprobe shares to talk
+// about a dual-stack path: the address family (Family, with its names as a
+// span attribute, a label and a DNS query type) and how one connection
+// attempt ended (Outcome, with the errno table that classifies a connect's
+// error).
+//
+// It is a leaf: it must not depend on any other dsprobe package, nor on
+// anything outside the standard library, so that resolve, dial, listener,
+// diagnose and happyeyeballs can all say "IPv6" without importing each
+// other.
+package dualstack
