@@ -71,7 +71,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	familyFlag := fs.String("family", "both", "families to probe: ipv4, ipv6 or both")
 	checkFlag := fs.String("check", "", "application check: tcp, http, https or grpc (default: from the URL scheme, else tcp)")
 	fs.Var(&profiles, "profile", "profile `NAME[,KEY=VALUE...]` of the prober's own race (first) or an extra prediction (repeatable)")
-	timeout := fs.Duration("timeout", 30*time.Second, "budget of the whole probe")
+	timeout := fs.Duration("timeout", 30*time.Second, "budget of the whole probe: a query or connect still unanswered when it ends is judged as a timeout")
 	attemptTimeout := fs.Duration("attempt-timeout", probe.DefaultAttemptTimeout, "budget of each connect and check (a silent drop costs this long)")
 	maxConnect := fs.Duration("max-connect-time", probe.DefaultMaxConnectTime, "a predicted client slower than this fails with LAYER_CLIENT")
 	insecure := fs.Bool("insecure-skip-verify", false, "https: do not verify the server certificate")
@@ -165,9 +165,6 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	res, err := probe.Run(ctx, req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("the probe did not finish within --timeout %v; no partial result is reported", *timeout)
-		}
 		return err
 	}
 	if len(dnsServers) > 0 && noDNSAnswer(&res) {
@@ -189,8 +186,10 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// noDNSAnswer reports whether every query the probe sent went unanswered:
-// with a server the user named, that is a wrong --dns-server, not a verdict.
+// noDNSAnswer reports whether every query the probe sent went unanswered
+// within the server's own timeouts: with a server the user named, that is a
+// wrong --dns-server, not a verdict. Queries the probe's budget (--timeout)
+// ended are judged instead: the user chose that budget.
 func noDNSAnswer(res *probe.Result) bool {
 	asked := false
 	for _, a := range res.DNS {
@@ -198,7 +197,7 @@ func noDNSAnswer(res *probe.Result) bool {
 			continue
 		}
 		asked = true
-		if a.Status != resolve.StatusTimeout && a.Status != resolve.StatusError {
+		if a.Status != resolve.StatusTimeout && a.Status != resolve.StatusError || errors.Is(a.Err, context.DeadlineExceeded) {
 			return false
 		}
 	}

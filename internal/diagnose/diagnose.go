@@ -8,6 +8,8 @@
 package diagnose
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -27,6 +29,9 @@ type AddressEvidence struct {
 	Err string
 	// Connect is how long the connect took.
 	Connect time.Duration
+	// BudgetEnded says the whole probe's budget, not the attempt's own
+	// timeout, ended a connect that had no answer yet.
+	BudgetEnded bool
 	// Check names the application check ("tcp", "http", ...).
 	Check string
 	// AppOK and AppDetail are the application check's result; AppOK is
@@ -150,6 +155,9 @@ func dnsDetail(ev FamilyEvidence) string {
 	case resolve.StatusRefused:
 		return fmt.Sprintf("the %s query for %s was REFUSED%s: the DNS server will not answer this client, %s", q, ev.Name, from, consequence)
 	case resolve.StatusTimeout:
+		if errors.Is(a.Err, context.DeadlineExceeded) {
+			return fmt.Sprintf("no DNS server answered the %s query for %s before the probe's budget ended (%d tries in %s): %s; a longer budget tells a silent server from a slow one", q, ev.Name, len(a.Tries), roundMs(a.Elapsed()), consequence)
+		}
 		return fmt.Sprintf("no DNS server answered the %s query for %s (%d tries): %s", q, ev.Name, len(a.Tries), consequence)
 	default:
 		detail := "failed"
@@ -191,7 +199,9 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 	var s string
 	switch l {
 	case layer.Route:
-		if first.Outcome == dualstack.OutcomeTimeout {
+		if first.Outcome == dualstack.OutcomeTimeout && first.BudgetEnded {
+			s = fmt.Sprintf("connects to %s had no answer when the probe's budget ended (%s into the attempt): packets are probably silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath); a longer budget tells a drop from a slow path", which, roundMs(first.Connect), fam, fam)
+		} else if first.Outcome == dualstack.OutcomeTimeout {
 			s = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
 		} else {
 			s = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, cause, fam)

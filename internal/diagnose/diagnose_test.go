@@ -1,9 +1,11 @@
 package diagnose
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
@@ -41,6 +43,14 @@ func TestJudge(t *testing.T) {
 		{
 			name: "silent drop is ROUTE", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeTimeout}}},
 			layer: layer.Route, detail: []string{"time out", "silently dropped"},
+		},
+		{
+			name: "a drop the probe's budget ended is ROUTE, worded for the budget", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeTimeout, BudgetEnded: true, Connect: 980 * time.Millisecond}}},
+			layer: layer.Route, detail: []string{"when the probe's budget ended (980ms into the attempt)", "silently dropped", "longer budget"},
+		},
+		{
+			name: "DNS unanswered within the probe's budget", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusTimeout, Err: context.DeadlineExceeded}},
+			layer: layer.DNS, detail: []string{"before the probe's budget ended", "longer budget"},
 		},
 		{
 			name: "admin-prohibited is POLICY", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeProhibited, Err: "ICMPv6 administratively prohibited"}}},

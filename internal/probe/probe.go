@@ -83,6 +83,9 @@ type Attempt struct {
 	Start    time.Duration // since the probe started
 	Duration time.Duration // of the connect alone
 	Err      string
+	// BudgetEnded says the whole probe's budget ended the connect before
+	// its own AttemptTimeout did.
+	BudgetEnded bool
 	// App is the application check's result; nil when the connect failed.
 	App *appcheck.Result
 }
@@ -120,6 +123,11 @@ type Result struct {
 	Listener listener.Inference
 	// HappyEyeballs is the race the prober ran for real.
 	HappyEyeballs Prediction
+	// BudgetEnded says the whole probe's budget (ctx's deadline) ended
+	// before every query and attempt had finished: those still running
+	// then are recorded as timeouts at that moment, and the verdicts judge
+	// what was measured.
+	BudgetEnded bool
 	// Clients are the built-in profiles' predictions.
 	Clients []Prediction
 }
@@ -190,9 +198,14 @@ func (req *Request) progress(stage string) {
 	}
 }
 
-// Run probes the target. The error is non-nil only for a bad request or a
-// context that ended the probe early (the partial result is not returned as
-// if complete); a failing family is a verdict in the Result.
+// Run probes the target. ctx's deadline is the whole probe's budget, which
+// caps every query and attempt: one still running when it ends is recorded
+// as a timeout at that moment, and the verdicts and predictions judge what
+// was measured (Result.BudgetEnded says so), because an answer that does not
+// come within the budget the user chose is itself the evidence. The error is
+// non-nil only for a bad request or a cancelled ctx (the caller gave up: no
+// result is passed off as complete); a failing family is a verdict in the
+// Result.
 func Run(ctx context.Context, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
@@ -227,7 +240,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 			addrs = append(addrs, a.Addresses...)
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if err := canceled(ctx); err != nil {
 		return Result{}, err
 	}
 	if req.Allow != nil {
@@ -246,14 +259,25 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	}
 	res.Order = sortForDisplay(addrs, req.Profile.Strategy, sourceFor)
 
-	// 2. Connect to every address directly and check the application.
-	if len(addrs) > 0 {
-		req.progress(fmt.Sprintf("connecting to %d address(es)", len(addrs)))
-	}
+	// 2. Connect to every address directly and check the application
+	// and, at the same time, run the prober's own race for real: both
+	// share the budget's window, so a silent drop that holds a direct
+	// connect until the budget ends does not leave the race no time.
+	req.progress(fmt.Sprintf("connecting to %d address(es), racing with profile %s", len(addrs), req.Profile.Name))
+	res.RaceStart = time.Since(start)
+	var race he.Result
+	var raceErr error
+	var raced sync.WaitGroup
+	raced.Go(func() { race, raceErr = runRace(ctx, &req, res.DNS, addrs, sourceFor) })
 	res.Attempts = connectAll(ctx, &req, res.Order, start)
-	if err := ctx.Err(); err != nil {
+	raced.Wait()
+	if raceErr != nil {
+		return Result{}, raceErr
+	}
+	if err := canceled(ctx); err != nil {
 		return Result{}, err
 	}
+	res.BudgetEnded = ctx.Err() != nil
 
 	// 3. Judge each family.
 	obs := make([]listener.Observation, len(res.Attempts))
@@ -268,13 +292,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		res.Families = append(res.Families, v)
 	}
 
-	// 4. The prober's own race, for real.
-	req.progress("racing with profile " + req.Profile.Name)
-	res.RaceStart = time.Since(start)
-	race, err := runRace(ctx, &req, res.DNS, addrs, sourceFor)
-	if err != nil {
-		return Result{}, err
-	}
+	// 4. The prober's own race, judged like a client.
 	res.HappyEyeballs = predictionOf(req.Profile.Name, race, verdicts, req.MaxConnectTime)
 
 	// 5. Every client profile, predicted from what was measured.
@@ -291,6 +309,15 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		res.Clients = append(res.Clients, predictionOf(p.Name, sim, verdicts, req.MaxConnectTime))
 	}
 	return res, nil
+}
+
+// canceled returns ctx's error when the caller cancelled it; a deadline is
+// the probe's budget ending, which is judged, not an error.
+func canceled(ctx context.Context) error {
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }
 
 // resolveFamilies queries the requested families concurrently.
@@ -340,6 +367,7 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 }
 
 func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time.Time) Attempt {
+	budget := ctx
 	ctx, cancel := context.WithTimeout(ctx, req.AttemptTimeout)
 	defer cancel()
 	a := Attempt{Address: ap, Family: dualstack.FamilyOf(ap.Addr()), Start: time.Since(start)}
@@ -349,6 +377,11 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
 		a.Err = err.Error()
+		if a.Outcome == dualstack.OutcomeTimeout && budget.Err() != nil {
+			// The whole probe's budget, not the attempt's own timeout,
+			// ended the wait.
+			a.BudgetEnded = true
+		}
 		if a.Outcome == dualstack.OutcomeConnected || a.Outcome == dualstack.OutcomeUnspecified {
 			a.Outcome = dualstack.OutcomeUnreachable
 		}
@@ -381,7 +414,7 @@ func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.Fami
 		if a.Family != f {
 			continue
 		}
-		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, Check: req.Check.Kind.String()}
+		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, BudgetEnded: a.BudgetEnded, Check: req.Check.Kind.String()}
 		if a.App != nil {
 			ae.AppOK, ae.AppDetail = a.App.OK, a.App.Detail
 			if a.Outcome == dualstack.OutcomeAppFailed {

@@ -39,11 +39,15 @@ type probeJSON struct {
 		ElapsedMs      float64
 		Addresses      []string
 	}
-	Listener struct{ Accepts string }
-	Clients  []struct {
-		Profile, Family, FailingLayer string
-		TimeToConnectMs               float64
-	}
+	Listener      struct{ Accepts string }
+	Clients       []prediction
+	HappyEyeballs prediction
+	Attempts      []struct{ Address, Family, Outcome, Error string }
+}
+
+type prediction struct {
+	Profile, Family, FailingLayer string
+	TimeToConnectMs               float64
 }
 
 func (p probeJSON) family(name string) (ok bool, layer, detail string) {
@@ -353,6 +357,35 @@ func TestProbeOnTestHosts(t *testing.T) {
 			},
 		},
 		{
+			// The user's budget ends while the IPv6 connect waits: that
+			// wait is the evidence of the drop, not an internal error.
+			name:  "IPv6 silently dropped, whole budget 2s",
+			setup: func(t *testing.T) { must(t, l.server.DropInbound(s6(portHealthy))) },
+			args:  []string{"--dns-server", ownDNS, "--timeout", "2s", url("http", healthyName, portHealthy)},
+			code:  1,
+			v4:    want{true, "LAYER_NONE", ""}, v6: want{false, "LAYER_ROUTE", "silently dropped"},
+			check: func(t *testing.T, res probeJSON) { checkBudgetDrop(t, res, s6(portHealthy)) },
+		},
+		{
+			name:  "IPv6 silently dropped, whole budget 1s",
+			setup: func(t *testing.T) { must(t, l.server.DropInbound(s6(portHealthy))) },
+			args:  []string{"--dns-server", ownDNS, "--timeout", "1s", "--attempt-timeout", "5s", url("http", healthyName, portHealthy)},
+			code:  1,
+			v4:    want{true, "LAYER_NONE", ""}, v6: want{false, "LAYER_ROUTE", "budget"},
+			check: func(t *testing.T, res probeJSON) { checkBudgetDrop(t, res, s6(portHealthy)) },
+		},
+		{
+			// Too small a budget to measure any connect: the queries that
+			// went unanswered are still judged.
+			name: "DNS unanswered within the whole budget",
+			setup: func(t *testing.T) {
+				must(t, l.dns.DropInbound(netip.AddrPortFrom(l.dns.Addr4(), dnsPort)))
+			},
+			args: []string{"--dns-server", ownDNS, "--timeout", "1s", url("http", healthyName, portHealthy)},
+			code: 1,
+			v4:   want{false, "LAYER_DNS", "budget"}, v6: want{false, "LAYER_DNS", "budget"},
+		},
+		{
 			name:  "IPv6 rejected admin-prohibited",
 			setup: func(t *testing.T) { must(t, l.server.RejectInbound(s6(portHealthy), testhost.RejectAdminProhibited)) },
 			args:  []string{"--dns-server", ownDNS, url("http", healthyName, portHealthy)},
@@ -448,6 +481,34 @@ func TestProbeOnTestHosts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkBudgetDrop checks what a probe whose budget ended during a silent
+// IPv6 drop still reports: the timed-out attempt, the prober's own race
+// ending on IPv4, and client predictions from the measured outcomes.
+func checkBudgetDrop(t *testing.T, res probeJSON, dropped netip.AddrPort) {
+	t.Helper()
+	found := false
+	for _, a := range res.Attempts {
+		if a.Address == dropped.String() {
+			found = true
+			if a.Outcome != "OUTCOME_TIMEOUT" {
+				t.Errorf("got %s %s (%s), want OUTCOME_TIMEOUT", a.Address, a.Outcome, a.Error)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("got attempts %+v, want one to %s", res.Attempts, dropped)
+	}
+	if res.HappyEyeballs.Family != "FAMILY_IPV4" {
+		t.Errorf("got the prober's race on %s (%+v), want FAMILY_IPV4", res.HappyEyeballs.Family, res.HappyEyeballs)
+	}
+	if fam, ms := res.client("go"); fam != "FAMILY_IPV4" || ms < 300 {
+		t.Errorf("got go on %s after %v ms, want FAMILY_IPV4 after at least 300", fam, ms)
+	}
+	if len(res.Clients) < 10 {
+		t.Errorf("got %d client predictions, want every built-in profile", len(res.Clients))
+	}
 }
 
 func must(t *testing.T, err error) {

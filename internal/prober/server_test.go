@@ -266,3 +266,20 @@ func TestREST(t *testing.T) {
 		t.Errorf("got %d %s (%v), want the bare ProbeResult with both families", code, got, err)
 	}
 }
+
+// A budget (timeout_ms) that ends before the A answer arrives is judged: the
+// unanswered query is the evidence, not a DeadlineExceeded without a result.
+func TestProbeBudgetEndedIsJudged(t *testing.T) {
+	f := newFixture(t, admission.Limits{MaxConcurrent: 4})
+	req := f.request("slow.dsprobe.test:" + strconv.Itoa(f.port))
+	req.Families = []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV4}
+	req.TimeoutMs = 200 // the A answer comes after 500 ms
+	resp, err := f.client.Probe(context.Background(), req)
+	if err != nil {
+		t.Fatalf("got %v, want a result judged within the budget", err)
+	}
+	fams := resp.GetResult().GetFamilies()
+	if len(fams) != 1 || fams[0].GetOk() || fams[0].GetFailingLayer() != dsprobev1.Layer_LAYER_DNS || !strings.Contains(fams[0].GetDetail(), "budget") {
+		t.Errorf("got %v, want IPv4 failing LAYER_DNS for the probe's budget", fams)
+	}
+}
