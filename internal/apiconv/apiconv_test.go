@@ -31,8 +31,10 @@ func TestProbeRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.Check.Kind != appcheck.HTTPS || req.Check.Path != "/healthz" || req.Check.Host != "svc.example" {
-		t.Errorf("got check %+v, want https to /healthz for svc.example (implied by the URL)", req.Check)
+	// The port travels with the name; appcheck leaves HTTPS's 443 out of
+	// the Host header.
+	if req.Check.Kind != appcheck.HTTPS || req.Check.Path != "/healthz" || req.Check.Host != "svc.example:443" {
+		t.Errorf("got check %+v, want https to /healthz for svc.example:443 (implied by the URL)", req.Check)
 	}
 	if len(req.Families) != 1 || req.Families[0] != dualstack.FamilyIPv6 {
 		t.Errorf("got families %v, want [ipv6]", req.Families)

@@ -34,9 +34,13 @@ type Spec struct {
 	// header, the TLS server name (SNI, and the name the certificate must
 	// be valid for) and gRPC's :authority. It may carry a port
 	// ("svc.example:8443"), which goes into Host and :authority but not
-	// into the server name; an IPv6 literal may be bare. Empty means the
-	// connection's remote address, so TLS then verifies the certificate's
-	// IP addresses.
+	// into the server name. The Host header leaves out the scheme's
+	// default port (80 for HTTP, 443 for HTTPS) and keeps any other, as
+	// curl does (RFC 9110 §7.2); :authority keeps every port, as grpc-go
+	// does. Without a port the name goes out alone. An IPv6 literal may be
+	// bare; it is bracketed where a port could follow. Empty means the
+	// connection's remote address and port, so TLS then verifies the
+	// certificate's IP addresses.
 	Host string
 	// Path is the HTTP request's path and optional query ("/healthz?full=1").
 	// Empty means DefaultPath ("/").
@@ -153,7 +157,7 @@ func run(ctx context.Context, conn net.Conn, spec Spec) Result {
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 	}
-	n := namesFor(spec.Host, conn)
+	n := namesFor(spec.Host, spec.Kind, conn)
 	switch spec.Kind {
 	case HTTP, HTTPS:
 		return checkHTTP(ctx, conn, spec, n)
@@ -174,24 +178,31 @@ type names struct {
 
 // namesFor derives the names from Spec.Host, or from conn's remote address
 // when host is empty.
-func namesFor(host string, conn net.Conn) names {
+func namesFor(host string, kind Kind, conn net.Conn) names {
 	if host == "" {
-		if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-			ap := a.AddrPort()
-			return names{authority: ap.String(), serverName: ap.Addr().WithZone("").Unmap().String()}
-		}
 		host = conn.RemoteAddr().String()
 	}
-	if ip, err := netip.ParseAddr(host); err == nil { // a bare literal; IPv6 needs brackets in Host
-		if ip.Is6() {
-			return names{authority: "[" + host + "]", serverName: ip.WithZone("").String()}
+	name, port, err := net.SplitHostPort(host)
+	if err != nil { // no port: a name, or an IPv6 literal bare or bracketed
+		name, port = host, ""
+		if len(name) > 2 && name[0] == '[' && name[len(name)-1] == ']' {
+			name = name[1 : len(name)-1]
 		}
-		return names{authority: host, serverName: host}
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return names{authority: host, serverName: h}
+	n := names{authority: name, serverName: name}
+	if ip, err := netip.ParseAddr(name); err == nil {
+		// A zone means nothing to the server, and a certificate's IP
+		// addresses carry none; a remote address may be IPv4-mapped.
+		ip = ip.WithZone("").Unmap()
+		n.authority, n.serverName = ip.String(), ip.String()
+		if ip.Is6() {
+			n.authority = "[" + n.serverName + "]"
+		}
 	}
-	return names{authority: host, serverName: host}
+	if port != "" && port != kind.defaultPort() {
+		n.authority = net.JoinHostPort(n.serverName, port)
+	}
+	return n
 }
 
 // tlsConfig is the client configuration for a TLS check.

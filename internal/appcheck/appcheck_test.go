@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/dsprobe/dsprobe/internal/testpki"
 )
@@ -231,6 +232,100 @@ func TestRunHTTP(t *testing.T) {
 	}
 }
 
+// The Host header is what curl sends for the same URL (RFC 9110 §7.2): the
+// name alone on the scheme's default port (80 for http, 443 for https), name:port
+// on any other, an IPv6 literal in brackets. The detail's URL shows the same
+// authority. Issue 8: a virtual host routed by name:port answered 421.
+func TestRunHostHeader(t *testing.T) {
+	p := newPKI(t, "svc.example")
+	tests := []struct {
+		kind     Kind
+		host     string
+		wantHost string
+	}{
+		{HTTP, "svc.example:80", "svc.example"},
+		{HTTP, "svc.example:8080", "svc.example:8080"},
+		{HTTP, "svc.example:443", "svc.example:443"},
+		{HTTP, "svc.example", "svc.example"}, // no port: sent as given
+		{HTTP, "SVC.example.:80", "SVC.example."},
+		{HTTP, "192.0.2.1:80", "192.0.2.1"},
+		{HTTP, "192.0.2.1:8080", "192.0.2.1:8080"},
+		{HTTP, "2001:db8::1", "[2001:db8::1]"},
+		{HTTP, "[2001:db8::1]:80", "[2001:db8::1]"},
+		{HTTP, "[2001:db8::1]:8080", "[2001:db8::1]:8080"},
+		{HTTPS, "svc.example:443", "svc.example"},
+		{HTTPS, "svc.example:80", "svc.example:80"},
+		{HTTPS, "svc.example:8443", "svc.example:8443"},
+		{HTTPS, "[2001:db8::1]:443", "[2001:db8::1]"},
+		{HTTPS, "[2001:db8::1]:8443", "[2001:db8::1]:8443"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind.String()+"/"+tt.host, func(t *testing.T) {
+			var cert *tls.Certificate
+			if tt.kind == HTTPS {
+				cert = &p.cert
+			}
+			addr, gotHost := httpServer(t, 200, cert)
+			// The server's certificate is for svc.example, not for every
+			// host of the table: the name is not what this test checks.
+			spec := Spec{Kind: tt.kind, Host: tt.host, InsecureSkipVerify: true}
+			res := Run(t.Context(), dialTo(t, addr), spec)
+			if !res.OK {
+				t.Fatalf("got %+v, want OK", res)
+			}
+			if got := gotHost(); got != tt.wantHost {
+				t.Errorf("got Host header %q, want %q", got, tt.wantHost)
+			}
+			if want := "GET " + tt.kind.String() + "://" + tt.wantHost + "/ "; !strings.Contains(res.Detail, want) {
+				t.Errorf("got detail %q, want it to contain %q", res.Detail, want)
+			}
+		})
+	}
+}
+
+// remoteConn is a connection that knows only its remote address, for
+// namesFor's fallback.
+type remoteConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c remoteConn) RemoteAddr() net.Addr { return c.remote }
+
+// The forms of Host that TestRunHostHeader cannot send over a real
+// connection's Host header alone: the TLS server name, zones, brackets
+// without a port, and the remote address when Host is empty.
+func TestNamesFor(t *testing.T) {
+	remote := func(ip string, port int) net.Conn {
+		return remoteConn{remote: &net.TCPAddr{IP: net.ParseIP(ip), Port: port}}
+	}
+	tests := []struct {
+		host                      string
+		kind                      Kind
+		conn                      net.Conn
+		wantAuthority, wantServer string
+	}{
+		{"svc.example:8443", HTTPS, nil, "svc.example:8443", "svc.example"},
+		{"svc.example:443", HTTPS, nil, "svc.example", "svc.example"},
+		{"svc.example:443", GRPCS, nil, "svc.example:443", "svc.example"},
+		{"[2001:db8::1]", HTTP, nil, "[2001:db8::1]", "2001:db8::1"},
+		{"[2001:db8::1]:443", HTTPS, nil, "[2001:db8::1]", "2001:db8::1"},
+		{"fe80::1%eth0", HTTP, nil, "[fe80::1]", "fe80::1"},
+		{"[fe80::1%eth0]:8080", HTTP, nil, "[fe80::1]:8080", "fe80::1"},
+		{"", HTTP, remote("192.0.2.1", 80), "192.0.2.1", "192.0.2.1"},
+		{"", HTTP, remote("::ffff:192.0.2.1", 8080), "192.0.2.1:8080", "192.0.2.1"},
+		{"", HTTPS, remote("2001:db8::1", 443), "[2001:db8::1]", "2001:db8::1"},
+		{"", GRPC, remote("2001:db8::1", 443), "[2001:db8::1]:443", "2001:db8::1"},
+	}
+	for _, tt := range tests {
+		n := namesFor(tt.host, tt.kind, tt.conn)
+		if n.authority != tt.wantAuthority || n.serverName != tt.wantServer {
+			t.Errorf("namesFor(%q, %v, %v): got authority %q and server name %q, want %q and %q",
+				tt.host, tt.kind, tt.conn, n.authority, n.serverName, tt.wantAuthority, tt.wantServer)
+		}
+	}
+}
+
 // The check must use the given connection even when the name it carries
 // would lead elsewhere: the Host names a server that does not exist.
 func TestRunUsesTheGivenConnection(t *testing.T) {
@@ -256,14 +351,23 @@ func TestRunClosesConn(t *testing.T) {
 }
 
 // grpcServer starts a gRPC server (TLS with a certificate) on loopback whose
-// health service reports status for the overall server and for "svc".
-func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus, cert *tls.Certificate) string {
+// health service reports status for the overall server and for "svc"; it
+// records the :authority of the last call it received.
+func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus, cert *tls.Certificate) (addr string, gotAuthority func() string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opts []grpc.ServerOption
+	var mu sync.Mutex
+	var authority string
+	opts := []grpc.ServerOption{grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		mu.Lock()
+		authority = strings.Join(md.Get(":authority"), ",")
+		mu.Unlock()
+		return handler(ctx, req)
+	})}
 	if cert != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{*cert}})))
 	}
@@ -281,7 +385,11 @@ func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus,
 		srv.Stop()
 		<-done
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return authority
+	}
 }
 
 func TestRunGRPC(t *testing.T) {
@@ -316,7 +424,7 @@ func TestRunGRPC(t *testing.T) {
 			if tt.tls {
 				cert = &p.cert
 			}
-			addr := grpcServer(t, tt.status, cert)
+			addr, _ := grpcServer(t, tt.status, cert)
 			res := Run(t.Context(), dialTo(t, addr), tt.spec)
 			t.Logf("%+v", res)
 			if res.OK != tt.wantOK {
@@ -327,6 +435,43 @@ func TestRunGRPC(t *testing.T) {
 			}
 			if !strings.Contains(res.Detail, tt.wantDetail) {
 				t.Errorf("got detail %q, want it to contain %q", res.Detail, tt.wantDetail)
+			}
+		})
+	}
+}
+
+// gRPC's :authority is host:port as grpc-go sends it for a host:port target,
+// whatever the port: gRPC has no default port to leave out.
+func TestRunGRPCAuthority(t *testing.T) {
+	p := newPKI(t, "svc.example")
+	tests := []struct {
+		kind          Kind
+		host          string
+		wantAuthority string
+	}{
+		{GRPC, "svc.example:50051", "svc.example:50051"},
+		{GRPC, "svc.example:80", "svc.example:80"},
+		{GRPC, "[2001:db8::1]:80", "[2001:db8::1]:80"},
+		{GRPC, "2001:db8::1", "[2001:db8::1]"},
+		{GRPCS, "svc.example:443", "svc.example:443"},
+		{GRPCS, "[2001:db8::1]:443", "[2001:db8::1]:443"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind.String()+"/"+tt.host, func(t *testing.T) {
+			var cert *tls.Certificate
+			if tt.kind == GRPCS {
+				cert = &p.cert
+			}
+			addr, gotAuthority := grpcServer(t, healthpb.HealthCheckResponse_SERVING, cert)
+			res := Run(t.Context(), dialTo(t, addr), Spec{Kind: tt.kind, Host: tt.host, InsecureSkipVerify: true})
+			if !res.OK {
+				t.Fatalf("got %+v, want OK", res)
+			}
+			if got := gotAuthority(); got != tt.wantAuthority {
+				t.Errorf("got :authority %q, want %q", got, tt.wantAuthority)
+			}
+			if want := " on " + tt.wantAuthority + " "; !strings.Contains(res.Detail, want) {
+				t.Errorf("got detail %q, want it to contain %q", res.Detail, want)
 			}
 		})
 	}

@@ -17,7 +17,10 @@ import (
 func checkGRPC(ctx context.Context, conn net.Conn, spec Spec, n names) Result {
 	creds := insecure.NewCredentials()
 	if spec.Kind == GRPCS {
-		creds = credentials.NewTLS(tlsConfig(spec, n.serverName))
+		// No server name in the configuration: grpc-go refuses one that
+		// differs from the authority (which carries the port) and takes
+		// the server name from the authority, without port or brackets.
+		creds = credentials.NewTLS(tlsConfig(spec, ""))
 	}
 	dial := oneConn(conn)
 	// passthrough: the target is only a name for :authority; no resolver

@@ -53,3 +53,16 @@ func ParseKind(s string) (Kind, error) {
 
 // valid reports whether k is one of the defined kinds.
 func (k Kind) valid() bool { return int(k) < len(kindNames) }
+
+// defaultPort is the port a URL of k's scheme implies, which the HTTP Host
+// header leaves out (RFC 9110 §4.2.1, §4.2.2, §7.2); "" for the kinds that have
+// none: a gRPC client sends whatever port it was given.
+func (k Kind) defaultPort() string {
+	switch k {
+	case HTTP:
+		return "80"
+	case HTTPS:
+		return "443"
+	}
+	return ""
+}

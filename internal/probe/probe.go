@@ -43,7 +43,9 @@ type Request struct {
 	// the literal's own family for an IP literal.
 	Families []dualstack.Family
 	// Check is the application check run on every connection. Its Host
-	// defaults to the target's host; a zero Kind is a plain TCP connect.
+	// defaults to the target's host and port, so a virtual host routed by
+	// name:port answers (appcheck leaves out the scheme's default port); a
+	// zero Kind is a plain TCP connect.
 	Check appcheck.Spec
 	// Profile is the strategy of the prober's own race. A zero Profile
 	// (no Name) means the built-in rfc8305.
@@ -171,8 +173,8 @@ func (req *Request) Validate() error {
 		}
 		req.Profile = p
 	}
-	if req.Check.Host == "" {
-		req.Check.Host = t.Host
+	if req.Check.Host == "" && t.Host != "" {
+		req.Check.Host = t.HostPort()
 	}
 	if req.Check.Path == "" && t.Path != "" {
 		req.Check.Path = t.Path

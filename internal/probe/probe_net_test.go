@@ -42,7 +42,7 @@ type probeJSON struct {
 	Listener      struct{ Accepts string }
 	Clients       []prediction
 	HappyEyeballs prediction
-	Attempts      []struct{ Address, Family, Outcome, Error string }
+	Attempts      []struct{ Address, Family, Outcome, Error, AppDetail string }
 }
 
 type prediction struct {
@@ -84,6 +84,8 @@ const (
 	portV6Only   = 8082
 	portHTTP500  = 8083
 	portNginx    = 8090
+	portVhost    = 8091 // nginx's virtual host on a port that is not HTTP's default
+	portHTTP     = 80   // nginx's virtual host on HTTP's default port
 	portTLS      = 8443
 	dnsPort      = 53
 	namePrefix   = ".dsprobe.test"
@@ -194,14 +196,37 @@ http {
     listen [::]:%[2]d;
     location / { return 200 "ok\n"; }
   }
-}
-`, dir, portNginx)
+%[3]s}
+`, dir, portNginx, nginxVhost(portVhost, webName+":"+fmt.Sprint(portVhost))+nginxVhost(portHTTP, webName))
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l.server.Start(t, "nginx", "-c", path, "-p", dir, "-e", "stderr")
 	l.client.WaitConnect(t, netip.AddrPortFrom(l.server.Addr4(), portNginx))
+}
+
+// nginxVhost is the configuration of a multi-tenant front on port: the
+// default server answers 421 Misdirected Request to every name it does not
+// serve, and the virtual host for webName serves only requests whose Host is
+// exactly authority. nginx's server_name ignores the Host's port, so the
+// virtual host compares $http_host itself, as a front that routes by the whole
+// authority (Envoy's virtual host domains, for one) does: RFC 9110 §7.2 sends
+// the port unless it is the scheme's default.
+func nginxVhost(port int, authority string) string {
+	return fmt.Sprintf(`  server {
+    listen %[1]d default_server;
+    listen [::]:%[1]d default_server;
+    return 421;
+  }
+  server {
+    listen %[1]d;
+    listen [::]:%[1]d;
+    server_name %[2]s;
+    if ($http_host != "%[3]s") { return 421; }
+    location / { return 200 "ok\n"; }
+  }
+`, port, webName, authority)
 }
 
 func requireBinary(t *testing.T, name string) {
@@ -289,6 +314,22 @@ func TestProbeOnTestHosts(t *testing.T) {
 			name: "healthy via third-party DNS and web server (dnsmasq, nginx)",
 			args: []string{"--dns-server", netip.AddrPortFrom(l.dns3.Addr6(), dnsPort).String(), url("http", webName, portNginx)},
 			v4:   want{true, "LAYER_NONE", ""}, v6: want{true, "LAYER_NONE", ""},
+		},
+		{
+			// Issue 8: the Host header lost the port, so the virtual host
+			// answered 421 on both families of a healthy service.
+			name: "virtual host routed by name:port (nginx)",
+			args: []string{"--dns-server", netip.AddrPortFrom(l.dns3.Addr6(), dnsPort).String(), url("http", webName, portVhost)},
+			v4:   want{true, "LAYER_NONE", ""}, v6: want{true, "LAYER_NONE", ""},
+			check: wantAppDetails(fmt.Sprintf("GET http://%s:%d/ returned HTTP status 200", webName, portVhost)),
+		},
+		{
+			// On the scheme's default port the Host is the name alone, as
+			// curl sends it.
+			name: "virtual host on HTTP's default port routed by name (nginx)",
+			args: []string{"--dns-server", netip.AddrPortFrom(l.dns3.Addr6(), dnsPort).String(), url("http", webName, portHTTP)},
+			v4:   want{true, "LAYER_NONE", ""}, v6: want{true, "LAYER_NONE", ""},
+			check: wantAppDetails(fmt.Sprintf("GET http://%s/ returned HTTP status 200", webName)),
 		},
 		{
 			name: "AAAA missing",
@@ -508,6 +549,21 @@ func checkBudgetDrop(t *testing.T, res probeJSON, dropped netip.AddrPort) {
 	}
 	if len(res.Clients) < 10 {
 		t.Errorf("got %d client predictions, want every built-in profile", len(res.Clients))
+	}
+}
+
+// wantAppDetails checks that every direct connect ran the application check
+// and that its detail says want.
+func wantAppDetails(want string) func(t *testing.T, res probeJSON) {
+	return func(t *testing.T, res probeJSON) {
+		if len(res.Attempts) == 0 {
+			t.Fatal("got no attempts, want one per address")
+		}
+		for _, a := range res.Attempts {
+			if !strings.Contains(a.AppDetail, want) {
+				t.Errorf("%s: got app detail %q, want it to contain %q", a.Address, a.AppDetail, want)
+			}
+		}
 	}
 }
 

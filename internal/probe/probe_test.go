@@ -151,6 +151,41 @@ func TestRunLoopback(t *testing.T) {
 	})
 }
 
+// The check's Host is the target's host and port, so a virtual host routed
+// by name:port sees it (appcheck leaves out the scheme's default port).
+// Issue 8: the port was dropped.
+func TestValidateCheckHost(t *testing.T) {
+	tests := []struct {
+		target, checkHost string
+		want              string
+	}{
+		{"http://svc.example:8080/", "", "svc.example:8080"},
+		{"http://svc.example/", "", "svc.example:80"},
+		{"https://svc.example/", "", "svc.example:443"},
+		{"grpc://svc.example:50051", "", "svc.example:50051"},
+		{"svc.example:8443", "", "svc.example:8443"},
+		{"192.0.2.1:8080", "", "192.0.2.1:8080"},
+		{"[2001:db8::1]:8080", "", "[2001:db8::1]:8080"},
+		{"http://[2001:db8::1]/", "", "[2001:db8::1]:80"},
+		{"http://svc.example:8080/", "other.example", "other.example"}, // the caller's own Host wins
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			tgt, err := target.Parse(tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := Request{Target: tgt, Check: appcheck.Spec{Host: tt.checkHost}}
+			if err := req.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if req.Check.Host != tt.want {
+				t.Errorf("got check Host %q, want %q", req.Check.Host, tt.want)
+			}
+		})
+	}
+}
+
 // BenchmarkProbe measures whole probes of a healthy dual-stack target on
 // loopback: DNS over UDP, two direct connects with HTTP checks, the real
 // race and 17 client predictions.
