@@ -15,8 +15,10 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
@@ -207,9 +209,7 @@ func ProbeResult(r *probe.Result) *dsprobev1.ProbeResult {
 		RaceStartMs:   ms(r.RaceStart),
 	}
 	for _, v := range r.Families {
-		out.Families = append(out.Families, &dsprobev1.FamilyVerdict{
-			Family: family(v.Family), Ok: v.OK, FailingLayer: dsprobev1.Layer(v.Layer), Detail: v.Detail,
-		})
+		out.Families = append(out.Families, FamilyVerdict(v))
 	}
 	out.Dns.A = dnsAnswer(r.DNS[dualstack.FamilyIPv4])
 	out.Dns.Aaaa = dnsAnswer(r.DNS[dualstack.FamilyIPv6])
@@ -229,6 +229,21 @@ func ProbeResult(r *probe.Result) *dsprobev1.ProbeResult {
 	}
 	for _, c := range r.Clients {
 		out.Clients = append(out.Clients, ClientPrediction(c))
+	}
+	return out
+}
+
+// FamilyVerdict converts one families[] entry.
+func FamilyVerdict(v diagnose.Verdict) *dsprobev1.FamilyVerdict {
+	return &dsprobev1.FamilyVerdict{Family: family(v.Family), Ok: v.OK, FailingLayer: dsprobev1.Layer(v.Layer), Detail: v.Detail}
+}
+
+// VerdictsOf converts a result's families[] back to verdicts, for the
+// merge across probers.
+func VerdictsOf(vs []*dsprobev1.FamilyVerdict) []diagnose.Verdict {
+	out := make([]diagnose.Verdict, len(vs))
+	for i, v := range vs {
+		out[i] = diagnose.Verdict{Family: dualstack.Family(v.GetFamily()), OK: v.GetOk(), Layer: layer.Layer(v.GetFailingLayer()), Detail: v.GetDetail()}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/probe"
 )
 
@@ -133,11 +135,33 @@ func parseAttempt(s string) (he.Path, error) {
 	return path, nil
 }
 
-// predictionOf judges a simulated race: LAYER_CLIENT when the client fails or
-// is slower than maxConnect although an address it knows connects; when no
-// address connects at all, the path's own failure, named from the outcome.
+// predictionOf judges a simulated race with the rule a probe uses
+// (diagnose.JudgeClient), over family verdicts judged from the given paths
+// as diagnose judges measured connects.
 func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect time.Duration) probe.Prediction {
-	p := probe.Prediction{
+	var families []dualstack.Family
+	obs := make([]listener.Observation, len(paths))
+	for i, path := range paths {
+		obs[i] = listener.Observation{Family: dualstack.FamilyOf(path.Address), Outcome: path.Outcome}
+		if f := obs[i].Family; !slices.Contains(families, f) {
+			families = append(families, f)
+		}
+	}
+	inferred := listener.Infer(obs)
+	var verdicts []diagnose.Verdict
+	for _, f := range families {
+		ev := diagnose.FamilyEvidence{Family: f, Name: "the path", Listener: inferred}
+		for _, path := range paths {
+			if dualstack.FamilyOf(path.Address) == f {
+				ev.Addresses = append(ev.Addresses, diagnose.AddressEvidence{
+					Address: netip.AddrPortFrom(path.Address, 0), Outcome: path.Outcome, Connect: path.After,
+					AppOK: path.Outcome == dualstack.OutcomeConnected,
+				})
+			}
+		}
+		verdicts = append(verdicts, diagnose.Judge(ev))
+	}
+	return probe.Prediction{
 		Profile:       profile,
 		Family:        res.Family,
 		Address:       res.Address,
@@ -145,22 +169,8 @@ func predictionOf(profile string, res he.Result, paths []he.Path, maxConnect tim
 		TimeToConnect: res.TimeToConnect,
 		FallbackDelay: res.FallbackDelay,
 		Attempts:      res.Attempts,
-		FailingLayer:  layer.None,
+		FailingLayer:  diagnose.JudgeClient(diagnose.ClientEvidence{Connected: res.Connected(), Family: res.Family, TimeToConnect: res.TimeToConnect}, verdicts, maxConnect),
 	}
-	pathWorks := false
-	for _, path := range paths {
-		if path.Outcome == dualstack.OutcomeConnected {
-			pathWorks = true
-		}
-	}
-	switch {
-	case res.Connected() && res.TimeToConnect <= maxConnect:
-	case res.Connected(), pathWorks:
-		p.FailingLayer = layer.Client
-	default:
-		p.FailingLayer = diagnose.OutcomeLayer(res.Outcome)
-	}
-	return p
 }
 
 func writeSimulationTable(e *env, p he.Profile, res he.Result, pred probe.Prediction) {

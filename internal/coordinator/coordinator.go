@@ -10,9 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +24,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
-	"github.com/dsprobe/dsprobe/internal/layer"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -258,18 +256,11 @@ func (s *Service) proberBudget(req *dsprobev1.RunProbeRequest) (time.Duration, e
 	return budget, nil
 }
 
-// summarize merges the probers' verdicts: a family passes only if it passed
-// on every prober that answered; its failing layer is the most fundamental
-// one any prober saw.
+// summarize counts the probers' answers and merges their verdicts with
+// diagnose.Merge.
 func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1.JobSummary {
 	sum := &dsprobev1.JobSummary{Probers: uint32(len(results)), DurationMs: ms(took), Passed: true}
-	type agg struct {
-		failing []string
-		layers  []layer.Layer
-		seen    int
-	}
-	byFamily := map[dsprobev1.Family]*agg{}
-	var order []dsprobev1.Family
+	var answers []diagnose.ProberVerdicts
 	for _, r := range results {
 		res := r.GetResult()
 		if res == nil {
@@ -278,33 +269,11 @@ func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1
 			continue
 		}
 		sum.Answered++
-		for _, v := range res.GetFamilies() {
-			a := byFamily[v.GetFamily()]
-			if a == nil {
-				a = &agg{}
-				byFamily[v.GetFamily()] = a
-				order = append(order, v.GetFamily())
-			}
-			a.seen++
-			if !v.GetOk() {
-				a.failing = append(a.failing, r.GetProber())
-				a.layers = append(a.layers, layer.Layer(v.GetFailingLayer()))
-			}
-		}
+		answers = append(answers, diagnose.ProberVerdicts{Prober: r.GetProber(), Verdicts: apiconv.VerdictsOf(res.GetFamilies())})
 	}
-	slices.Sort(order)
-	for _, f := range order {
-		a := byFamily[f]
-		v := &dsprobev1.FamilyVerdict{Family: f, Ok: len(a.failing) == 0, FailingLayer: dsprobev1.Layer_LAYER_NONE}
-		if v.Ok {
-			v.Detail = fmt.Sprintf("passed on all %d prober(s) that answered", a.seen)
-		} else {
-			sum.Passed = false
-			v.FailingLayer = dsprobev1.Layer(layer.MostFundamental(a.layers...))
-			slices.Sort(a.failing) // answers arrive in any order; the detail must not
-			v.Detail = fmt.Sprintf("failed on %d of %d prober(s): %s", len(a.failing), a.seen, strings.Join(a.failing, ", "))
-		}
-		sum.Families = append(sum.Families, v)
+	for _, v := range diagnose.Merge(answers) {
+		sum.Passed = sum.Passed && v.OK
+		sum.Families = append(sum.Families, apiconv.FamilyVerdict(v))
 	}
 	if sum.Answered == 0 {
 		sum.Passed = false

@@ -1,15 +1,21 @@
-// Package diagnose turns the evidence gathered for one address family into a
-// verdict: whether the family passed and, if not, the most fundamental
-// failing layer with one sentence a responder can act on. It does no I/O.
+// Package diagnose holds every verdict rule of dsprobe, as pure functions
+// over evidence types of its own: the per-family path verdict (Judge: the
+// most fundamental failing layer, with one sentence a responder can act
+// on), the client verdict (JudgeClient: LAYER_CLIENT for a client that fails
+// or is too slow on a path that works) and the merge of many probers'
+// verdicts (Merge). Callers fill the evidence; diagnose does no I/O.
 //
 // With network evidence alone (no Kubernetes objects) it can name DNS,
 // ROUTE, POLICY, LISTENER and APPLICATION; the Kubernetes layers come from
 // the coordinator's evidence.
+//
+// It must stay pure: it must not depend on resolve, dial, probe or any
+// network-facing package, nor on a DNS, TLS, gRPC or Kubernetes library;
+// only the standard library, internal/dualstack, internal/layer and
+// internal/listener.
 package diagnose
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -18,7 +24,6 @@ import (
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
-	"github.com/dsprobe/dsprobe/internal/resolve"
 )
 
 // AddressEvidence is what happened to one address of the family.
@@ -47,12 +52,54 @@ type FamilyEvidence struct {
 	Name string
 	// DNS is the answer to this family's query; nil when the target is an
 	// IP literal and DNS was skipped.
-	DNS *resolve.Answer
+	DNS *DNSAnswer
 	// Addresses holds one entry per address tried.
 	Addresses []AddressEvidence
 	// Listener is what the connects of both families say about the
 	// application's listening sockets.
 	Listener listener.Inference
+}
+
+// DNSStatus is what one family's query came to, as a verdict needs it.
+type DNSStatus uint8
+
+const (
+	// DNSPositive: at least one address of the asked type.
+	DNSPositive DNSStatus = iota + 1
+	// DNSNoData: NOERROR without an address of the asked type.
+	DNSNoData
+	// DNSNXDomain: the name does not exist.
+	DNSNXDomain
+	// DNSServFail: the server failed to resolve it.
+	DNSServFail
+	// DNSRefused: the server will not answer this client.
+	DNSRefused
+	// DNSTimeout: no server answered in time.
+	DNSTimeout
+	// DNSError: anything else; DNSAnswer.Err says what.
+	DNSError
+)
+
+// DNSAnswer is the evidence of one family's query. The caller fills it from
+// whatever asked: the prober's resolver, or the cluster DNS for a Service.
+type DNSAnswer struct {
+	Status DNSStatus
+	// Server is the server whose reply decided the answer; the zero value
+	// when none did (a timeout, or the hosts file).
+	Server netip.AddrPort
+	// HostsFile names the hosts file that answered, without asking DNS.
+	HostsFile string
+	// Tries is how many queries were sent.
+	Tries int
+	// Elapsed is how long the query took.
+	Elapsed time.Duration
+	// DNS64 says the addresses are synthesised from A records (RFC 6147).
+	DNS64 bool
+	// BudgetEnded says the whole probe's budget, not the resolver's own
+	// timeouts, ended a query that had no answer yet.
+	BudgetEnded bool
+	// Err says what went wrong for DNSError (and, as context, others).
+	Err string
 }
 
 // Verdict is a family's result: the failing layer is LAYER_NONE when the
@@ -68,7 +115,7 @@ type Verdict struct {
 func Judge(ev FamilyEvidence) Verdict {
 	v := Verdict{Family: ev.Family, Layer: layer.None}
 	fam := ev.Family.Label()
-	if ev.DNS != nil && ev.DNS.Status != resolve.StatusPositive {
+	if ev.DNS != nil && ev.DNS.Status != DNSPositive {
 		v.Layer = layer.DNS
 		v.Detail = dnsDetail(ev)
 		return v
@@ -111,15 +158,15 @@ func addressLayer(a AddressEvidence) layer.Layer {
 		}
 		return layer.Application
 	}
-	return OutcomeLayer(a.Outcome)
+	return outcomeLayer(a.Outcome)
 }
 
-// OutcomeLayer names the layer a failed connect points at when the network
+// outcomeLayer names the layer a failed connect points at when the network
 // is the only evidence: no address at all is DNS, a refusal the listener,
 // administratively prohibited policy, a reset or failed check the
 // application, and a silent drop or unreachable the route (a drop is ROUTE
 // unless policy evidence explains it, DESIGN.md).
-func OutcomeLayer(o dualstack.Outcome) layer.Layer {
+func outcomeLayer(o dualstack.Outcome) layer.Layer {
 	switch o {
 	case dualstack.OutcomeNotAttempted:
 		return layer.DNS
@@ -142,27 +189,27 @@ func dnsDetail(ev FamilyEvidence) string {
 		from = " from " + a.Server.String()
 	}
 	consequence := fmt.Sprintf("so no %s connection can be made and %s clients fall back or fail", ev.Family.Label(), ev.Family.Label())
-	if a.HostsFile != "" && a.Status == resolve.StatusNoData {
+	if a.HostsFile != "" && a.Status == DNSNoData {
 		return fmt.Sprintf("%s lists %s with no %s address, and clients (getaddrinfo, Go) take a listed name from the file alone, without asking DNS, %s", a.HostsFile, ev.Name, ev.Family.Label(), consequence)
 	}
 	switch a.Status {
-	case resolve.StatusNoData:
+	case DNSNoData:
 		return fmt.Sprintf("the %s query for %s answered NOERROR with no records (NODATA)%s: no %s address is published, %s", q, ev.Name, from, ev.Family.Label(), consequence)
-	case resolve.StatusNXDomain:
+	case DNSNXDomain:
 		return fmt.Sprintf("the %s query for %s answered NXDOMAIN%s: the name does not exist, %s", q, ev.Name, from, consequence)
-	case resolve.StatusServFail:
+	case DNSServFail:
 		return fmt.Sprintf("the %s query for %s answered SERVFAIL%s: the DNS server failed to resolve it, %s", q, ev.Name, from, consequence)
-	case resolve.StatusRefused:
+	case DNSRefused:
 		return fmt.Sprintf("the %s query for %s was REFUSED%s: the DNS server will not answer this client, %s", q, ev.Name, from, consequence)
-	case resolve.StatusTimeout:
-		if errors.Is(a.Err, context.DeadlineExceeded) {
-			return fmt.Sprintf("no DNS server answered the %s query for %s before the probe's budget ended (%d tries in %s): %s; a longer budget tells a silent server from a slow one", q, ev.Name, len(a.Tries), roundMs(a.Elapsed()), consequence)
+	case DNSTimeout:
+		if a.BudgetEnded {
+			return fmt.Sprintf("no DNS server answered the %s query for %s before the probe's budget ended (%d tries in %s): %s; a longer budget tells a silent server from a slow one", q, ev.Name, a.Tries, roundMs(a.Elapsed), consequence)
 		}
-		return fmt.Sprintf("no DNS server answered the %s query for %s (%d tries): %s", q, ev.Name, len(a.Tries), consequence)
+		return fmt.Sprintf("no DNS server answered the %s query for %s (%d tries): %s", q, ev.Name, a.Tries, consequence)
 	default:
 		detail := "failed"
-		if a.Err != nil {
-			detail = a.Err.Error()
+		if a.Err != "" {
+			detail = a.Err
 		}
 		return fmt.Sprintf("the %s query for %s %s%s: %s", q, ev.Name, detail, from, consequence)
 	}

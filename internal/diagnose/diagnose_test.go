@@ -1,7 +1,6 @@
 package diagnose
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,13 +9,12 @@ import (
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
-	"github.com/dsprobe/dsprobe/internal/resolve"
 )
 
 func TestJudge(t *testing.T) {
 	v6 := netip.MustParseAddrPort("[2001:db8::1]:80")
 	v6b := netip.MustParseAddrPort("[2001:db8::2]:80")
-	positive := &resolve.Answer{Family: dualstack.FamilyIPv6, Status: resolve.StatusPositive}
+	positive := &DNSAnswer{Status: DNSPositive}
 	connected := AddressEvidence{Address: v6, Outcome: dualstack.OutcomeConnected, Check: "http", AppOK: true}
 	tests := []struct {
 		name   string
@@ -34,12 +32,12 @@ func TestJudge(t *testing.T) {
 			ok: true, layer: layer.None, detail: []string{"accept TCP connections"},
 		},
 		{
-			name: "NODATA", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusNoData, Server: netip.MustParseAddrPort("192.0.2.53:53")}},
+			name: "NODATA", ev: FamilyEvidence{DNS: &DNSAnswer{Status: DNSNoData, Server: netip.MustParseAddrPort("192.0.2.53:53")}},
 			layer: layer.DNS, detail: []string{"AAAA query", "NODATA", "192.0.2.53:53"},
 		},
-		{name: "NXDOMAIN", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusNXDomain}}, layer: layer.DNS, detail: []string{"NXDOMAIN"}},
-		{name: "SERVFAIL", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusServFail}}, layer: layer.DNS, detail: []string{"SERVFAIL"}},
-		{name: "DNS timeout", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusTimeout}}, layer: layer.DNS, detail: []string{"no DNS server answered"}},
+		{name: "NXDOMAIN", ev: FamilyEvidence{DNS: &DNSAnswer{Status: DNSNXDomain}}, layer: layer.DNS, detail: []string{"NXDOMAIN"}},
+		{name: "SERVFAIL", ev: FamilyEvidence{DNS: &DNSAnswer{Status: DNSServFail}}, layer: layer.DNS, detail: []string{"SERVFAIL"}},
+		{name: "DNS timeout", ev: FamilyEvidence{DNS: &DNSAnswer{Status: DNSTimeout}}, layer: layer.DNS, detail: []string{"no DNS server answered"}},
 		{
 			name: "silent drop is ROUTE", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeTimeout}}},
 			layer: layer.Route, detail: []string{"time out", "silently dropped"},
@@ -49,7 +47,7 @@ func TestJudge(t *testing.T) {
 			layer: layer.Route, detail: []string{"when the probe's budget ended (980ms into the attempt)", "silently dropped", "longer budget"},
 		},
 		{
-			name: "DNS unanswered within the probe's budget", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusTimeout, Err: context.DeadlineExceeded}},
+			name: "DNS unanswered within the probe's budget", ev: FamilyEvidence{DNS: &DNSAnswer{Status: DNSTimeout, BudgetEnded: true}},
 			layer: layer.DNS, detail: []string{"before the probe's budget ended", "longer budget"},
 		},
 		{
@@ -85,7 +83,7 @@ func TestJudge(t *testing.T) {
 			layer: layer.Route, detail: []string{"1 of 2 IPv6", "unreachable"},
 		},
 		{
-			name: "DNS64 is noted on a pass", ev: FamilyEvidence{DNS: &resolve.Answer{Status: resolve.StatusPositive, DNS64: true}, Addresses: []AddressEvidence{connected}},
+			name: "DNS64 is noted on a pass", ev: FamilyEvidence{DNS: &DNSAnswer{Status: DNSPositive, DNS64: true}, Addresses: []AddressEvidence{connected}},
 			ok: true, layer: layer.None, detail: []string{"NAT64"},
 		},
 	}

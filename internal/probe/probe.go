@@ -287,15 +287,12 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		obs[i] = listener.Observation{Family: a.Family, Outcome: a.Outcome}
 	}
 	res.Listener = listener.Infer(obs)
-	verdicts := map[dualstack.Family]diagnose.Verdict{}
 	for _, f := range req.Families {
-		v := diagnose.Judge(familyEvidence(&req, &res, f))
-		verdicts[f] = v
-		res.Families = append(res.Families, v)
+		res.Families = append(res.Families, diagnose.Judge(familyEvidence(&req, &res, f)))
 	}
 
 	// 4. The prober's own race, judged like a client.
-	res.HappyEyeballs = predictionOf(req.Profile.Name, race, verdicts, req.MaxConnectTime)
+	res.HappyEyeballs = predictionOf(req.Profile.Name, race, res.Families, req.MaxConnectTime)
 
 	// 5. Every client profile, predicted from what was measured.
 	req.progress("predicting client behaviour")
@@ -308,7 +305,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("predicting %s: %w", p.Name, err)
 		}
-		res.Clients = append(res.Clients, predictionOf(p.Name, sim, verdicts, req.MaxConnectTime))
+		res.Clients = append(res.Clients, predictionOf(p.Name, sim, res.Families, req.MaxConnectTime))
 	}
 	return res, nil
 }
@@ -411,7 +408,7 @@ func measuredPath(a Attempt) he.Path {
 }
 
 func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.FamilyEvidence {
-	ev := diagnose.FamilyEvidence{Family: f, Name: req.Target.Host, DNS: res.DNS[f], Listener: res.Listener}
+	ev := diagnose.FamilyEvidence{Family: f, Name: req.Target.Host, DNS: dnsEvidence(res.DNS[f]), Listener: res.Listener}
 	for _, a := range res.Attempts {
 		if a.Family != f {
 			continue
@@ -426,6 +423,41 @@ func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.Fami
 		ev.Addresses = append(ev.Addresses, ae)
 	}
 	return ev
+}
+
+// dnsEvidence is what diagnose needs of a resolver's answer; nil for a
+// query not made (a literal target).
+func dnsEvidence(a *resolve.Answer) *diagnose.DNSAnswer {
+	if a == nil {
+		return nil
+	}
+	ev := &diagnose.DNSAnswer{
+		Status:    dnsStatuses[a.Status],
+		Server:    a.Server,
+		HostsFile: a.HostsFile,
+		Tries:     len(a.Tries),
+		Elapsed:   a.Elapsed(),
+		DNS64:     a.DNS64,
+		// The resolver reports the probe's deadline as a timeout with
+		// ctx's error.
+		BudgetEnded: a.Status == resolve.StatusTimeout && errors.Is(a.Err, context.DeadlineExceeded),
+	}
+	if a.Err != nil {
+		ev.Err = a.Err.Error()
+	}
+	return ev
+}
+
+var dnsStatuses = map[resolve.Status]diagnose.DNSStatus{
+	resolve.StatusPositive: diagnose.DNSPositive,
+	resolve.StatusNoData:   diagnose.DNSNoData,
+	resolve.StatusNXDomain: diagnose.DNSNXDomain,
+	resolve.StatusServFail: diagnose.DNSServFail,
+	resolve.StatusRefused:  diagnose.DNSRefused,
+	resolve.StatusTimeout:  diagnose.DNSTimeout,
+	resolve.StatusError:    diagnose.DNSError,
+	// StatusNone: a query that was never made is no answer at all.
+	resolve.StatusNone: diagnose.DNSError,
 }
 
 // runRace runs the prober's own race over real DNS (the resolved answers
@@ -469,35 +501,11 @@ func raceBudget(req *Request) time.Duration {
 	return req.AttemptTimeout*2 + 5*time.Second
 }
 
-// predictionOf judges a client's race against the family verdicts.
-func predictionOf(profile string, r he.Result, verdicts map[dualstack.Family]diagnose.Verdict, maxConnect time.Duration) Prediction {
-	p := Prediction{
+// predictionOf is a client's race with diagnose's judgement of it.
+func predictionOf(profile string, r he.Result, verdicts []diagnose.Verdict, maxConnect time.Duration) Prediction {
+	return Prediction{
 		Profile: profile, Family: r.Family, Address: r.Address, Outcome: r.Outcome,
 		TimeToConnect: r.TimeToConnect, FallbackDelay: r.FallbackDelay, Attempts: r.Attempts,
-		FailingLayer: layer.None,
+		FailingLayer: diagnose.JudgeClient(diagnose.ClientEvidence{Connected: r.Connected(), Family: r.Family, TimeToConnect: r.TimeToConnect}, verdicts, maxConnect),
 	}
-	anyPass := false
-	var failing []layer.Layer
-	for _, v := range verdicts {
-		if v.OK {
-			anyPass = true
-		} else {
-			failing = append(failing, v.Layer)
-		}
-	}
-	switch {
-	case r.Connected():
-		if v, ok := verdicts[r.Family]; ok && !v.OK && v.Layer == layer.Application {
-			// The client connects over a family whose application
-			// check fails: it fails with the family.
-			p.FailingLayer = layer.Application
-		} else if r.TimeToConnect > maxConnect {
-			p.FailingLayer = layer.Client
-		}
-	case anyPass:
-		p.FailingLayer = layer.Client
-	default:
-		p.FailingLayer = layer.MostFundamental(failing...)
-	}
-	return p
 }
