@@ -3,4 +3,7 @@
 // most MaxWaiting waiting for a slot. Past those limits a job is refused at
 // once with ResourceExhausted: a flood is turned away, never queued without
 // bound. It depends on gRPC's status codes only.
+//
+// It must depend on nothing outside the standard library,
+// google.golang.org/grpc/codes and google.golang.org/grpc/status.
 package admission

@@ -5,4 +5,6 @@
 // connect, so a name that is allowed cannot rebind to an address that is not.
 //
 // It does no I/O and depends on nothing else in the project.
+//
+// It must depend on the standard library alone.
 package allowlist

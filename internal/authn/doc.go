@@ -4,5 +4,9 @@
 // trigger of a probe must be authenticated, because a prober connects where
 // it is told.
 //
-// It depends on gRPC and the standard library only.
+// It depends on gRPC and the standard library, and reads its certificate and
+// token files through internal/smallfile.
+//
+// It must depend on nothing outside the standard library, internal/smallfile
+// and google.golang.org/grpc/....
 package authn

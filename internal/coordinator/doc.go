@@ -4,4 +4,9 @@
 // per prober as each arrives and then a summary, and keeps finished jobs
 // (bounded) for GetJob. One slow or dead prober never fails or stalls the
 // job: it is reported in its own entry when its budget runs out.
+//
+// It reaches probers over gRPC alone, so it never carries the prober's
+// service.
+//
+// It must not depend on internal/prober.
 package coordinator

@@ -8,4 +8,8 @@
 // sockets a test made inside a network namespace (StartOn). It depends only
 // on github.com/miekg/dns and the standard library, so any package's tests
 // can use it.
+//
+// It is test support: only tests and other test support may import it.
+// It must depend on nothing outside the standard library and
+// github.com/miekg/dns.
 package dnstest

@@ -11,4 +11,12 @@
 // from the module proxy at the version of scripts/kube/go.mod, etcd from
 // Debian). Like testhost, the package needs root; without it or the
 // binaries Start skips the test, or fails it when CI is true.
+//
+// The lab is the ground the product is tested on, so it uses none of the
+// packages whose tests run on it (it asks cluster DNS with internal/resolve
+// only).
+//
+// It is test support: only tests and other test support may import it.
+// It must not depend on internal/cli, internal/coordinator, internal/probe or
+// internal/prober.
 package kubelab

@@ -2,5 +2,8 @@
 // accepts connections on. Here it infers that from the outcomes of connects
 // to the same endpoint over each family; reading the socket table (sock_diag)
 // belongs to the privileged node agent. It does no I/O and depends only on
-// internal/happyeyeballs for the vocabulary.
+// internal/dualstack for the vocabulary.
+//
+// It must depend on nothing outside the standard library and
+// internal/dualstack.
 package listener

@@ -4,4 +4,10 @@
 // race for real, predict every client profile from the measured outcomes,
 // and judge each family. It returns the cause of every failure as data;
 // logging, metrics and spans are the caller's.
+//
+// So it knows nothing of the API (internal/apiconv converts its results), of
+// telemetry or of Kubernetes: a prober needs no Kubernetes API access.
+//
+// It must not depend on gen/..., internal/telemetry, go.opentelemetry.io/...,
+// github.com/prometheus/... or k8s.io/client-go/....
 package probe

@@ -3,4 +3,6 @@
 // prober lists) with a bound on their size. A wrong path — /dev/urandom, a
 // pipe that never ends, a disk image — then gives a clear error at once
 // instead of a hang that eats memory until the process is killed.
+//
+// It must depend on the standard library alone.
 package smallfile

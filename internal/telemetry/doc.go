@@ -6,4 +6,11 @@
 //
 // Attribute names follow shared/DESIGN.md (semantic conventions where they
 // exist). Metric labels never carry an address or error text.
+//
+// It reads finished results, the engine's and the API's, and writes them with
+// the OpenTelemetry and Prometheus libraries; it imports nothing else.
+//
+// It must import nothing outside the standard library,
+// go.opentelemetry.io/..., github.com/prometheus/..., gen/dsprobe/v1,
+// internal/dualstack, internal/layer, internal/probe and internal/target.
 package telemetry
