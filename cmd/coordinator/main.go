@@ -1,5 +1,3 @@
-// Command coordinator fans probe jobs out to probers: see
-// internal/coordinator.
 package main
 
 import (

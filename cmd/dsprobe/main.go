@@ -1,6 +1,3 @@
-// Command dsprobe is the dsprobe command line: it probes dual-stack paths,
-// orders addresses as RFC 6724 does, and predicts what real clients do on a
-// path. See internal/cli for the commands.
 package main
 
 import (

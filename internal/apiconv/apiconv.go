@@ -1,8 +1,3 @@
-// Package apiconv converts between the API messages (gen/dsprobe/v1) and the
-// engine's types: a ProbeRequest into a validated probe.Request, and a
-// probe.Result into the ProbeResult every client reads. The CLI, the prober
-// and the coordinator all go through it, so a request is validated in one
-// place and a result has one shape.
 package apiconv
 
 import (

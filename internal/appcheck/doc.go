@@ -16,4 +16,7 @@
 //
 // The package depends on the standard library and google.golang.org/grpc
 // only, nothing of the project's, so it can be tested on loopback alone.
+//
+// It must depend on nothing outside the standard library and
+// google.golang.org/grpc/....
 package appcheck

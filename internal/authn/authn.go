@@ -1,10 +1,3 @@
-// Package authn authenticates the callers of the prober and coordinator
-// gRPC services: TLS with client certificates (mTLS), or a bearer token, and
-// plaintext only on loopback or when the operator says so explicitly. Every
-// trigger of a probe must be authenticated, because a prober connects where
-// it is told.
-//
-// It depends on gRPC and the standard library only.
 package authn
 
 import (

@@ -1,9 +1,3 @@
-// Package coordinator is the Coordinator service: it finds probers (behind
-// the Discovery interface: a static list today, the Kubernetes API next),
-// fans a probe job out to them with bounded concurrency, streams one result
-// per prober as each arrives and then a summary, and keeps finished jobs
-// (bounded) for GetJob. One slow or dead prober never fails or stalls the
-// job: it is reported in its own entry when its budget runs out.
 package coordinator
 
 import (

@@ -1,8 +1,3 @@
-// Package demo starts the whole dsprobe pipeline in-process on loopback, with
-// no root and no cluster: a DNS server, web targets that show the classic
-// dual-stack faults, three probers labelled as three namespaces, and a
-// coordinator in front of them, all speaking real gRPC. dsprobe demo runs a
-// job per target against it.
 package demo
 
 import (

@@ -1,18 +1,3 @@
-// Package diagnose holds every verdict rule of dsprobe, as pure functions
-// over evidence types of its own: the per-family path verdict (Judge: the
-// most fundamental failing layer, with one sentence a responder can act
-// on), the client verdict (JudgeClient: LAYER_CLIENT for a client that fails
-// or is too slow on a path that works) and the merge of many probers'
-// verdicts (Merge). Callers fill the evidence; diagnose does no I/O.
-//
-// With network evidence alone (no Kubernetes objects) it can name DNS,
-// ROUTE, POLICY, LISTENER and APPLICATION; the Kubernetes layers come from
-// the coordinator's evidence.
-//
-// It must stay pure: it must not depend on resolve, dial, probe or any
-// network-facing package, nor on a DNS, TLS, gRPC or Kubernetes library;
-// only the standard library, internal/dualstack, internal/layer and
-// internal/listener.
 package diagnose
 
 import (

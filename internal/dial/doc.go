@@ -17,7 +17,10 @@
 // that namespace.
 //
 // The package depends on the standard library, golang.org/x/sys/unix and
-// internal/happyeyeballs (for Outcome and Family) only. The ICMP evidence
+// internal/dualstack (for Outcome and Family) only. The ICMP evidence
 // needs Linux; elsewhere Dial falls back to net.Dialer and classifies by
 // errno.
+//
+// It must depend on nothing outside the standard library,
+// golang.org/x/sys/unix and internal/dualstack.
 package dial

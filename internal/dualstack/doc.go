@@ -8,4 +8,6 @@
 // anything outside the standard library, so that resolve, dial, listener,
 // diagnose and happyeyeballs can all say "IPv6" without importing each
 // other.
+//
+// It must depend on the standard library alone.
 package dualstack

@@ -9,4 +9,9 @@
 // the dialer are injected, so the same race engine dials real sockets in the
 // prober and runs instantly on a virtual clock in the simulator. Asking the
 // kernel for source addresses lives in internal/localaddr for the same reason.
+// It names families and outcomes with internal/dualstack and reads a gai.conf
+// through internal/smallfile.
+//
+// It must depend on nothing outside the standard library, internal/dualstack
+// and internal/smallfile.
 package happyeyeballs

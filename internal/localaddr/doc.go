@@ -9,6 +9,9 @@
 //
 // It is the only package in dsprobe that does this I/O, so that
 // internal/happyeyeballs stays pure: the sort and the simulator take the
-// sources as data. Its functions are Linux-specific in what they read
-// (/proc and /sys); elsewhere the flags are simply absent.
+// sources as data, in happyeyeballs' types. Its functions are Linux-specific
+// in what they read (/proc and /sys); elsewhere the flags are simply absent.
+//
+// It must depend on nothing outside the standard library,
+// internal/happyeyeballs, internal/dualstack and internal/smallfile.
 package localaddr

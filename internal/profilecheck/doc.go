@@ -6,4 +6,7 @@
 //
 // It lives apart from internal/happyeyeballs because it runs programs and
 // builds network namespaces, which that pure package must not depend on.
+//
+// It is test support: only tests and other test support may import it.
+// It must depend on the standard library alone.
 package profilecheck

@@ -11,7 +11,13 @@
 // order, retries, SERVFAIL and REFUSED moving on to the next server, truncated
 // UDP answers retried over TCP); the differences are documented where they are.
 //
-// The package speaks DNS with github.com/miekg/dns and knows the address
-// family type of internal/happyeyeballs. It must not depend on the probing,
-// diagnosis, Kubernetes, listener or telemetry packages: they depend on it.
+// The package speaks DNS with github.com/miekg/dns, names families with
+// internal/dualstack, reads resolv.conf and hosts through internal/smallfile,
+// and hands its lookups to internal/happyeyeballs' race (LookupFunc). The
+// probing, diagnosis, Kubernetes, listener and telemetry packages depend on
+// it, never it on them.
+//
+// It must depend on nothing outside the standard library,
+// github.com/miekg/dns, internal/dualstack, internal/happyeyeballs and
+// internal/smallfile.
 package resolve

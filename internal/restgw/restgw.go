@@ -1,8 +1,3 @@
-// Package restgw serves a gRPC service's REST mapping (grpc-gateway) with
-// the service's own authentication rules. The gateway reaches the service
-// over an in-memory gRPC connection no one else can dial, so authentication
-// is enforced at the HTTP layer: a verified client certificate or the bearer
-// token, exactly as on the gRPC port.
 package restgw
 
 import (

@@ -17,8 +17,11 @@
 // path must not use ULA. Tests about ULA choose fd00::/64 with WithIPv6Prefix.
 //
 // The package needs root and the ip (iproute2) and nft (nftables) binaries.
-// Without them New skips the test, or fails it when CI is true. It is test
-// support only: nothing outside _test.go files may import it, and it depends
-// on nothing of the project's, only on the standard library, x/sys/unix and
+// Without them New skips the test, or fails it when CI is true. It depends on
+// nothing of the project's, only on the standard library, x/sys/unix and
 // those two binaries.
+//
+// It is test support: only tests and other test support may import it.
+// It must depend on nothing outside the standard library and
+// golang.org/x/sys/unix.
 package testhost

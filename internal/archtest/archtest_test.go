@@ -1,0 +1,82 @@
+package archtest_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dsprobe/dsprobe/internal/archtest"
+)
+
+// knownViolations are the broken promises the project knows of and means to
+// fix. Each is logged while it lasts; once it is fixed the test fails until
+// its entry here is deleted, so the list cannot outlive the defects.
+var knownViolations = []archtest.Exception{
+	{
+		Package: "internal/demo", Dependency: "internal/dnstest",
+		Why: "a known defect: the demo serves its DNS with the tests' fault-injecting server; " +
+			"a DNS responder of the product's own is to replace it",
+	},
+}
+
+// TestDependencyRules holds every package of the module to the rule its
+// doc.go ends with (see the package documentation for the sentences).
+func TestDependencyRules(t *testing.T) {
+	g, err := archtest.Load(t.Context(), moduleRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]archtest.Rule{}
+	for _, path := range g.Own {
+		pkg := g.Packages[path]
+		if pkg.Error != nil {
+			// go list -e still lists a package it cannot load (an import
+			// cycle, a missing module), so its rules are checked as well.
+			t.Errorf("%s: go list: %s", g.Short(path), pkg.Error.Err)
+		}
+		generated, err := g.Generated(path)
+		if err != nil {
+			t.Errorf("%s: %v", g.Short(path), err)
+			continue
+		}
+		if generated {
+			continue
+		}
+		rule, err := g.ReadRule(path)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		rules[path] = rule
+	}
+
+	unexcused, excused, stale := archtest.Excuse(archtest.Check(g, rules), knownViolations)
+	for _, v := range excused {
+		t.Logf("known exception, still to fix: %s", v)
+	}
+	for _, e := range stale {
+		t.Errorf("known exception %s -> %s no longer happens: delete it from knownViolations", e.Package, e.Dependency)
+	}
+	for _, v := range unexcused {
+		t.Error(v)
+	}
+}
+
+// moduleRoot is the directory of the go.mod above the test's directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,10 @@
+// Package daemon is what the prober and coordinator binaries share: the
+// Main wrapper with the exit codes of DESIGN.md, the authenticated gRPC
+// server options (TLS/mTLS or bearer token, trace propagation), and serving
+// until the context ends with a bounded graceful stop.
+//
+// Only the two servers use it; it may use any product package below them.
+//
+// Only internal/coordinator and internal/prober may import it.
+// It may depend on any package but test support.
+package daemon

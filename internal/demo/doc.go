@@ -1,0 +1,14 @@
+// Package demo starts the whole dsprobe pipeline in-process on loopback, with
+// no root and no cluster: a DNS server, web targets that show the classic
+// dual-stack faults, three probers labelled as three namespaces, and a
+// coordinator in front of them, all speaking real gRPC. dsprobe demo runs a
+// job per target against it.
+//
+// Only the command line starts it, and it may use any product package. Its DNS
+// server is internal/dnstest's today, which is test support: a known defect,
+// listed among internal/archtest's known exceptions until the demo has a DNS
+// server of its own.
+//
+// Only internal/cli may import it.
+// It may depend on any package but test support.
+package demo
