@@ -1,7 +1,7 @@
 // Package cli is the dsprobe command line: flag parsing, the commands, and
 // their table and JSON output. cmd/dsprobe only calls Run.
 //
-// Exit codes are a contract (shared/DESIGN.md): 0 every requested family
+// Exit codes are a contract (docs/contracts.md): 0 every requested family
 // passed, 1 a family (or a predicted client) failed, 2 bad usage or input,
 // 3 internal error.
 package cli
