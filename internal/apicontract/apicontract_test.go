@@ -3,12 +3,15 @@ package apicontract
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -20,47 +23,162 @@ import (
 	"github.com/dsprobe/dsprobe/internal/resolve"
 )
 
-// enumNames returns an enum's value names in number order, and fails if the
-// numbers are not 0, 1, 2, ... (every contract enum is dense).
-func enumNames(t *testing.T, e protoreflect.EnumDescriptor) []string {
-	t.Helper()
-	values := e.Values()
-	names := make([]string, values.Len())
-	for i := range values.Len() {
-		v := values.Get(i)
-		if int(v.Number()) != i {
-			t.Fatalf("%s: value %s is number %d, want %d", e.FullName(), v.Name(), v.Number(), i)
-		}
-		names[i] = string(v.Name())
+// apiFiles are the API's proto files: every enum and message in them is a
+// contract.
+func apiFiles() []protoreflect.FileDescriptor {
+	return []protoreflect.FileDescriptor{
+		dsprobev1.File_dsprobe_v1_enums_proto, dsprobev1.File_dsprobe_v1_probe_proto,
+		dsprobev1.File_dsprobe_v1_prober_proto, dsprobev1.File_dsprobe_v1_coordinator_proto,
 	}
-	return names
 }
 
-// The enum names, in number order, exactly as shared/DESIGN.md lists them.
-func TestEnumsAreDesignContract(t *testing.T) {
-	tests := []struct {
-		enum protoreflect.EnumDescriptor
-		want []string
-	}{
-		{dsprobev1.Family(0).Descriptor(), []string{"FAMILY_UNSPECIFIED", "FAMILY_IPV4", "FAMILY_IPV6"}},
-		{dsprobev1.Layer(0).Descriptor(), []string{
-			"LAYER_UNSPECIFIED", "LAYER_NONE", "LAYER_DNS", "LAYER_SERVICE", "LAYER_ENDPOINTS",
-			"LAYER_POD_ADDRESS", "LAYER_DATAPATH", "LAYER_ROUTE", "LAYER_POLICY", "LAYER_LISTENER",
-			"LAYER_APPLICATION", "LAYER_CLIENT",
-		}},
-		{dsprobev1.Outcome(0).Descriptor(), []string{
-			"OUTCOME_UNSPECIFIED", "OUTCOME_CONNECTED", "OUTCOME_REFUSED", "OUTCOME_TIMEOUT",
-			"OUTCOME_UNREACHABLE", "OUTCOME_PROHIBITED", "OUTCOME_RESET", "OUTCOME_APP_FAILED",
-			"OUTCOME_CANCELED", "OUTCOME_NOT_ATTEMPTED",
-		}},
+// apiMessages returns every message of the API by name.
+func apiMessages() map[string]protoreflect.MessageDescriptor {
+	msgs := map[string]protoreflect.MessageDescriptor{}
+	var walk func(protoreflect.MessageDescriptors)
+	walk = func(ms protoreflect.MessageDescriptors) {
+		for i := range ms.Len() {
+			msgs[string(ms.Get(i).Name())] = ms.Get(i)
+			walk(ms.Get(i).Messages())
+		}
 	}
-	for _, tt := range tests {
-		t.Run(string(tt.enum.Name()), func(t *testing.T) {
-			if got := enumNames(t, tt.enum); !slices.Equal(got, tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
+	for _, f := range apiFiles() {
+		walk(f.Messages())
+	}
+	return msgs
+}
+
+// apiEnums returns every enum of the API by name, top-level or nested.
+func apiEnums() map[string]protoreflect.EnumDescriptor {
+	enums := map[string]protoreflect.EnumDescriptor{}
+	add := func(es protoreflect.EnumDescriptors) {
+		for i := range es.Len() {
+			enums[string(es.Get(i).Name())] = es.Get(i)
+		}
+	}
+	for _, f := range apiFiles() {
+		add(f.Enums())
+	}
+	for _, m := range apiMessages() {
+		add(m.Enums())
+	}
+	return enums
+}
+
+// Every enum value is documented in docs/contracts.md with its number, in
+// number order, and every documented value exists with that number: a
+// value renamed, renumbered, added or removed on one side only fails here.
+func TestEnumsAreDocumented(t *testing.T) {
+	tables := contractTables(t)
+	enums := apiEnums()
+	compareSets(t, "enum", namesWithPrefix(tables, "enum "), slices.Sorted(maps.Keys(enums)))
+	for name, e := range enums {
+		t.Run(name, func(t *testing.T) {
+			tb := table(t, tables, "enum "+name)
+			names, numbers := tb.column(t, "name"), tb.column(t, "number")
+			documented := map[string]int{}
+			last := -1
+			for i, value := range names {
+				n, err := strconv.Atoi(numbers[i])
+				if err != nil {
+					t.Fatalf("%s: number %q of %s is not a number", name, numbers[i], value)
+				}
+				if _, dup := documented[value]; dup {
+					t.Errorf("%s %s is documented twice", name, value)
+				}
+				if n <= last {
+					t.Errorf("%s %s (%d) is documented after %d: want number order", name, value, n, last)
+				}
+				documented[value], last = n, n
+				v := e.Values().ByName(protoreflect.Name(value))
+				if v == nil {
+					t.Errorf("%s %s is documented but the enum has no such value", name, value)
+					continue
+				}
+				if int(v.Number()) != n {
+					t.Errorf("%s %s: got number %d in the code, want %d as documented", name, value, v.Number(), n)
+				}
+			}
+			for i := range e.Values().Len() {
+				v := e.Values().Get(i)
+				if _, ok := documented[string(v.Name())]; !ok {
+					t.Errorf("%s %s (%d) is in the code but not documented in %s", name, v.Name(), v.Number(), contractsPath)
+				}
 			}
 		})
 	}
+}
+
+// jsonType is the type column of the contract reference for a field: what
+// its protojson value is. Enums and messages go by their names (a JSON
+// string, an object), a google.protobuf.Timestamp is a "timestamp" (an RFC
+// 3339 string), every numeric kind a "number"; "[]" marks a list.
+func jsonType(f protoreflect.FieldDescriptor) string {
+	var typ string
+	switch f.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		typ = "string"
+	case protoreflect.BoolKind:
+		typ = "bool"
+	case protoreflect.EnumKind:
+		typ = string(f.Enum().Name())
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		typ = string(f.Message().Name())
+		if f.Message().FullName() == "google.protobuf.Timestamp" {
+			typ = "timestamp"
+		}
+	default:
+		typ = "number"
+	}
+	if f.IsList() {
+		typ += "[]"
+	}
+	return typ
+}
+
+// Every field of every API message is documented with its JSON key and
+// type, and every documented key is a field of that type.
+func TestMessagesAreDocumented(t *testing.T) {
+	tables := contractTables(t)
+	msgs := apiMessages()
+	compareSets(t, "message", namesWithPrefix(tables, "message "), slices.Sorted(maps.Keys(msgs)))
+	for name, m := range msgs {
+		t.Run(name, func(t *testing.T) {
+			documented := documentedKeys(t, tables, name)
+			for key, typ := range documented {
+				f := m.Fields().ByJSONName(key)
+				if f == nil {
+					t.Errorf("%s.%s is documented but the message has no field with that JSON name", name, key)
+					continue
+				}
+				if got := jsonType(f); got != typ {
+					t.Errorf("%s.%s: got type %s in the code, want %s as documented", name, key, got, typ)
+				}
+			}
+			for i := range m.Fields().Len() {
+				f := m.Fields().Get(i)
+				if _, ok := documented[f.JSONName()]; !ok {
+					t.Errorf("%s.%s (%s) is in the code but not documented in %s", name, f.JSONName(), jsonType(f), contractsPath)
+				}
+			}
+		})
+	}
+}
+
+// documentedKeys returns the documented JSON keys of a message and their
+// types.
+func documentedKeys(t *testing.T, tables map[string]*contractTable, message string) map[string]string {
+	t.Helper()
+	tb := table(t, tables, "message "+message)
+	keys, types := tb.column(t, "key"), tb.column(t, "type")
+	documented := make(map[string]string, len(keys))
+	for i, k := range keys {
+		if _, dup := documented[k]; dup {
+			t.Errorf("%s.%s is documented twice", message, k)
+		}
+		documented[k] = types[i]
+	}
+	return documented
 }
 
 // internalEnum describes an internal enum type by its values' String(): a
@@ -160,49 +278,37 @@ func TestEnumsMatchInternalConstants(t *testing.T) {
 
 // JSON output is protojson of the result messages, so a duration must be a
 // double: protojson renders 64-bit integers as strings and
-// google.protobuf.Duration as "1.5s" (shared/DESIGN.md: "Durations in JSON
-// are milliseconds as numbers, never strings"). Every ..._ms field is a
+// google.protobuf.Duration as "1.5s" (docs/contracts.md: durations are
+// milliseconds as JSON numbers, never strings). Every ..._ms field is a
 // double in a result, and a 32-bit integer at most in a request.
 func TestNoDurationRendersAsString(t *testing.T) {
-	files := []protoreflect.FileDescriptor{
-		dsprobev1.File_dsprobe_v1_enums_proto, dsprobev1.File_dsprobe_v1_probe_proto,
-		dsprobev1.File_dsprobe_v1_prober_proto, dsprobev1.File_dsprobe_v1_coordinator_proto,
-	}
 	requests := map[protoreflect.FullName]bool{
 		"dsprobe.v1.ProbeRequest": true, "dsprobe.v1.RunProbeRequest": true,
 		"dsprobe.v1.ListProbersRequest": true, "dsprobe.v1.GetJobRequest": true,
 	}
-	var walk func(protoreflect.MessageDescriptors)
-	walk = func(msgs protoreflect.MessageDescriptors) {
-		for i := range msgs.Len() {
-			m := msgs.Get(i)
-			walk(m.Messages())
-			for j := range m.Fields().Len() {
-				f := m.Fields().Get(j)
-				switch f.Kind() {
-				case protoreflect.Int64Kind, protoreflect.Uint64Kind, protoreflect.Sint64Kind,
-					protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind:
-					t.Errorf("%s is %v: protojson renders it as a JSON string", f.FullName(), f.Kind())
-				case protoreflect.MessageKind:
-					if f.Message().FullName() == "google.protobuf.Duration" {
-						t.Errorf("%s is a google.protobuf.Duration: protojson renders it as a string; use double ..._ms", f.FullName())
-					}
-				}
-				if !strings.HasSuffix(string(f.Name()), "_ms") {
-					continue
-				}
-				if requests[m.FullName()] {
-					if f.Kind() != protoreflect.Uint32Kind {
-						t.Errorf("request field %s is %v, want uint32 (whole milliseconds)", f.FullName(), f.Kind())
-					}
-				} else if f.Kind() != protoreflect.DoubleKind {
-					t.Errorf("result field %s is %v, want double", f.FullName(), f.Kind())
+	for _, m := range apiMessages() {
+		for j := range m.Fields().Len() {
+			f := m.Fields().Get(j)
+			switch f.Kind() {
+			case protoreflect.Int64Kind, protoreflect.Uint64Kind, protoreflect.Sint64Kind,
+				protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind:
+				t.Errorf("%s is %v: protojson renders it as a JSON string", f.FullName(), f.Kind())
+			case protoreflect.MessageKind:
+				if f.Message().FullName() == "google.protobuf.Duration" {
+					t.Errorf("%s is a google.protobuf.Duration: protojson renders it as a string; use double ..._ms", f.FullName())
 				}
 			}
+			if !strings.HasSuffix(string(f.Name()), "_ms") {
+				continue
+			}
+			if requests[m.FullName()] {
+				if f.Kind() != protoreflect.Uint32Kind {
+					t.Errorf("request field %s is %v, want uint32 (whole milliseconds)", f.FullName(), f.Kind())
+				}
+			} else if f.Kind() != protoreflect.DoubleKind {
+				t.Errorf("result field %s is %v, want double", f.FullName(), f.Kind())
+			}
 		}
-	}
-	for _, f := range files {
-		walk(f.Messages())
 	}
 }
 
@@ -251,14 +357,63 @@ func populatedResult() *dsprobev1.ProbeResult {
 	}
 }
 
-// The keys shared/DESIGN.md promises in -o json, with enums as their names
-// and every duration a JSON number. Marshalled with EmitDefaultValues, as -o
-// json must be to keep today's shape: without it protojson drops "ok": false,
+// populatedJob is a finished job with one prober's result and another's
+// failure.
+func populatedJob() *dsprobev1.Job {
+	return &dsprobev1.Job{
+		JobId: "j1", State: dsprobev1.JobState_JOB_STATE_FINISHED, TraceId: "0123456789abcdef0123456789abcdef",
+		Request: &dsprobev1.RunProbeRequest{
+			Probe:   &dsprobev1.ProbeRequest{Target: "svc.example:80", Families: []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV6}, TimeoutMs: 5000},
+			Probers: []string{"p1", "p2"}, Namespaces: []string{"team-a"}, ProberTimeoutMs: 20000,
+		},
+		Started: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		Probers: []*dsprobev1.ProberResult{
+			{Prober: "p1", Namespace: "team-a", DurationMs: 12.5, Outcome: &dsprobev1.ProberResult_Result{Result: populatedResult()}},
+			{Prober: "p2", Namespace: "team-a", DurationMs: 20000, Outcome: &dsprobev1.ProberResult_Error{Error: &dsprobev1.ProberError{Code: "DEADLINE_EXCEEDED", Message: "too slow"}}},
+		},
+		Summary: &dsprobev1.JobSummary{
+			Probers: 2, Answered: 1, Failed: 1, DurationMs: 20000.5,
+			Families: []*dsprobev1.FamilyVerdict{{Family: dsprobev1.Family_FAMILY_IPV6, FailingLayer: dsprobev1.Layer_LAYER_LISTENER, Detail: "failed on 1 of 1 prober(s): p1"}},
+		},
+	}
+}
+
+// The JSON -o json writes has exactly the documented keys, each a JSON
+// value of its documented type, with enums as their names and every
+// duration a JSON number. Marshalled with EmitDefaultValues, as -o json and
+// the REST mapping are: without it protojson drops "ok": false,
 // "startMs": 0, empty lists and every other zero value (the fixture's first
 // race attempt starts at 0); unlike EmitUnpopulated it leaves an unset
 // message out instead of writing null (dns.aaaa of an IPv4-only probe).
-func TestProbeResultJSON(t *testing.T) {
-	b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(populatedResult())
+func TestJSONIsDocumented(t *testing.T) {
+	tables := contractTables(t)
+	for _, m := range []proto.Message{populatedResult(), populatedJob()} {
+		name := string(m.ProtoReflect().Descriptor().Name())
+		t.Run(name, func(t *testing.T) {
+			checkDocumentedJSON(t, tables, name, m.ProtoReflect(), marshalJSON(t, m))
+		})
+	}
+
+	// Enums are their proto names, the contract's strings; a timestamp is
+	// RFC 3339.
+	doc := marshalJSON(t, populatedResult())
+	for _, tt := range []struct{ path, want string }{
+		{"families.1.failingLayer", "LAYER_LISTENER"},
+		{"happyEyeballs.family", "FAMILY_IPV4"},
+		{"happyEyeballs.outcome", "OUTCOME_CONNECTED"},
+		{"happyEyeballs.timeToConnectMs", "301.25"},
+		{"started", "2026-01-02T03:04:05Z"},
+	} {
+		if got := lookupJSON(doc, tt.path); got != tt.want {
+			t.Errorf("%s = %s, want %s", tt.path, got, tt.want)
+		}
+	}
+}
+
+// marshalJSON is m as -o json and the REST mapping write it, decoded.
+func marshalJSON(t *testing.T, m proto.Message) map[string]any {
+	t.Helper()
+	b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,77 +421,93 @@ func TestProbeResultJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	entry := func(path string, v any) map[string]any {
-		t.Helper()
-		m, ok := v.(map[string]any)
+	return doc
+}
+
+// lookupJSON follows a dotted path of keys and list indexes ("families.1.ok")
+// and formats what it finds; "<missing>" when the path leads nowhere.
+func lookupJSON(v any, path string) string {
+	for step := range strings.SplitSeq(path, ".") {
+		switch node := v.(type) {
+		case map[string]any:
+			v = node[step]
+		case []any:
+			i, err := strconv.Atoi(step)
+			if err != nil || i < 0 || i >= len(node) {
+				return "<missing>"
+			}
+			v = node[i]
+		default:
+			return "<missing>"
+		}
+	}
+	if v == nil {
+		return "<missing>"
+	}
+	return fmt.Sprint(v)
+}
+
+// checkDocumentedJSON checks the JSON object obj that protojson wrote for
+// the message m, and the objects inside it: every key is documented, with a
+// JSON value of its documented type, and every documented key is written
+// unless its field is unset and protojson leaves it out (an unset message,
+// oneof member or optional scalar such as appOk).
+func checkDocumentedJSON(t *testing.T, tables map[string]*contractTable, path string, m protoreflect.Message, obj map[string]any) {
+	t.Helper()
+	md := m.Descriptor()
+	documented := documentedKeys(t, tables, string(md.Name()))
+	for key, v := range obj {
+		typ, ok := documented[key]
 		if !ok {
-			t.Fatalf("%s is %T, want an object", path, v)
+			t.Errorf("%s.%s is written but not documented in %s", path, key, contractsPath)
+			continue
 		}
-		return m
-	}
-	first := func(path string, v any) map[string]any {
-		t.Helper()
+		f := md.Fields().ByJSONName(key)
+		if f == nil {
+			t.Errorf("%s.%s is written but %s has no such field", path, key, md.Name())
+			continue
+		}
+		elemType, isList := strings.CutSuffix(typ, "[]")
+		if !isList {
+			checkJSONValue(t, tables, path+"."+key, f, m.Get(f), elemType, v)
+			continue
+		}
 		list, ok := v.([]any)
-		if !ok || len(list) == 0 {
-			t.Fatalf("%s is %v, want a non-empty array", path, v)
+		if !ok || !f.IsList() || len(list) != m.Get(f).List().Len() {
+			t.Errorf("%s.%s is %v, want an array (%s) of %d", path, key, v, typ, m.Get(f).List().Len())
+			continue
 		}
-		return entry(path+"[0]", list[0])
-	}
-	// want checks that obj has every key, with a JSON value of the kind
-	// given: "string", "number", "bool", "array", "object".
-	want := func(path string, obj map[string]any, keys map[string]string) {
-		t.Helper()
-		for key, kind := range keys {
-			v, ok := obj[key]
-			if !ok {
-				t.Errorf("%s has no key %q; it has %v", path, key, mapKeys(obj))
-				continue
-			}
-			if got := jsonKind(v); got != kind {
-				t.Errorf("%s.%s is a JSON %s (%v), want a %s", path, key, got, v, kind)
-			}
+		for i, elem := range list {
+			checkJSONValue(t, tables, fmt.Sprintf("%s.%s[%d]", path, key, i), f, m.Get(f).List().Get(i), elemType, elem)
 		}
 	}
-	attemptKeys := map[string]string{
-		"address": "string", "family": "string", "outcome": "string",
-		"startMs": "number", "durationMs": "number", "error": "string",
+	for key := range documented {
+		if _, ok := obj[key]; ok {
+			continue
+		}
+		if f := md.Fields().ByJSONName(key); f != nil && (!f.HasPresence() || m.Has(f)) {
+			t.Errorf("%s.%s is documented and set but not written (it has %v)", path, key, mapKeys(obj))
+		}
 	}
-	clientKeys := map[string]string{
-		"profile": "string", "family": "string", "address": "string", "outcome": "string",
-		"timeToConnectMs": "number", "fallbackDelayMs": "number", "failingLayer": "string",
-		"attempts": "array",
-	}
-	dnsKeys := map[string]string{"rcode": "string", "addresses": "array", "rttMs": "number", "elapsedMs": "number"}
+}
 
-	want("result", doc, map[string]string{
-		"target": "string", "check": "string", "families": "array", "dns": "object", "order": "array",
-		"attempts": "array", "listener": "object", "happyEyeballs": "object", "clients": "array",
-	})
-	want("families[]", first("families", doc["families"]), map[string]string{
-		"family": "string", "ok": "bool", "failingLayer": "string", "detail": "string",
-	})
-	dns := entry("dns", doc["dns"])
-	want("dns.a", entry("dns.a", dns["a"]), dnsKeys)
-	want("dns.aaaa", entry("dns.aaaa", dns["aaaa"]), dnsKeys)
-	want("attempts[]", first("attempts", doc["attempts"]), attemptKeys)
-	want("attempts[1]", entry("attempts[1]", doc["attempts"].([]any)[1]), map[string]string{"appOk": "bool", "appDetail": "string"})
-	want("listener", entry("listener", doc["listener"]), map[string]string{"accepts": "string", "reason": "string"})
-	client := first("clients", doc["clients"])
-	want("clients[]", client, clientKeys)
-	want("clients[].attempts[]", first("clients[].attempts", client["attempts"]), attemptKeys)
-	race := entry("happyEyeballs", doc["happyEyeballs"])
-	want("happyEyeballs", race, clientKeys)
-
-	// Enums are their proto names, the contract's strings.
-	for _, tt := range []struct{ path, got, want string }{
-		{"families[1].failingLayer", fmt.Sprint(entry("families[1]", doc["families"].([]any)[1])["failingLayer"]), "LAYER_LISTENER"},
-		{"happyEyeballs.family", fmt.Sprint(race["family"]), "FAMILY_IPV4"},
-		{"happyEyeballs.outcome", fmt.Sprint(race["outcome"]), "OUTCOME_CONNECTED"},
-		{"happyEyeballs.timeToConnectMs", fmt.Sprint(race["timeToConnectMs"]), "301.25"},
-	} {
-		if tt.got != tt.want {
-			t.Errorf("%s = %s, want %s", tt.path, tt.got, tt.want)
-		}
+// checkJSONValue checks the JSON value v written for value (a field's value
+// or a list element) of field f, whose documented type is typ.
+func checkJSONValue(t *testing.T, tables map[string]*contractTable, path string, f protoreflect.FieldDescriptor, value protoreflect.Value, typ string, v any) {
+	t.Helper()
+	want := "string"
+	switch {
+	case typ == "number" || typ == "bool":
+		want = typ
+	case f.Kind() == protoreflect.MessageKind && typ != "timestamp":
+		want = "object"
+	}
+	if got := jsonKind(v); got != want {
+		t.Errorf("%s is a JSON %s (%v), want a %s (%s)", path, got, v, want, typ)
+		return
+	}
+	if want == "object" {
+		checkDocumentedJSON(t, tables, path, value.Message(), v.(map[string]any))
 	}
 }
 

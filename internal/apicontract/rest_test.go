@@ -64,15 +64,13 @@ func (fakeCoordinator) ListProbers(_ context.Context, req *dsprobev1.ListProbers
 	return &dsprobev1.ListProbersResponse{Probers: out}, nil
 }
 
-// serveREST serves the REST mapping of both services over a gRPC server on
-// an in-memory listener, as the coordinator will, and returns the HTTP
-// handler.
-func serveREST(t *testing.T, prober dsprobev1.ProberServer) http.Handler {
+// serveGRPC serves the services register registers on an in-memory
+// listener until the test ends, and returns a client connection to them.
+func serveGRPC(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
-	dsprobev1.RegisterProberServer(srv, prober)
-	dsprobev1.RegisterCoordinatorServer(srv, fakeCoordinator{})
+	register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufconn",
@@ -87,6 +85,18 @@ func serveREST(t *testing.T, prober dsprobev1.ProberServer) http.Handler {
 		if err := <-served; err != nil {
 			t.Errorf("serving: %v", err)
 		}
+	})
+	return conn
+}
+
+// serveREST serves the REST mapping of both services over a gRPC server on
+// an in-memory listener, as the coordinator will, and returns the HTTP
+// handler.
+func serveREST(t *testing.T, prober dsprobev1.ProberServer) http.Handler {
+	t.Helper()
+	conn := serveGRPC(t, func(srv *grpc.Server) {
+		dsprobev1.RegisterProberServer(srv, prober)
+		dsprobev1.RegisterCoordinatorServer(srv, fakeCoordinator{})
 	})
 	mux := runtime.NewServeMux()
 	if err := dsprobev1.RegisterProberHandler(t.Context(), mux, conn); err != nil {

@@ -1,5 +1,5 @@
 // Package daemon is what the prober and coordinator binaries share: the
-// Main wrapper with the exit codes of DESIGN.md, the authenticated gRPC
+// Main wrapper with the exit codes of docs/contracts.md, the authenticated gRPC
 // server options (TLS/mTLS or bearer token, trace propagation), and serving
 // until the context ends with a bounded graceful stop.
 //

@@ -23,7 +23,7 @@ type ClientEvidence struct {
 //   - it connects over a family whose application check fails: it fails
 //     with that family, LAYER_APPLICATION;
 //   - it connects, but later than maxConnect: LAYER_CLIENT (the path works;
-//     the client is too slow on it, DESIGN.md);
+//     the client is too slow on it, docs/contracts.md);
 //   - it never connects although a family passes: LAYER_CLIENT;
 //   - it never connects and no family passes: the most fundamental failing
 //     layer of the families, the path's own.

@@ -23,7 +23,7 @@ func TestJudgeClient(t *testing.T) {
 	}{
 		{"connects in time over a passing family", ClientEvidence{Connected: true, Family: dualstack.FamilyIPv6, TimeToConnect: 20 * time.Millisecond}, []Verdict{pass4, pass6}, layer.None},
 		{"exactly the bound is in time", ClientEvidence{Connected: true, Family: dualstack.FamilyIPv4, TimeToConnect: bound}, []Verdict{pass4, route6}, layer.None},
-		// DESIGN.md: LAYER_CLIENT is a client on a path that works.
+		// LAYER_CLIENT is a client on a path that works (docs/contracts.md).
 		{"falls back later than the bound", ClientEvidence{Connected: true, Family: dualstack.FamilyIPv4, TimeToConnect: 127 * time.Second}, []Verdict{pass4, route6}, layer.Client},
 		{"never connects although IPv4 passes", ClientEvidence{}, []Verdict{pass4, route6}, layer.Client},
 		{"connects over a family whose application fails", ClientEvidence{Connected: true, Family: dualstack.FamilyIPv6, TimeToConnect: time.Millisecond}, []Verdict{pass4, app6}, layer.Application},

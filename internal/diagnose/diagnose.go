@@ -150,7 +150,7 @@ func addressLayer(a AddressEvidence) layer.Layer {
 // is the only evidence: no address at all is DNS, a refusal the listener,
 // administratively prohibited policy, a reset or failed check the
 // application, and a silent drop or unreachable the route (a drop is ROUTE
-// unless policy evidence explains it, DESIGN.md).
+// unless policy evidence explains it, docs/architecture.md).
 func outcomeLayer(o dualstack.Outcome) layer.Layer {
 	switch o {
 	case dualstack.OutcomeNotAttempted:

@@ -65,7 +65,7 @@ exporters:
 
 // One job's trace in a real Jaeger: the CLI's span, the coordinator's job
 // span and one span per prober under it, and under each the prober's own
-// probe, DNS and connect spans, with the attributes of shared/DESIGN.md. The
+// probe, DNS and connect spans, with the attributes of docs/contracts.md. The
 // three kinds of process export three ways: the CLI with OTEL_* variables
 // over OTLP/gRPC, the coordinator with --otlp-endpoint over OTLP/gRPC, the
 // probers with OTEL_* variables over OTLP/HTTP to Jaeger's IPv6 address.

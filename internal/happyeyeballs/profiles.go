@@ -26,8 +26,9 @@ type Profile struct {
 }
 
 // BuiltinProfiles returns the built-in client profiles, freshly built: the
-// caller may change them. The facts behind them are in
-// shared/REFERENCE-clients.md.
+// caller may change them. Each cites, in Sources, the public sources its
+// facts were read from; internal/profilecheck checks them against the real
+// clients.
 func BuiltinProfiles() []Profile {
 	rfc6724All := SortOptions{Policy: RFC6724Policy(), Rules: AllRules, PrefixRule: PrefixRuleRFC}
 	// getaddrinfo on glibc: RFC 3484 default table (or /etc/gai.conf),

@@ -9,7 +9,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 )
 
-// The names users script against (shared/DESIGN.md).
+// The names users script against (docs/contracts.md, Client profiles).
 func TestBuiltinProfilesCoverTheDesign(t *testing.T) {
 	names := ProfileNames()
 	for _, want := range []string{"rfc8305", "go", "curl", "chrome", "firefox", "safari", "node", "python", "java", "okhttp", "dotnet", "envoy", "wget"} {

@@ -387,9 +387,10 @@ func TestSortDestinationsIssue18518(t *testing.T) {
 	})
 }
 
-// DESIGN.md: "fc00::/7 has precedence 3, below IPv4's 35, so a Go client
-// prefers IPv4 over an fd00:: Service address, while glibc's default table
-// (RFC 3484 values) prefers the ULA."
+// RFC 6724 section 2.1 gives fc00::/7 precedence 3, below IPv4's 35, so a Go
+// client prefers IPv4 over an fd00:: Service address, while glibc's default
+// table (RFC 3484 section 2.1 values) prefers the ULA (docs/architecture.md,
+// Client behaviour).
 func TestSortDestinationsULAVersusIPv4(t *testing.T) {
 	in := []Destination{dest("fd00::1", "fd00::2"), dest("10.0.0.1", "10.0.0.2")}
 	runSortCases(t, []sortCase{

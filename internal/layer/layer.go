@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Layer is a layer of one family's path, most fundamental first (see the
-// evidence ladder in shared/DESIGN.md).
+// Layer is a layer of one family's path. The constants follow the API's
+// wire numbers; Rank gives the evidence ladder's order (docs/architecture.md).
 type Layer uint8
 
 const (
@@ -56,7 +56,7 @@ func (l Layer) Short() string {
 	return strings.ToLower(strings.TrimPrefix(l.String(), "LAYER_"))
 }
 
-// fundamental is the evidence ladder of shared/DESIGN.md, most fundamental
+// fundamental is the evidence ladder of docs/architecture.md, most fundamental
 // first: each layer depends on the ones before it. The enum's numbering is a
 // wire contract and does not follow it.
 var fundamental = [...]Layer{PodAddress, Service, Endpoints, DNS, Route, Policy, Listener, Datapath, Application, Client}

@@ -2,7 +2,7 @@ package layer
 
 import "testing"
 
-// The names are a contract users script against (shared/DESIGN.md).
+// The names are a contract users script against (docs/contracts.md).
 func TestNames(t *testing.T) {
 	tests := []struct {
 		l           Layer
@@ -39,8 +39,9 @@ func TestMostFundamental(t *testing.T) {
 		{nil, None},
 		{[]Layer{None, None}, None},
 		{[]Layer{Application, Listener, Route}, Route},
-		// DESIGN.md: a Service without an IPv6 ClusterIP also has no AAAA
-		// record; the verdict is SERVICE, not DNS.
+		// A Service without an IPv6 ClusterIP also has no AAAA record; the
+		// verdict is SERVICE, not DNS (docs/architecture.md, the evidence
+		// ladder).
 		{[]Layer{DNS, Service}, Service},
 		{[]Layer{Datapath, Listener}, Listener},
 		{[]Layer{Client, Application}, Application},

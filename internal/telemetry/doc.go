@@ -4,8 +4,9 @@
 // (with the timestamps they really had), under the caller's span, so a job's
 // trace shows the coordinator, each prober, each query and each attempt.
 //
-// Attribute names follow shared/DESIGN.md (semantic conventions where they
-// exist). Metric labels never carry an address or error text.
+// Span names, attribute names (semantic conventions where they exist) and
+// metric names are a contract, listed in docs/contracts.md. Metric labels
+// never carry an address or error text.
 //
 // It reads finished results, the engine's and the API's, and writes them with
 // the OpenTelemetry and Prometheus libraries; it imports nothing else.

@@ -13,7 +13,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/probe"
 )
 
-// Attribute keys of shared/DESIGN.md.
+// Attribute keys of the spans (docs/contracts.md, Traces).
 const (
 	AttrChosenFamily  = attribute.Key("dsprobe.chosen_family")
 	AttrFallbackDelay = attribute.Key("dsprobe.fallback_delay_ms")
