@@ -83,6 +83,10 @@ type Attempt struct {
 	Start    time.Duration // since the probe started
 	Duration time.Duration // of the connect alone
 	Err      string
+	// UnresolvedNextHop is the next hop nobody on the link answers ARP or
+	// NDP for, when that is why the connect failed (dial.Error); nil
+	// otherwise.
+	UnresolvedNextHop *localaddr.NextHop
 	// App is the application check's result; nil when the connect failed.
 	App *appcheck.Result
 }
@@ -349,6 +353,10 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
 		a.Err = err.Error()
+		var de *dial.Error
+		if errors.As(err, &de) {
+			a.UnresolvedNextHop = de.UnresolvedNextHop
+		}
 		if a.Outcome == dualstack.OutcomeConnected || a.Outcome == dualstack.OutcomeUnspecified {
 			a.Outcome = dualstack.OutcomeUnreachable
 		}
@@ -382,6 +390,9 @@ func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.Fami
 			continue
 		}
 		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, Check: req.Check.Kind.String()}
+		if hop := a.UnresolvedNextHop; hop != nil {
+			ae.UnansweredNextHop = &diagnose.NextHop{Addr: hop.Addr, Gateway: hop.Gateway, Interface: hop.Interface}
+		}
 		if a.App != nil {
 			ae.AppOK, ae.AppDetail = a.App.OK, a.App.Detail
 			if a.Outcome == dualstack.OutcomeAppFailed {
