@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NextHop is the host on the link that the kernel hands a destination's
@@ -24,6 +25,10 @@ type NextHop struct {
 	// State is the state of the next hop's neighbour cache entry;
 	// NeighbourNone when the kernel has no entry for it.
 	State NeighbourState
+	// GiveUp is how long the kernel solicits a neighbour on this link
+	// before it fails the packets waiting for it (a connect, with
+	// EHOSTUNREACH), counted from the first packet; zero if unknown.
+	GiveUp time.Duration
 }
 
 // String reads "192.0.2.200 on eth0 (FAILED)" or "gateway 192.0.2.254 on

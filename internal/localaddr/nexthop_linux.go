@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,6 +63,7 @@ func NextHopFor(dst netip.Addr) (NextHop, error) {
 	hop.Interface = strconv.FormatUint(uint64(oif), 10)
 	if ifi, err := net.InterfaceByIndex(int(oif)); err == nil {
 		hop.Interface = ifi.Name
+		hop.GiveUp = neighbourGiveUp(hop.Addr, ifi.Name)
 	}
 
 	m, err = nl.ask(neighbourRequest(hop.Addr, oif))
@@ -74,6 +79,34 @@ func NextHopFor(dst netip.Addr) (NextHop, error) {
 		}
 	}
 	return hop, nil
+}
+
+// procSysNet is where the kernel shows the calling thread's network
+// namespace's parameters; tests point it at fixtures.
+var procSysNet = "/proc/sys/net"
+
+// neighbourGiveUp reads how long the kernel solicits a new neighbour of
+// addr's family on interface dev before it fails the packets waiting for
+// it: mcast_solicit multicast and app_solicit user-space solicitations,
+// retrans_time_ms apart, and it gives up one interval after the last
+// (neigh_timer_handler: 3 x 1 s by default). Zero if a parameter cannot be
+// read.
+func neighbourGiveUp(addr netip.Addr, dev string) time.Duration {
+	dir := filepath.Join(procSysNet, "ipv6", "neigh", dev)
+	if addr.Is4() {
+		dir = filepath.Join(procSysNet, "ipv4", "neigh", dev)
+	}
+	var v [3]int
+	for i, name := range []string{"mcast_solicit", "app_solicit", "retrans_time_ms"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return 0
+		}
+		if v[i], err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil || v[i] < 0 {
+			return 0
+		}
+	}
+	return time.Duration(v[0]+v[1]) * time.Duration(v[2]) * time.Millisecond
 }
 
 // routeSocket is an rtnetlink socket that asks one question at a time.

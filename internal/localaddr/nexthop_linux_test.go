@@ -53,6 +53,26 @@ func TestNextHopString(t *testing.T) {
 	}
 }
 
+// testdata/proc/sys/net holds an interface's neighbour parameters as the
+// kernel shows them, IPv4's at their defaults.
+func TestNeighbourGiveUp(t *testing.T) {
+	defer func(saved string) { procSysNet = saved }(procSysNet)
+	procSysNet = "testdata/proc/sys/net"
+	for _, tt := range []struct {
+		addr netip.Addr
+		dev  string
+		want time.Duration
+	}{
+		{netip.MustParseAddr("192.0.2.1"), "eth0", 3 * time.Second},           // 3 solicitations, 1 s apart
+		{netip.MustParseAddr("2001:db8::1"), "eth0", 2500 * time.Millisecond}, // 4 multicast and 1 user-space, 500 ms apart
+		{netip.MustParseAddr("192.0.2.1"), "nosuch0", 0},
+	} {
+		if got := neighbourGiveUp(tt.addr, tt.dev); got != tt.want {
+			t.Errorf("neighbourGiveUp(%v, %s) = %v, want %v", tt.addr, tt.dev, got, tt.want)
+		}
+	}
+}
+
 // routeAnswer builds an RTM_NEWROUTE message as the kernel answers
 // RTM_GETROUTE: struct rtmsg, then attributes.
 func routeAnswer(rtmType uint8, attrs ...attr) syscall.NetlinkMessage {
@@ -221,6 +241,9 @@ func TestNextHopForOnTestHosts(t *testing.T) {
 			}
 			if hop.Addr != tt.hop || hop.Gateway != tt.gateway || hop.Interface != "eth0" || !tt.state(hop.State) {
 				t.Errorf("got %v (gateway %v), want %v (gateway %v) on eth0", hop, hop.Gateway, tt.hop, tt.gateway)
+			}
+			if want, err := client.NeighbourGiveUp(tt.hop); err != nil || hop.GiveUp != want {
+				t.Errorf("got give-up time %v, want %v (%v)", hop.GiveUp, want, err)
 			}
 		})
 	}
