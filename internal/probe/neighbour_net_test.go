@@ -45,7 +45,7 @@ func TestProbeUnansweredNeighbour(t *testing.T) {
 		name            string
 		target, nextHop netip.Addr
 		protocol        string // ARP or NDP
-		timeout         time.Duration
+		timeout, giveUp time.Duration
 		table           bool // also check the table output
 	}
 	var cases []probeCase
@@ -70,11 +70,11 @@ func TestProbeUnansweredNeighbour(t *testing.T) {
 			cases = append(cases,
 				probeCase{
 					name:   fam + " on-link, " + when,
-					target: onLink, nextHop: onLink, protocol: protocol, timeout: timeout, table: timeout < giveUp,
+					target: onLink, nextHop: onLink, protocol: protocol, timeout: timeout, giveUp: giveUp, table: timeout < giveUp,
 				},
 				probeCase{
 					name:   fam + " through an unanswered gateway, " + when,
-					target: behind, nextHop: gateway, protocol: protocol, timeout: timeout,
+					target: behind, nextHop: gateway, protocol: protocol, timeout: timeout, giveUp: giveUp,
 				})
 		}
 	}
@@ -125,6 +125,13 @@ func TestProbeUnansweredNeighbour(t *testing.T) {
 			}
 			if race.Outcome != "OUTCOME_UNREACHABLE" || race.FailingLayer != "LAYER_ROUTE" {
 				t.Errorf("got race %s %s, want OUTCOME_UNREACHABLE LAYER_ROUTE", race.Outcome, race.FailingLayer)
+			}
+			// A client's own connect fails when the kernel gives up, even
+			// when the attempt timeout cut the direct connect short:
+			// Python, which waits out the OS connect timeout, is predicted
+			// to fail no sooner.
+			if fam, ms := res.client("python"); fam != "FAMILY_UNSPECIFIED" || ms < float64(tc.giveUp.Milliseconds()) {
+				t.Errorf("got python on %s after %v ms, want no connection after at least %v", fam, ms, tc.giveUp)
 			}
 
 			if !tc.table {

@@ -379,6 +379,13 @@ func measuredPath(a Attempt) he.Path {
 		p.Outcome = dualstack.OutcomeConnected
 	case dualstack.OutcomeTimeout, dualstack.OutcomeCanceled:
 		p.Outcome, p.After = dualstack.OutcomeTimeout, 0
+	case dualstack.OutcomeUnreachable:
+		if hop := a.UnresolvedNextHop; hop != nil {
+			// An attempt timeout shorter than the kernel's solicitations
+			// ended the direct connect first; a client's connect fails
+			// only when the kernel gives up.
+			p.After = max(p.After, hop.GiveUp)
+		}
 	}
 	return p
 }
