@@ -17,6 +17,10 @@ type AddressEvidence struct {
 	Outcome dualstack.Outcome
 	// Err is the connect's error text (empty on success).
 	Err string
+	// UnansweredNextHop is set when the connect failed because no host on
+	// the link answers neighbour discovery (ARP, NDP) for the next hop, so
+	// nothing was sent; nil otherwise.
+	UnansweredNextHop *NextHop
 	// Connect is how long the connect took.
 	Connect time.Duration
 	// BudgetEnded says the whole probe's budget, not the attempt's own
@@ -28,6 +32,17 @@ type AddressEvidence struct {
 	// meaningless unless Outcome is OutcomeConnected or OutcomeAppFailed.
 	AppOK     bool
 	AppDetail string
+}
+
+// NextHop is the host on the link that packets to an address are handed to:
+// the address itself when it is on-link, otherwise its route's gateway.
+type NextHop struct {
+	Addr netip.Addr
+	// Gateway reports whether Addr is the route's gateway rather than the
+	// address itself.
+	Gateway bool
+	// Interface names the link ("eth0").
+	Interface string
 }
 
 // FamilyEvidence is everything known about one family of one target.
@@ -231,13 +246,7 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 	var s string
 	switch l {
 	case layer.Route:
-		if first.Outcome == dualstack.OutcomeTimeout && first.BudgetEnded {
-			s = fmt.Sprintf("connects to %s had no answer when the probe's budget ended (%s into the attempt): packets are probably silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath); a longer budget tells a drop from a slow path", which, roundMs(first.Connect), fam, fam)
-		} else if first.Outcome == dualstack.OutcomeTimeout {
-			s = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
-		} else {
-			s = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, cause, fam)
-		}
+		s = routeDetail(ev.Family, root)
 	case layer.Policy:
 		s = fmt.Sprintf("connects to %s are rejected as administratively prohibited (%s): a firewall or NetworkPolicy blocks %s to this port", which, cause, fam)
 	case layer.Listener:
@@ -257,6 +266,55 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 		}
 	}
 	return fmt.Sprintf("%s: %s; %s", ev.Name, scope, s)
+}
+
+// routeDetail says why connects fail at the route layer, one clause per
+// cause, in the order the addresses were tried: no host answers neighbour
+// discovery for a next hop (one clause per next hop), a silent drop, or an
+// unreachable the network or the routing table reported. Each clause names
+// only the addresses its evidence is about.
+func routeDetail(f dualstack.Family, root []AddressEvidence) string {
+	type cause struct {
+		first AddressEvidence
+		addrs []string
+	}
+	type causeKey struct {
+		hop     NextHop
+		timeout bool
+	}
+	var causes []*cause
+	byKey := map[causeKey]*cause{}
+	for _, a := range root {
+		key := causeKey{timeout: a.Outcome == dualstack.OutcomeTimeout}
+		if a.UnansweredNextHop != nil {
+			key = causeKey{hop: *a.UnansweredNextHop}
+		}
+		c := byKey[key]
+		if c == nil {
+			c = &cause{first: a}
+			byKey[key] = c
+			causes = append(causes, c)
+		}
+		c.addrs = append(c.addrs, a.Address.String())
+	}
+	fam := f.Label()
+	clauses := make([]string, len(causes))
+	for i, c := range causes {
+		which := strings.Join(c.addrs, ", ")
+		switch hop := c.first.UnansweredNextHop; {
+		case hop != nil && hop.Gateway:
+			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable: no host answers neighbour discovery (%s) for %s, the gateway of their route, on the link (%s), so nothing is sent on: the gateway is down or the route names the wrong one",
+				which, dualstack.FamilyOf(hop.Addr).NeighbourDiscovery(), hop.Addr, hop.Interface)
+		case hop != nil:
+			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable: no host answers neighbour discovery (%s) for %s on the link (%s), so nothing is sent to it: no host on that link holds the address (a Pod or host that is gone, or a wrong address)",
+				which, dualstack.FamilyOf(hop.Addr).NeighbourDiscovery(), hop.Addr, hop.Interface)
+		case c.first.Outcome == dualstack.OutcomeTimeout:
+			clauses[i] = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
+		default:
+			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, c.first.Err, fam)
+		}
+	}
+	return strings.Join(clauses, "; ")
 }
 
 func roundMs(d time.Duration) string {

@@ -102,3 +102,59 @@ func TestJudge(t *testing.T) {
 		})
 	}
 }
+
+// A next hop nobody answers neighbour discovery for is named as such, with
+// the protocol of its family, whether the connect timed out first or the
+// kernel failed it as unreachable: the sentence follows the evidence, not
+// the attempt's budget. Causes of different kinds get a clause each.
+func TestJudgeUnansweredNeighbour(t *testing.T) {
+	ap, a := netip.MustParseAddrPort, netip.MustParseAddr
+	onLink4 := AddressEvidence{Address: ap("192.0.2.7:80"), Outcome: dualstack.OutcomeUnreachable,
+		UnansweredNextHop: &NextHop{Addr: a("192.0.2.7"), Interface: "eth0"}}
+	onLink6 := AddressEvidence{Address: ap("[2001:db8::7]:80"), Outcome: dualstack.OutcomeUnreachable,
+		UnansweredNextHop: &NextHop{Addr: a("2001:db8::7"), Interface: "eth0"}}
+	gateway := &NextHop{Addr: a("fe80::1"), Gateway: true, Interface: "eth1"}
+	behind1 := AddressEvidence{Address: ap("[2001:db8:1::7]:80"), Outcome: dualstack.OutcomeUnreachable, UnansweredNextHop: gateway}
+	behind2 := AddressEvidence{Address: ap("[2001:db8:1::8]:80"), Outcome: dualstack.OutcomeUnreachable, UnansweredNextHop: gateway}
+	dropped := AddressEvidence{Address: ap("[2001:db8::9]:80"), Outcome: dualstack.OutcomeTimeout}
+	tests := []struct {
+		name   string
+		family dualstack.Family
+		addrs  []AddressEvidence
+		want   string
+	}{
+		{
+			name: "IPv4 on-link", family: dualstack.FamilyIPv4, addrs: []AddressEvidence{onLink4},
+			want: "svc.example: 1 of 1 IPv4 address(es) fail; connects to 192.0.2.7:80 fail as unreachable: " +
+				"no host answers neighbour discovery (ARP) for 192.0.2.7 on the link (eth0), so nothing is sent to it: " +
+				"no host on that link holds the address (a Pod or host that is gone, or a wrong address)",
+		},
+		{
+			name: "IPv6 on-link", family: dualstack.FamilyIPv6, addrs: []AddressEvidence{onLink6},
+			want: "svc.example: 1 of 1 IPv6 address(es) fail; connects to [2001:db8::7]:80 fail as unreachable: " +
+				"no host answers neighbour discovery (NDP) for 2001:db8::7 on the link (eth0), so nothing is sent to it: " +
+				"no host on that link holds the address (a Pod or host that is gone, or a wrong address)",
+		},
+		{
+			name: "two addresses behind one gateway", family: dualstack.FamilyIPv6, addrs: []AddressEvidence{behind1, behind2},
+			want: "svc.example: 2 of 2 IPv6 address(es) fail; connects to [2001:db8:1::7]:80, [2001:db8:1::8]:80 fail as unreachable: " +
+				"no host answers neighbour discovery (NDP) for fe80::1, the gateway of their route, on the link (eth1), so nothing is sent on: " +
+				"the gateway is down or the route names the wrong one",
+		},
+		{
+			name: "a timed-out connect keeps its own clause", family: dualstack.FamilyIPv6, addrs: []AddressEvidence{dropped, onLink6},
+			want: "svc.example: 2 of 2 IPv6 address(es) fail; connects to [2001:db8::9]:80 time out: packets are silently dropped on the IPv6 path " +
+				"(a missing route back, a firewall drop or a broken IPv6 datapath); connects to [2001:db8::7]:80 fail as unreachable: " +
+				"no host answers neighbour discovery (NDP) for 2001:db8::7 on the link (eth0), so nothing is sent to it: " +
+				"no host on that link holds the address (a Pod or host that is gone, or a wrong address)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Judge(FamilyEvidence{Family: tt.family, Name: "svc.example", Addresses: tt.addrs})
+			if v.OK || v.Layer != layer.Route || v.Detail != tt.want {
+				t.Errorf("got ok=%v %v\n%q\nwant %v\n%q", v.OK, v.Layer, v.Detail, layer.Route, tt.want)
+			}
+		})
+	}
+}

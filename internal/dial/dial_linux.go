@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/localaddr"
 )
 
 // Dial connects to addr over TCP and returns the connection, or an *Error
@@ -33,7 +34,21 @@ import (
 // ICMP errors the way any other TCP connection does (IP_RECVERR is turned
 // off again): a transient ICMP error during the application check is then a
 // soft error, as RFC 1122 section 4.2.3.9 asks, rather than fatal.
+//
+// A connect that fails because no host on the link answers ARP or NDP for
+// the next hop is OutcomeUnreachable, with the next hop in the *Error's
+// UnresolvedNextHop, whether the kernel gave up resolving it first or ctx's
+// deadline ended the wait.
 func Dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	conn, err := connect(ctx, addr)
+	if e, ok := err.(*Error); ok {
+		e.findUnresolvedNextHop()
+	}
+	return conn, err
+}
+
+// connect is Dial without the neighbour evidence.
+func connect(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
 		return nil, contextError(addr, start, err)
@@ -292,26 +307,13 @@ func sockaddrOf(addr netip.AddrPort) (int, unix.Sockaddr, error) {
 	}
 	sa := &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
 	if zone := ip.Zone(); zone != "" {
-		index, err := zoneIndex(zone)
+		index, err := localaddr.ZoneIndex(zone)
 		if err != nil {
 			return 0, nil, err
 		}
 		sa.ZoneId = index
 	}
 	return unix.AF_INET6, sa, nil
-}
-
-// zoneIndex turns an IPv6 zone, an interface name or index, into an index.
-// A name is looked up in the calling thread's network namespace.
-func zoneIndex(zone string) (uint32, error) {
-	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
-		return uint32(n), nil
-	}
-	ifi, err := net.InterfaceByName(zone)
-	if err != nil {
-		return 0, fmt.Errorf("zone %q: %w", zone, err)
-	}
-	return uint32(ifi.Index), nil
 }
 
 // errnoOf returns the errno inside err, or zero.

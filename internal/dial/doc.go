@@ -16,11 +16,20 @@
 // thread inside another network namespace (a test host's Do) connects from
 // that namespace.
 //
-// The package depends on the standard library, golang.org/x/sys/unix and
-// internal/dualstack (for Outcome and Family) only. The ICMP evidence
-// needs Linux; elsewhere Dial falls back to net.Dialer and classifies by
-// errno.
+// A connect can also fail before any packet leaves the host: when no host on
+// the link answers ARP or NDP for the next hop, the SYN waits for an answer
+// that never comes. Dial then asks the kernel for the next hop's neighbour
+// entry (internal/localaddr) and reports the attempt unreachable with that
+// next hop as its evidence, whether the kernel gave up first or the
+// attempt's deadline did.
+//
+// The ICMP and neighbour evidence needs Linux; elsewhere Dial falls back to
+// net.Dialer and classifies by errno.
+//
+// Through localaddr it reaches the pure internal/happyeyeballs, whose Source
+// type localaddr fills.
 //
 // It must depend on nothing outside the standard library,
-// golang.org/x/sys/unix and internal/dualstack.
+// golang.org/x/sys/unix, internal/dualstack, internal/localaddr,
+// internal/happyeyeballs and internal/smallfile.
 package dial

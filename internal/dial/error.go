@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/localaddr"
 )
 
 // Error is why a connect failed. Dial returns only *Error values for failed
@@ -25,6 +26,11 @@ type Error struct {
 	// failed; nil when none arrived (a reset, a local route failure, a
 	// silent drop) or the platform cannot say.
 	ICMP *ICMP
+	// UnresolvedNextHop is the next hop toward Addr (Addr itself when
+	// on-link, else the route's gateway) when no host on the link answers
+	// neighbour discovery (ARP, NDP) for it, so the SYN never left this
+	// host; nil otherwise, and always nil where the platform cannot say.
+	UnresolvedNextHop *localaddr.NextHop
 	// Err is the underlying error that Unwrap returns: Errno, or the
 	// context's error (context.DeadlineExceeded, context.Canceled), or the
 	// failure of a system call that is not about the path (out of file
@@ -50,6 +56,10 @@ func (e *Error) Outcome() dualstack.Outcome { return e.outcome }
 func (e *Error) Error() string {
 	var cause string
 	switch {
+	case e.UnresolvedNextHop != nil:
+		// Before the ICMP: the one the kernel queues here is its own,
+		// sent from this host, and names no one who answered.
+		cause = unansweredNeighbour(e.UnresolvedNextHop, e.Elapsed)
 	case e.ICMP != nil:
 		cause = e.ICMP.String()
 	case e.outcome == dualstack.OutcomeTimeout && e.Errno == 0:
@@ -64,6 +74,18 @@ func (e *Error) Error() string {
 		cause = e.outcome.String()
 	}
 	return "connect " + e.Addr.String() + ": " + cause
+}
+
+// unansweredNeighbour reads "no host answers ARP for 192.0.2.7 on eth0
+// (neighbour INCOMPLETE after 1s)", adding ", the route's gateway" after the
+// link for a gateway.
+func unansweredNeighbour(hop *localaddr.NextHop, elapsed time.Duration) string {
+	role := ""
+	if hop.Gateway {
+		role = ", the route's gateway"
+	}
+	return fmt.Sprintf("no host answers %s for %v on %s%s (neighbour %v after %v)",
+		dualstack.FamilyOf(hop.Addr).NeighbourDiscovery(), hop.Addr, hop.Interface, role, hop.State, elapsed.Round(time.Millisecond))
 }
 
 // Unwrap returns Err, so errors.Is(err, syscall.ECONNREFUSED) and

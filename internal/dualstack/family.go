@@ -83,6 +83,19 @@ func (f Family) QueryType() string {
 	return ""
 }
 
+// NeighbourDiscovery returns the protocol that finds a neighbour's
+// link-layer address on the link: "ARP" (RFC 826) for IPv4, "NDP" (RFC 4861)
+// for IPv6 ("" for FamilyUnspecified).
+func (f Family) NeighbourDiscovery() string {
+	switch f {
+	case FamilyIPv4:
+		return "ARP"
+	case FamilyIPv6:
+		return "NDP"
+	}
+	return ""
+}
+
 // ParseFamily parses "ipv4"/"4" or "ipv6"/"6".
 func ParseFamily(s string) (Family, error) {
 	switch s {

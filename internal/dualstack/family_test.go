@@ -7,15 +7,15 @@ import (
 
 func TestFamilyNames(t *testing.T) {
 	tests := []struct {
-		f                 Family
-		str, label, query string
-		addr              string
+		f                            Family
+		str, label, query, neighbour string
+		addr                         string
 	}{
-		{FamilyIPv4, "ipv4", "IPv4", "A", "192.0.2.1"},
-		{FamilyIPv6, "ipv6", "IPv6", "AAAA", "2001:db8::1"},
+		{FamilyIPv4, "ipv4", "IPv4", "A", "ARP", "192.0.2.1"},
+		{FamilyIPv6, "ipv6", "IPv6", "AAAA", "NDP", "2001:db8::1"},
 		// An IPv4-mapped address is IPv4: that is the family its packets use.
-		{FamilyIPv4, "ipv4", "IPv4", "A", "::ffff:192.0.2.1"},
-		{FamilyUnspecified, "none", "none", "", ""},
+		{FamilyIPv4, "ipv4", "IPv4", "A", "ARP", "::ffff:192.0.2.1"},
+		{FamilyUnspecified, "none", "none", "", "", ""},
 	}
 	for _, tt := range tests {
 		var a netip.Addr
@@ -33,6 +33,9 @@ func TestFamilyNames(t *testing.T) {
 		}
 		if got := tt.f.QueryType(); got != tt.query {
 			t.Errorf("%v.QueryType() = %q, want %q", tt.f, got, tt.query)
+		}
+		if got := tt.f.NeighbourDiscovery(); got != tt.neighbour {
+			t.Errorf("%v.NeighbourDiscovery() = %q, want %q", tt.f, got, tt.neighbour)
 		}
 		if tt.f != FamilyUnspecified {
 			if got, err := ParseFamily(tt.str); err != nil || got != tt.f {

@@ -82,6 +82,10 @@ type Attempt struct {
 	// BudgetEnded says the whole probe's budget ended the connect before
 	// its own AttemptTimeout did.
 	BudgetEnded bool
+	// UnresolvedNextHop is the next hop nobody on the link answers ARP or
+	// NDP for, when that is why the connect failed (dial.Error); nil
+	// otherwise.
+	UnresolvedNextHop *localaddr.NextHop
 	// App is the application check's result; nil when the connect failed.
 	App *appcheck.Result
 }
@@ -375,6 +379,10 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 			// ended the wait.
 			a.BudgetEnded = true
 		}
+		var de *dial.Error
+		if errors.As(err, &de) {
+			a.UnresolvedNextHop = de.UnresolvedNextHop
+		}
 		if a.Outcome == dualstack.OutcomeConnected || a.Outcome == dualstack.OutcomeUnspecified {
 			a.Outcome = dualstack.OutcomeUnreachable
 		}
@@ -397,6 +405,13 @@ func measuredPath(a Attempt) he.Path {
 		p.Outcome = dualstack.OutcomeConnected
 	case dualstack.OutcomeTimeout, dualstack.OutcomeCanceled:
 		p.Outcome, p.After = dualstack.OutcomeTimeout, 0
+	case dualstack.OutcomeUnreachable:
+		if hop := a.UnresolvedNextHop; hop != nil {
+			// An attempt timeout shorter than the kernel's solicitations
+			// ended the direct connect first; a client's connect fails
+			// only when the kernel gives up.
+			p.After = max(p.After, hop.GiveUp)
+		}
 	}
 	return p
 }
@@ -408,6 +423,9 @@ func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.Fami
 			continue
 		}
 		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, BudgetEnded: a.BudgetEnded, Check: req.Check.Kind.String()}
+		if hop := a.UnresolvedNextHop; hop != nil {
+			ae.UnansweredNextHop = &diagnose.NextHop{Addr: hop.Addr, Gateway: hop.Gateway, Interface: hop.Interface}
+		}
 		if a.App != nil {
 			ae.AppOK, ae.AppDetail = a.App.OK, a.App.Detail
 			if a.Outcome == dualstack.OutcomeAppFailed {
