@@ -279,13 +279,14 @@ func routeDetail(f dualstack.Family, root []AddressEvidence) string {
 		addrs []string
 	}
 	type causeKey struct {
-		hop     NextHop
-		timeout bool
+		hop         NextHop
+		timeout     bool
+		budgetEnded bool
 	}
 	var causes []*cause
 	byKey := map[causeKey]*cause{}
 	for _, a := range root {
-		key := causeKey{timeout: a.Outcome == dualstack.OutcomeTimeout}
+		key := causeKey{timeout: a.Outcome == dualstack.OutcomeTimeout, budgetEnded: a.BudgetEnded}
 		if a.UnansweredNextHop != nil {
 			key = causeKey{hop: *a.UnansweredNextHop}
 		}
@@ -308,6 +309,8 @@ func routeDetail(f dualstack.Family, root []AddressEvidence) string {
 		case hop != nil:
 			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable: no host answers neighbour discovery (%s) for %s on the link (%s), so nothing is sent to it: no host on that link holds the address (a Pod or host that is gone, or a wrong address)",
 				which, dualstack.FamilyOf(hop.Addr).NeighbourDiscovery(), hop.Addr, hop.Interface)
+		case c.first.Outcome == dualstack.OutcomeTimeout && c.first.BudgetEnded:
+			clauses[i] = fmt.Sprintf("connects to %s had no answer when the probe's budget ended (%s into the attempt): packets are probably silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath); a longer budget tells a drop from a slow path", which, roundMs(c.first.Connect), fam, fam)
 		case c.first.Outcome == dualstack.OutcomeTimeout:
 			clauses[i] = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
 		default:

@@ -277,7 +277,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	if err := canceled(ctx); err != nil {
 		return Result{}, err
 	}
-	res.BudgetEnded = ctx.Err() != nil
+	res.BudgetEnded = pastDeadline(ctx)
 
 	// 3. Judge each family.
 	obs := make([]listener.Observation, len(res.Attempts))
@@ -315,6 +315,13 @@ func canceled(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// pastDeadline reports whether ctx's deadline has come, whether or not its
+// timer has marked it done yet.
+func pastDeadline(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 // resolveFamilies queries the requested families concurrently.
@@ -364,7 +371,12 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 }
 
 func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time.Time) Attempt {
-	budget := ctx
+	// The budget ended the attempt when its deadline came no later than
+	// the attempt's own. Compared as deadlines, not by asking the budget's
+	// Err afterwards: the socket's deadline can wake Dial a moment before
+	// the context's timer marks the budget done.
+	budget, cut := ctx.Deadline()
+	cut = cut && !budget.After(time.Now().Add(req.AttemptTimeout))
 	ctx, cancel := context.WithTimeout(ctx, req.AttemptTimeout)
 	defer cancel()
 	a := Attempt{Address: ap, Family: dualstack.FamilyOf(ap.Addr()), Start: time.Since(start)}
@@ -374,7 +386,7 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
 		a.Err = err.Error()
-		if a.Outcome == dualstack.OutcomeTimeout && budget.Err() != nil {
+		if a.Outcome == dualstack.OutcomeTimeout && cut {
 			// The whole probe's budget, not the attempt's own timeout,
 			// ended the wait.
 			a.BudgetEnded = true
