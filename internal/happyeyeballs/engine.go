@@ -106,6 +106,12 @@ type lane struct {
 // engine is the race as a state machine. It owns no goroutine and does no
 // I/O: a driver feeds it events (answers, attempt ends, the passing of time)
 // and performs the actions it emits. All times are offsets from the start.
+//
+// A driver hands over every event that is already there before it ticks the
+// timers due at that moment. The engine relies on it: an answer that would
+// start connecting arms a timer due now instead, so the answers of one
+// instant (on a real clock: those in hand when the driver looks) are sorted
+// into one list before the first attempt (RFC 8305 §3 and §4).
 type engine struct {
 	s         *Strategy
 	sourceFor func(netip.Addr) Source
@@ -207,26 +213,27 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		}
 	case ResolveResolutionDelay:
 		switch {
+		case !e.pendingQueries():
+			// Every answer is in: §4 sorts them all into one list.
+			e.startConnecting()
 		case f == dualstack.FamilyIPv6 && len(kept) > 0:
 			// "If a positive AAAA response (a response with at least one
 			// valid AAAA record) is received first, the first IPv6
-			// connection attempt is immediately started."
-			e.startConnecting()
-		case !e.pendingQueries():
-			e.startConnecting()
+			// connection attempt is immediately started." Received
+			// first, not together: the start waits for the end of this
+			// instant, so an A answer of the same instant is sorted in.
+			e.startBy(now)
 		case f == dualstack.FamilyIPv4 && len(kept) > 0:
 			// "If a positive A response is received first due to
 			// reordering, the client SHOULD wait a short time for the AAAA
-			// response to ensure that preference is given to IPv6."
+			// response to ensure that preference is given to IPv6." A
+			// delay already over (or none) still waits for the end of
+			// this instant.
 			at := now + e.s.resolutionDelay()
 			if e.s.ResolutionDelayFromStart {
 				at = e.s.resolutionDelay()
 			}
-			if at > now {
-				e.resolution.arm(at)
-			} else {
-				e.startConnecting()
-			}
+			e.startBy(max(at, now))
 		}
 	case ResolvePreferIPv6, ResolvePreferIPv4:
 		if len(kept) > 0 {
@@ -236,6 +243,16 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		} else {
 			e.startConnecting()
 		}
+	}
+}
+
+// startBy ends the resolution phase at the latest at the given time, through
+// the resolution timer. A timer due now, rather than a start on the spot, is
+// what lets the answers of one instant arrive together: drivers hand over
+// every event of an instant before they tick.
+func (e *engine) startBy(at time.Duration) {
+	if !e.resolution.set || at < e.resolution.at {
+		e.resolution.arm(at)
 	}
 }
 
