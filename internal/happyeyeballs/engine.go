@@ -57,8 +57,11 @@ type Result struct {
 	// ConnectStart is when the client began connecting: the end of
 	// resolution as the client's strategy sees it.
 	ConnectStart time.Duration
-	// Order is every address the client learnt, in the order it would try
-	// them (after sorting, family preference and interleaving).
+	// Order is every address the client learnt, in the order it tried or
+	// would try them (after sorting, family preference and interleaving).
+	// Addresses that arrived after the first attempt are sorted among the
+	// untried ones, behind those already tried, so the first attempt is
+	// always the first address.
 	Order    []netip.Addr
 	Answers  []Answer
 	Attempts []Attempt
@@ -526,9 +529,21 @@ func (e *engine) maybeGiveUp() {
 }
 
 // addLate sorts addresses that arrived after connecting began into the
-// untried ones (RFC 8305 §3 and §6).
+// untried ones (RFC 8305 §3 and §6). The addresses already tried keep their
+// place at the head of the order, in the order they were tried: the order is
+// the one the client went through, not a list its first attempt disagrees
+// with.
 func (e *engine) addLate() {
-	e.order = e.sortKnown()
+	order := make([]netip.Addr, 0, len(e.known))
+	for _, a := range e.attempts {
+		order = append(order, a.Address)
+	}
+	for _, a := range e.sortKnown() {
+		if !e.tried[a] {
+			order = append(order, a)
+		}
+	}
+	e.order = order
 	if len(e.lanes) == 0 {
 		// Resolution had ended with no address while a query was still
 		// out; this answer is the first with any.

@@ -439,6 +439,29 @@ func TestSimulateAnswersTogether(t *testing.T) {
 			wantOrder:    []netip.Addr{private4, ula, ula2},
 		},
 		{
+			// "If a positive AAAA response ... is received first, the
+			// first IPv6 connection attempt is immediately started."
+			name:    "rfc8305 ULA, AAAA 5 ms before A: IPv6 at once (§3)",
+			profile: "rfc8305",
+			sc:      Scenario{ADelay: 5 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{
+				"fd00::1 canceled 0s-252ms", "10.0.0.1 connected 250ms-252ms",
+			},
+			wantOrder: []netip.Addr{ula, private4},
+		},
+		{
+			// §3: a late answer's addresses are "incorporated into the
+			// list of available candidate addresses"; the one already
+			// tried keeps its place at the head.
+			name:    "rfc8305 two ULAs, AAAA 5 ms before A: IPv4 sorted among the untried",
+			profile: "rfc8305",
+			sc:      Scenario{ADelay: 5 * ms, Paths: []Path{blackhole(ula), blackhole(ula2), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{
+				"fd00::1 canceled 0s-252ms", "10.0.0.1 connected 250ms-252ms",
+			},
+			wantOrder: []netip.Addr{ula, private4, ula2},
+		},
+		{
 			name:         "rfc8305 ULA, AAAA within the resolution delay: sorted, IPv4 first (§3, §4)",
 			profile:      "rfc8305",
 			sc:           Scenario{AAAADelay: 30 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
