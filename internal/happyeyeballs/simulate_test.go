@@ -324,6 +324,20 @@ func TestSimulateULADivergence(t *testing.T) {
 	}
 }
 
+// Strategy{} is what its doc comment says: it waits for both answers,
+// sorts with RFC 6724 (global IPv6 above IPv4) and interleaves the families
+// with a 250 ms attempt delay.
+func TestSimulateZeroStrategy(t *testing.T) {
+	r, err := Simulate(Strategy{}, Scenario{AAAADelay: 100 * ms, Paths: []Path{connected(v4a, 1*ms), blackhole(v6a)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2001:db8::1 canceled 100ms-351ms", "192.0.2.1 connected 350ms-351ms"}
+	if got := attemptSummary(r); !reflect.DeepEqual(got, want) {
+		t.Errorf("got attempts %v, want %v", got, want)
+	}
+}
+
 func TestSimulateRejectsBadScenarios(t *testing.T) {
 	tests := []struct {
 		name string
