@@ -288,7 +288,7 @@ func TestDialOnTestHosts(t *testing.T) {
 		}}
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		conn, res, err := r.Race(ctx, he.StaticLookup(server.Addr4(), server.Addr6()), port)
+		conn, res, err := r.Replay(ctx, he.InstantAnswers(server.Addr4(), server.Addr6()), port)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,8 +57,11 @@ type Result struct {
 	// ConnectStart is when the client began connecting: the end of
 	// resolution as the client's strategy sees it.
 	ConnectStart time.Duration
-	// Order is every address the client learnt, in the order it would try
-	// them (after sorting, family preference and interleaving).
+	// Order is every address the client learnt, in the order it tried or
+	// would try them (after sorting, family preference and interleaving).
+	// Addresses that arrived after the first attempt are sorted among the
+	// untried ones, behind those already tried, so the first attempt is
+	// always the first address.
 	Order    []netip.Addr
 	Answers  []Answer
 	Attempts []Attempt
@@ -106,6 +109,12 @@ type lane struct {
 // engine is the race as a state machine. It owns no goroutine and does no
 // I/O: a driver feeds it events (answers, attempt ends, the passing of time)
 // and performs the actions it emits. All times are offsets from the start.
+//
+// A driver hands over every event that is already there before it ticks the
+// timers due at that moment. The engine relies on it: an answer that would
+// start connecting arms a timer due now instead, so the answers of one
+// instant (on a real clock: those in hand when the driver looks) are sorted
+// into one list before the first attempt (RFC 8305 §3 and §4).
 type engine struct {
 	s         *Strategy
 	sourceFor func(netip.Addr) Source
@@ -207,26 +216,27 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		}
 	case ResolveResolutionDelay:
 		switch {
+		case !e.pendingQueries():
+			// Every answer is in: §4 sorts them all into one list.
+			e.startConnecting()
 		case f == dualstack.FamilyIPv6 && len(kept) > 0:
 			// "If a positive AAAA response (a response with at least one
 			// valid AAAA record) is received first, the first IPv6
-			// connection attempt is immediately started."
-			e.startConnecting()
-		case !e.pendingQueries():
-			e.startConnecting()
+			// connection attempt is immediately started." Received
+			// first, not together: the start waits for the end of this
+			// instant, so an A answer of the same instant is sorted in.
+			e.startBy(now)
 		case f == dualstack.FamilyIPv4 && len(kept) > 0:
 			// "If a positive A response is received first due to
 			// reordering, the client SHOULD wait a short time for the AAAA
-			// response to ensure that preference is given to IPv6."
+			// response to ensure that preference is given to IPv6." A
+			// delay already over (or none) still waits for the end of
+			// this instant.
 			at := now + e.s.resolutionDelay()
 			if e.s.ResolutionDelayFromStart {
 				at = e.s.resolutionDelay()
 			}
-			if at > now {
-				e.resolution.arm(at)
-			} else {
-				e.startConnecting()
-			}
+			e.startBy(max(at, now))
 		}
 	case ResolvePreferIPv6, ResolvePreferIPv4:
 		if len(kept) > 0 {
@@ -236,6 +246,16 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		} else {
 			e.startConnecting()
 		}
+	}
+}
+
+// startBy ends the resolution phase at the latest at the given time, through
+// the resolution timer. A timer due now, rather than a start on the spot, is
+// what lets the answers of one instant arrive together: drivers hand over
+// every event of an instant before they tick.
+func (e *engine) startBy(at time.Duration) {
+	if !e.resolution.set || at < e.resolution.at {
+		e.resolution.arm(at)
 	}
 }
 
@@ -509,9 +529,21 @@ func (e *engine) maybeGiveUp() {
 }
 
 // addLate sorts addresses that arrived after connecting began into the
-// untried ones (RFC 8305 §3 and §6).
+// untried ones (RFC 8305 §3 and §6). The addresses already tried keep their
+// place at the head of the order, in the order they were tried: the order is
+// the one the client went through, not a list its first attempt disagrees
+// with.
 func (e *engine) addLate() {
-	e.order = e.sortKnown()
+	order := make([]netip.Addr, 0, len(e.known))
+	for _, a := range e.attempts {
+		order = append(order, a.Address)
+	}
+	for _, a := range e.sortKnown() {
+		if !e.tried[a] {
+			order = append(order, a)
+		}
+	}
+	e.order = order
 	if len(e.lanes) == 0 {
 		// Resolution had ended with no address while a query was still
 		// out; this answer is the first with any.

@@ -102,7 +102,7 @@ func TestRaceOnTestHosts(t *testing.T) {
 			r := &Racer{Strategy: p.Strategy, Dialer: client, SourceFor: sources}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			conn, res, err := r.Race(ctx, StaticLookup(v4.Addr(), v6.Addr()), port)
+			conn, res, err := r.Replay(ctx, InstantAnswers(v4.Addr(), v6.Addr()), port)
 			if err != nil {
 				t.Fatal(err)
 			}

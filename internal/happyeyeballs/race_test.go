@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,6 +26,9 @@ type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
+	// waited gets a token when a timer that has not fired yet is made:
+	// the race is waiting for the clock.
+	waited chan struct{}
 }
 
 type fakeTimer struct {
@@ -43,7 +47,9 @@ func (t *fakeTimer) Stop() bool {
 	return wasActive
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Unix(1_700_000_000, 0), waited: make(chan struct{}, 1)}
+}
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -60,6 +66,10 @@ func (c *fakeClock) NewTimer(d time.Duration) Timer {
 		t.c <- c.now
 	} else {
 		c.timers = append(c.timers, t)
+		select {
+		case c.waited <- struct{}{}:
+		default:
+		}
 	}
 	return t
 }
@@ -114,6 +124,103 @@ func (d *scriptedDialer) DialContext(ctx context.Context, network, address strin
 	}
 }
 
+// lookupAtOnce answers every lookup with the addresses of its family at once,
+// from the lookup's own goroutine: the real driver's path for live DNS.
+func lookupAtOnce(addrs ...netip.Addr) LookupFunc {
+	return func(_ context.Context, f dualstack.Family) ([]netip.Addr, error) {
+		var out []netip.Addr
+		for _, a := range addrs {
+			if dualstack.FamilyOf(a) == f {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+}
+
+// The real driver replays answers in hand on its clock. Answers due at the
+// same moment reach the engine together and are sorted into one list before
+// the first attempt (RFC 8305 §4); only an AAAA answer due first starts IPv6
+// alone (§3). On a ULA + private IPv4 host RFC 6724 puts IPv4 first.
+func TestReplayAnswersTogether(t *testing.T) {
+	ula, private4 := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("10.0.0.1")
+	ulaHost := sourcesAmong("fd00::2", "10.0.0.2")
+	answers := func(aaaaDelay, aDelay time.Duration, v6, v4 netip.Addr) []KnownAnswer {
+		return []KnownAnswer{
+			{Family: dualstack.FamilyIPv6, Delay: aaaaDelay, Addresses: []netip.Addr{v6}},
+			{Family: dualstack.FamilyIPv4, Delay: aDelay, Addresses: []netip.Addr{v4}},
+		}
+	}
+	tests := []struct {
+		name    string
+		sources func(netip.Addr) Source
+		answers []KnownAnswer
+		// advance is how far the clock moves before the first attempt.
+		advance   time.Duration
+		wantFirst netip.Addr
+	}{
+		{"ULA, both in hand from the start: IPv4 first", ulaHost, InstantAnswers(ula, private4), 0, private4},
+		{"ULA, both due at 30 ms: IPv4 first", ulaHost, answers(30*ms, 30*ms, ula, private4), 30 * ms, private4},
+		{"ULA, AAAA due 10 ms before A: IPv6 at once", ulaHost, answers(0, 10*ms, ula, private4), 0, ula},
+		{"ULA, AAAA 30 ms after A, within the resolution delay: IPv4 first", ulaHost, answers(30*ms, 0, ula, private4), 30 * ms, private4},
+		{"GUA, both in hand from the start: IPv6 first", sourcesAmong("2001:db8::9", "192.0.2.9"), InstantAnswers(v6a, v4a), 0, v6a},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			dialer := &scriptedDialer{dials: make(chan *pendingDial)}
+			r := &Racer{Strategy: mustProfile(t, "rfc8305"), Dialer: dialer, Clock: clock, SourceFor: tt.sources}
+			type raceResult struct {
+				conn net.Conn
+				res  Result
+				err  error
+			}
+			done := make(chan raceResult, 1)
+			go func() {
+				conn, res, err := r.Replay(t.Context(), tt.answers, 443)
+				done <- raceResult{conn, res, err}
+			}()
+			if tt.advance > 0 {
+				<-clock.waited
+				select {
+				case d := <-dialer.dials:
+					t.Fatalf("got a dial to %s before the answers were due", d.address)
+				case <-time.After(20 * time.Millisecond):
+				}
+				clock.Advance(tt.advance)
+			}
+			first := <-dialer.dials
+			first.result <- nil
+			got := <-done
+			if got.err != nil || got.conn == nil {
+				t.Fatalf("got conn %v err %v, want a connection", got.conn, got.err)
+			}
+			got.conn.Close()
+			if a := got.res.Attempts[0]; a.Address != tt.wantFirst || a.Start != tt.advance {
+				t.Errorf("got the first attempt to %v at %v, want %v at %v", a.Address, a.Start, tt.wantFirst, tt.advance)
+			}
+			if got.res.Order[0] != tt.wantFirst {
+				t.Errorf("got order %v, want %v first", got.res.Order, tt.wantFirst)
+			}
+		})
+	}
+}
+
+func TestReplayRejectsBadAnswers(t *testing.T) {
+	r := &Racer{Strategy: mustProfile(t, "rfc8305"), Dialer: &scriptedDialer{}, Clock: newFakeClock()}
+	_, _, err := r.Replay(t.Context(), []KnownAnswer{
+		{Family: dualstack.FamilyIPv4},
+		{Family: dualstack.FamilyIPv4},
+		{Family: dualstack.FamilyUnspecified},
+		{Family: dualstack.FamilyIPv6, Delay: -ms},
+	}, 443)
+	for _, want := range []string{"answer 1: a second A answer", "answer 2: family", "answer 3: negative delay"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got error %v, want one saying %q", err, want)
+		}
+	}
+}
+
 // The real driver on a fake clock: IPv6 hangs, the attempt delay passes on
 // the fake clock, IPv4 starts and wins, and the IPv6 attempt is canceled.
 func TestRaceFakeClockBlackhole(t *testing.T) {
@@ -128,7 +235,7 @@ func TestRaceFakeClockBlackhole(t *testing.T) {
 	}
 	done := make(chan raceResult, 1)
 	go func() {
-		conn, res, err := r.Race(context.Background(), StaticLookup(v4a, v6a), 443)
+		conn, res, err := r.Replay(context.Background(), InstantAnswers(v4a, v6a), 443)
 		done <- raceResult{conn, res, err}
 	}()
 
@@ -173,7 +280,7 @@ func TestRaceFakeClockRefused(t *testing.T) {
 	r := &Racer{Strategy: mustProfile(t, "go"), Dialer: dialer, Clock: clock}
 	done := make(chan Result, 1)
 	go func() {
-		conn, res, _ := r.Race(context.Background(), StaticLookup(v6a, v4a), 80)
+		conn, res, _ := r.Race(context.Background(), lookupAtOnce(v6a, v4a), 80)
 		if conn != nil {
 			conn.Close()
 		}
@@ -204,7 +311,7 @@ func TestRaceContextCanceled(t *testing.T) {
 	var res Result
 	go func() {
 		var err error
-		_, res, err = r.Race(ctx, StaticLookup(v6a, v4a), 80)
+		_, res, err = r.Replay(ctx, InstantAnswers(v6a, v4a), 80)
 		done <- err
 	}()
 	<-dialer.dials
@@ -231,7 +338,7 @@ func TestRaceLoopbackRefusedFallsBack(t *testing.T) {
 		t.Skip("no IPv6 loopback (or its port is taken)")
 	}
 	r := &Racer{Strategy: mustProfile(t, "rfc8305")}
-	conn, res, err := r.Race(context.Background(), StaticLookup(netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")), uint16(port))
+	conn, res, err := r.Replay(context.Background(), InstantAnswers(netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")), uint16(port))
 	if err != nil || conn == nil {
 		t.Fatalf("got conn %v err %v, want a connection", conn, err)
 	}
@@ -280,10 +387,10 @@ func BenchmarkRaceLoopback(b *testing.B) {
 
 	b.Run("racer", func(b *testing.B) {
 		r := &Racer{Strategy: mustProfileB(b, "rfc8305")}
-		lookup := StaticLookup(addr)
+		answers := InstantAnswers(addr)
 		b.ReportAllocs()
 		for b.Loop() {
-			conn, _, err := r.Race(context.Background(), lookup, uint16(port))
+			conn, _, err := r.Replay(context.Background(), answers, uint16(port))
 			if err != nil || conn == nil {
 				b.Fatalf("race: %v", err)
 			}

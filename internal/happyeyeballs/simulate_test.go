@@ -289,23 +289,27 @@ func TestSimulateULADivergence(t *testing.T) {
 		v4:  {Addr: netip.MustParseAddr("10.0.0.2")},
 	}
 	for _, tt := range []struct {
-		profile   string
-		aaaaDelay time.Duration
-		want      dualstack.Family
+		profile           string
+		aDelay, aaaaDelay time.Duration
+		want              dualstack.Family
 	}{
-		{"go", 0, dualstack.FamilyIPv4},
-		{"chrome", 0, dualstack.FamilyIPv4},
-		{"go-cgo", 0, dualstack.FamilyIPv6},
-		{"curl", 0, dualstack.FamilyIPv6},
-		{"python", 0, dualstack.FamilyIPv6},
+		{"go", 0, 0, dualstack.FamilyIPv4},
+		{"chrome", 0, 0, dualstack.FamilyIPv4},
+		{"go-cgo", 0, 0, dualstack.FamilyIPv6},
+		{"curl", 0, 0, dualstack.FamilyIPv6},
+		{"python", 0, 0, dualstack.FamilyIPv6},
 		// RFC 8305 §3 starts IPv6 as soon as a positive AAAA arrives
 		// first, before any sorting ...
-		{"rfc8305", 0, dualstack.FamilyIPv6},
-		// ... but when A leads and AAAA lands within the resolution
-		// delay, both are sorted and the RFC 6724 table puts IPv4 first.
-		{"rfc8305", 10 * ms, dualstack.FamilyIPv4},
+		{"rfc8305", 5 * ms, 0, dualstack.FamilyIPv6},
+		// ... but answers that arrive together are sorted (§4), and the
+		// RFC 6724 table puts IPv4 first ...
+		{"rfc8305", 0, 0, dualstack.FamilyIPv4},
+		// ... as it does when A leads and AAAA lands within the
+		// resolution delay.
+		{"rfc8305", 0, 10 * ms, dualstack.FamilyIPv4},
 	} {
 		sc := Scenario{
+			ADelay:    tt.aDelay,
 			AAAADelay: tt.aaaaDelay,
 			Paths:     []Path{connected(ula, 1*ms), connected(v4, 1*ms)},
 			SourceFor: func(a netip.Addr) Source { return sources[a] },
@@ -315,8 +319,22 @@ func TestSimulateULADivergence(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r.Family != tt.want {
-			t.Errorf("%s with AAAA after %v: got %v, want %v (order %v)", tt.profile, tt.aaaaDelay, r.Family, tt.want, r.Order)
+			t.Errorf("%s with A after %v, AAAA after %v: got %v, want %v (order %v)", tt.profile, tt.aDelay, tt.aaaaDelay, r.Family, tt.want, r.Order)
 		}
+	}
+}
+
+// Strategy{} is what its doc comment says: it waits for both answers,
+// sorts with RFC 6724 (global IPv6 above IPv4) and interleaves the families
+// with a 250 ms attempt delay.
+func TestSimulateZeroStrategy(t *testing.T) {
+	r, err := Simulate(Strategy{}, Scenario{AAAADelay: 100 * ms, Paths: []Path{connected(v4a, 1*ms), blackhole(v6a)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2001:db8::1 canceled 100ms-351ms", "192.0.2.1 connected 350ms-351ms"}
+	if got := attemptSummary(r); !reflect.DeepEqual(got, want) {
+		t.Errorf("got attempts %v, want %v", got, want)
 	}
 }
 
@@ -378,4 +396,150 @@ func mustProfileB(b *testing.B, spec string) Strategy {
 		b.Fatal(err)
 	}
 	return p.Strategy
+}
+
+// sourcesAmong predicts each destination's source from the host's addresses,
+// as dsprobe simulate --src does; a destination of a family the host has no
+// address of gets none (RFC 6724 rule 1: unusable).
+func sourcesAmong(addrs ...string) func(netip.Addr) Source {
+	var candidates []Source
+	for _, a := range addrs {
+		candidates = append(candidates, Source{Addr: netip.MustParseAddr(a)})
+	}
+	return func(dst netip.Addr) Source {
+		s, _ := SelectSource(dst, candidates, nil)
+		return s
+	}
+}
+
+// RFC 8305 §3 starts IPv6 at once only when a positive AAAA answer arrives
+// *first*; answers the client holds together form one list that §4 sorts with
+// RFC 6724 before the first attempt. On a ULA + private IPv4 cluster RFC
+// 6724's default table ranks IPv4 (precedence 35) above fc00::/7 (3), so the
+// instant the answers arrive in decides which family goes first.
+func TestSimulateAnswersTogether(t *testing.T) {
+	ula, ula2 := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::3")
+	private4 := netip.MustParseAddr("10.0.0.1")
+	ulaHost := sourcesAmong("fd00::2", "10.0.0.2")
+	guaHost := sourcesAmong("2001:db8::9", "192.0.2.9")
+	tests := []struct {
+		name         string
+		profile      string
+		sc           Scenario
+		wantAttempts []string
+		wantOrder    []netip.Addr
+	}{
+		{
+			// The issue's example: both answers at 0 ms, IPv6 blackholed.
+			name:         "rfc8305 ULA, both at once: sorted, IPv4 first (§4)",
+			profile:      "rfc8305",
+			sc:           Scenario{Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 0s-2ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+		{
+			name:         "rfc8305 ULA, both at 20 ms: sorted, IPv4 first (§4)",
+			profile:      "rfc8305",
+			sc:           Scenario{ADelay: 20 * ms, AAAADelay: 20 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 20ms-22ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+		{
+			// Two AAAA records do not make the answer arrive first.
+			name:         "rfc8305 two ULAs and IPv4 at once: interleaved from IPv4 (§4)",
+			profile:      "rfc8305",
+			sc:           Scenario{Paths: []Path{blackhole(ula), blackhole(ula2), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 0s-2ms"},
+			wantOrder:    []netip.Addr{private4, ula, ula2},
+		},
+		{
+			// "If a positive AAAA response ... is received first, the
+			// first IPv6 connection attempt is immediately started."
+			name:    "rfc8305 ULA, AAAA 5 ms before A: IPv6 at once (§3)",
+			profile: "rfc8305",
+			sc:      Scenario{ADelay: 5 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{
+				"fd00::1 canceled 0s-252ms", "10.0.0.1 connected 250ms-252ms",
+			},
+			wantOrder: []netip.Addr{ula, private4},
+		},
+		{
+			// §3: a late answer's addresses are "incorporated into the
+			// list of available candidate addresses"; the one already
+			// tried keeps its place at the head.
+			name:    "rfc8305 two ULAs, AAAA 5 ms before A: IPv4 sorted among the untried",
+			profile: "rfc8305",
+			sc:      Scenario{ADelay: 5 * ms, Paths: []Path{blackhole(ula), blackhole(ula2), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{
+				"fd00::1 canceled 0s-252ms", "10.0.0.1 connected 250ms-252ms",
+			},
+			wantOrder: []netip.Addr{ula, private4, ula2},
+		},
+		{
+			name:         "rfc8305 ULA, AAAA within the resolution delay: sorted, IPv4 first (§3, §4)",
+			profile:      "rfc8305",
+			sc:           Scenario{AAAADelay: 30 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 30ms-32ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+		{
+			// At the end of the delay the AAAA answer is in hand too.
+			name:         "rfc8305 ULA, AAAA at the end of the resolution delay: sorted, IPv4 first",
+			profile:      "rfc8305",
+			sc:           Scenario{AAAADelay: 50 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 50ms-52ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+		{
+			name:         "rfc8305 ULA, AAAA after the resolution delay: IPv4 alone at 50 ms",
+			profile:      "rfc8305",
+			sc:           Scenario{AAAADelay: 80 * ms, Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 50ms-52ms"},
+			wantOrder:    []netip.Addr{private4},
+		},
+		{
+			name:         "rfc8305 without a resolution delay, ULA at once: sorted, IPv4 first (§4)",
+			profile:      "rfc8305,resolution-delay=-1ms",
+			sc:           Scenario{Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: ulaHost},
+			wantAttempts: []string{"10.0.0.1 connected 0s-2ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+		{
+			name:         "rfc8305 GUA at once: sorted, IPv6 first (precedence 40 over 35)",
+			profile:      "rfc8305",
+			sc:           Scenario{Paths: []Path{connected(v6a, 2*ms), connected(v4a, 2*ms)}, SourceFor: guaHost},
+			wantAttempts: []string{"2001:db8::1 connected 0s-2ms"},
+			wantOrder:    []netip.Addr{v6a, v4a},
+		},
+		{
+			// glibc's table puts the ULA first, but a host without an
+			// IPv6 address has no source for it: rule 1 sorts it last.
+			name:         "safari, no IPv6 source, both at once: sorted, IPv4 first (rule 1)",
+			profile:      "safari",
+			sc:           Scenario{Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: sourcesAmong("10.0.0.2")},
+			wantAttempts: []string{"10.0.0.1 connected 0s-2ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+		{
+			name:         "curl-8.20, no IPv6 source, both at once: sorted, IPv4 first (rule 1)",
+			profile:      "curl-8.20",
+			sc:           Scenario{Paths: []Path{blackhole(ula), connected(private4, 2*ms)}, SourceFor: sourcesAmong("10.0.0.2")},
+			wantAttempts: []string{"10.0.0.1 connected 0s-2ms"},
+			wantOrder:    []netip.Addr{private4, ula},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Simulate(mustProfile(t, tt.profile), tt.sc)
+			if err != nil {
+				t.Fatalf("Simulate: %v", err)
+			}
+			if got := attemptSummary(r); !reflect.DeepEqual(got, tt.wantAttempts) {
+				t.Errorf("got attempts\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(tt.wantAttempts, "\n\t"))
+			}
+			if !reflect.DeepEqual(r.Order, tt.wantOrder) {
+				t.Errorf("got order %v, want %v", r.Order, tt.wantOrder)
+			}
+		})
+	}
 }

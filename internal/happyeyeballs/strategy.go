@@ -34,10 +34,12 @@ const (
 	// ResolveWaitBoth sends A and AAAA queries in parallel and connects only
 	// when both have answered, as getaddrinfo and Go's resolver do.
 	ResolveWaitBoth Resolve = iota
-	// ResolveResolutionDelay is RFC 8305 §3: a positive AAAA answer starts
-	// connecting at once; an A answer first waits up to the resolution delay
-	// for AAAA before connecting over IPv4. Answers that arrive after
-	// connecting began are sorted into the untried addresses.
+	// ResolveResolutionDelay is RFC 8305 §3: a positive AAAA answer received
+	// first starts connecting at once; an A answer first waits up to the
+	// resolution delay for AAAA before connecting over IPv4. Answers that
+	// arrive together form one list sorted before the first attempt (§4);
+	// answers that arrive after connecting began are sorted into the
+	// untried addresses.
 	ResolveResolutionDelay
 	// ResolvePreferIPv6 queries AAAA first and uses only the IPv6 addresses
 	// if there are any; A is queried only after AAAA came back empty
@@ -124,8 +126,12 @@ var splitNames = [...]string{SplitNone: "none", SplitEvenly: "evenly", SplitHalf
 func (d DeadlineSplit) String() string { return enumName(splitNames[:], int(d), "DeadlineSplit") }
 
 // Strategy is the behaviour of one client as data: how it resolves, orders
-// and connects. Every zero value has a documented meaning, so Strategy{} is
-// RFC 8305 with its recommended values.
+// and connects. Every zero value has a documented meaning. Strategy{} waits
+// for both A and AAAA as getaddrinfo does (ResolveWaitBoth), sorts with RFC
+// 6724 as written, and connects as RFC 8305 §4–5 recommend: the families
+// interleaved, a new attempt every 250 ms, each bounded only by the OS
+// connect timeout. It is not RFC 8305 in full: §3's asynchronous resolution
+// is ResolveResolutionDelay, as in the rfc8305 profile.
 type Strategy struct {
 	// Resolve is how the client queries A and AAAA. Zero is
 	// ResolveWaitBoth.

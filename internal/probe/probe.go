@@ -486,30 +486,25 @@ var dnsStatuses = map[resolve.Status]diagnose.DNSStatus{
 
 // runRace runs the prober's own race over real DNS (the resolved answers
 // are replayed with their measured timing, so the race sees the same
-// answers the verdicts judged) and real connects.
+// answers the verdicts judged) and real connects. Answers measured with the
+// same timing — a literal's address, a hosts-file answer — reach the race
+// together, in hand from its start.
 func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []netip.Addr, sourceFor func(netip.Addr) he.Source) (he.Result, error) {
 	// Only the requested families take part: a literal is of the requested
 	// family (Validate checks it), and only requested families have answers.
-	lookup := he.StaticLookup(addrs...)
+	answers := he.InstantAnswers(addrs...)
 	if !req.Target.IsLiteral() {
-		lookup = func(ctx context.Context, f dualstack.Family) ([]netip.Addr, error) {
-			a := dns[f]
-			if a == nil {
-				return nil, nil
+		answers = nil
+		for f, a := range dns {
+			if a != nil {
+				answers = append(answers, he.KnownAnswer{Family: dualstack.Family(f), Delay: a.Elapsed(), Addresses: a.Addresses})
 			}
-			// Replay the answer at the moment it arrived.
-			select {
-			case <-time.After(a.Elapsed()):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			return a.Addresses, nil
 		}
 	}
 	r := &he.Racer{Strategy: req.Profile.Strategy, Dialer: req.Dialer, SourceFor: sourceFor}
 	ctx, cancel := context.WithTimeout(ctx, raceBudget(req))
 	defer cancel()
-	conn, res, err := r.Race(ctx, lookup, req.Target.Port)
+	conn, res, err := r.Replay(ctx, answers, req.Target.Port)
 	if conn != nil {
 		conn.Close()
 	}

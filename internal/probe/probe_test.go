@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,6 +191,51 @@ func TestValidateCheckHost(t *testing.T) {
 // BenchmarkProbe measures whole probes of a healthy dual-stack target on
 // loopback: DNS over UDP, two direct connects with HTTP checks, the real
 // race and 17 client predictions.
+// A name the hosts file lists is answered for both families at once, so the
+// prober's own race holds both answers from its start and sorts them into
+// one list (RFC 8305 §4) instead of starting IPv6 on the AAAA answer alone
+// (§3). A gai.conf ranking IPv4 first makes that visible on loopback, where
+// RFC 6724's table would put ::1 first anyway.
+func TestRunRaceSortsAnswersInHandTogether(t *testing.T) {
+	gaiconf := filepath.Join(t.TempDir(), "gai.conf")
+	if err := os.WriteFile(gaiconf, []byte("precedence ::ffff:0:0/96 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	profile, err := he.ParseProfile("rfc8305,policy=" + gaiconf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "svc.dsprobe.test"
+	hosts, err := resolve.ParseHosts(strings.NewReader("::1 "+name+"\n127.0.0.1 "+name+"\n"), "hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := target.Parse(fmt.Sprintf("http://%s:%d/", name, loopbackService(t, false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(t.Context(), Request{
+		Target: tgt, Check: appcheck.Spec{Kind: appcheck.HTTP},
+		Resolver: &resolve.Resolver{Hosts: hosts},
+		Profile:  profile, ExtraProfiles: []he.Profile{profile},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Order) == 0 || res.Order[0] != lo4 {
+		t.Fatalf("got order %v, want %v first", res.Order, lo4)
+	}
+	race := res.HappyEyeballs
+	if len(race.Attempts) == 0 || race.Attempts[0].Address != lo4 {
+		t.Errorf("got the race's attempts %+v, want the first to %v", race.Attempts, lo4)
+	}
+	// The prediction for the same profile replays the same answers.
+	predicted := res.Clients[len(res.Clients)-1]
+	if len(predicted.Attempts) == 0 || predicted.Attempts[0].Address != lo4 {
+		t.Errorf("got %s's predicted attempts %+v, want the first to %v", predicted.Profile, predicted.Attempts, lo4)
+	}
+}
+
 func BenchmarkProbe(b *testing.B) {
 	req := loopbackRequest(b, "svc.dsprobe.test", loopbackService(b, false))
 	b.ReportAllocs()
