@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -116,8 +117,12 @@ type Result struct {
 	// DNS holds the A and AAAA answers, indexed by family; nil entries
 	// for a literal target or a family not requested.
 	DNS [3]*resolve.Answer
-	// Order is every address in the order the prober's profile sorts
-	// them.
+	// Order is every address in the order the prober's own race tried or
+	// would try them, so its first address is the race's first attempt
+	// (answers in hand together are sorted together, RFC 8305 section 4;
+	// an AAAA answer that came first is tried first, section 3). Addresses
+	// the race never learnt (it had connected, or the budget ended, before
+	// their answer) follow in the profile's sort.
 	Order    []netip.Addr
 	Attempts []Attempt
 	Listener listener.Inference
@@ -289,6 +294,8 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		res.Families = append(res.Families, diagnose.Judge(familyEvidence(&req, &res, f)))
 	}
 
+	res.Order = raceOrder(race.Order, res.Order)
+
 	// 4. The prober's own race, judged like a client.
 	res.HappyEyeballs = predictionOf(req.Profile.Name, race, res.Families, req.MaxConnectTime)
 
@@ -315,6 +322,18 @@ func canceled(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// raceOrder is the race's order followed by the sorted addresses it never
+// learnt.
+func raceOrder(race, sorted []netip.Addr) []netip.Addr {
+	out := slices.Clip(race)
+	for _, a := range sorted {
+		if !slices.Contains(race, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // pastDeadline reports whether ctx's deadline has come, whether or not its

@@ -236,6 +236,38 @@ func TestRunRaceSortsAnswersInHandTogether(t *testing.T) {
 	}
 }
 
+// When AAAA is answered first, RFC 8305 section 3 tries IPv6 at once even
+// where RFC 6724 ranks IPv4 first: the order the probe reports is the race's,
+// so it starts with the race's first attempt.
+func TestRunOrderIsTheRacesWhenAAAAComesFirst(t *testing.T) {
+	gaiconf := filepath.Join(t.TempDir(), "gai.conf")
+	if err := os.WriteFile(gaiconf, []byte("precedence ::ffff:0:0/96 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	profile, err := he.ParseProfile("rfc8305,policy=" + gaiconf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "svc.dsprobe.test"
+	req := loopbackRequest(t, name, loopbackService(t, false))
+	server := dnstest.Start(t)
+	server.Set(name, dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}, Delay: 200 * time.Millisecond})
+	server.Set(name, dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{lo6}})
+	req.Resolver.Config.Servers = []netip.AddrPort{server.Addr()}
+	req.Profile = profile
+	res, err := Run(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := res.HappyEyeballs
+	if len(race.Attempts) == 0 || race.Attempts[0].Address != lo6 {
+		t.Fatalf("got the race's attempts %+v, want the first to %v (AAAA came first)", race.Attempts, lo6)
+	}
+	if len(res.Order) != 2 || res.Order[0] != lo6 {
+		t.Errorf("got order %v, want the race's first attempt %v first", res.Order, lo6)
+	}
+}
+
 func BenchmarkProbe(b *testing.B) {
 	req := loopbackRequest(b, "svc.dsprobe.test", loopbackService(b, false))
 	b.ReportAllocs()
