@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test tiers need, pinned, and only what is missing:
-#   - Debian packages: iproute2 and nftables (test hosts and faults), curl and
-#     python3 (real clients the profiles are checked against), dnsmasq and
+#   - Debian packages: iproute2 and nftables (test hosts and faults), curl,
+#     python3, nodejs and a Java runtime (real clients the profiles are
+#     checked against), dnsmasq and
 #     nginx (the third-party DNS and web servers of the probe tests);
 #   - Go tools, built from the module proxy at pinned versions into a cache
 #     directory outside the repository, keyed by version;
@@ -39,6 +40,8 @@ declare -A package_for=(
   [nft]=nftables
   [curl]=curl
   [python3]=python3
+  [node]=nodejs
+  [java]=default-jre-headless
   [dnsmasq]=dnsmasq-base
   [nginx]=nginx-light
   [etcd]=etcd-server
