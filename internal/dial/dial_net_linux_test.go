@@ -280,7 +280,7 @@ func TestDialOnTestHosts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &he.Racer{Strategy: p.Strategy, Dialer: hostDialer{client}, SourceFor: func(a netip.Addr) he.Source {
+		r := &he.Racer{Strategy: p.Strategy, Dialer: client.Dialer(Dialer{}), SourceFor: func(a netip.Addr) he.Source {
 			if a.Is4() {
 				return he.Source{Addr: client.Addr4()}
 			}
@@ -307,25 +307,6 @@ func TestDialOnTestHosts(t *testing.T) {
 			t.Errorf("got fallback delay %v, want under the attempt delay %v", res.FallbackDelay, he.DefaultAttemptDelay)
 		}
 	})
-}
-
-// hostDialer dials with Dialer from inside a test host: the race engine calls
-// its dialer on goroutines of its own, which are outside the namespace.
-type hostDialer struct{ host *testhost.Host }
-
-func (d hostDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	var conn net.Conn
-	var dialErr error
-	if err := d.host.Do(func() error {
-		conn, dialErr = Dialer{}.DialContext(ctx, network, address)
-		return nil
-	}); err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, err
-	}
-	return conn, dialErr
 }
 
 func must(t *testing.T, err error) {
