@@ -315,3 +315,58 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// narrowPortRange narrows host's ephemeral port range to the n ports from
+// first on, until the test ends. The sysctl is per network namespace and
+// governs IPv6 too.
+func narrowPortRange(t *testing.T, host *testhost.Host, first, n int) {
+	t.Helper()
+	host.SetSysctl(t, "net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", first, first+n-1))
+}
+
+// A connect that finds no free local port fails as the prober's own fault,
+// at once, in both families: never as an Outcome of the path. (Exhausted
+// ports were once reported as LAYER_ROUTE on a healthy target.)
+func TestDialLocalFaultOnTestHosts(t *testing.T) {
+	lab := testhost.New(t)
+	client, server := lab.AddHost("client"), lab.AddHost("server")
+	// The kernel completes handshakes into the backlog; nothing accepts,
+	// so every connection made stays open.
+	ln, err := server.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	narrowPortRange(t, client, 40000, 1)
+
+	for _, dst := range []netip.AddrPort{netip.AddrPortFrom(server.Addr4(), port), netip.AddrPortFrom(server.Addr6(), port)} {
+		t.Run(dualstack.FamilyOf(dst.Addr()).String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			// The one port, held towards dst.
+			held, _, err := dialIn(ctx, t, client, dst)
+			if err != nil {
+				t.Fatalf("the first connect: %v", err)
+			}
+			defer held.Close()
+
+			conn, took, err := dialIn(ctx, t, client, dst)
+			if conn != nil {
+				conn.Close()
+				t.Fatalf("connected from %v with the only port held, want EADDRNOTAVAIL", conn.LocalAddr())
+			}
+			t.Logf("%v after %v", err, took)
+			if got := dualstack.ClassifyDialError(err); got != dualstack.OutcomeUnspecified {
+				t.Errorf("got outcome %v, want none: a local fault says nothing of the path", got)
+			}
+			fault := LocalFaultOf(err)
+			if fault == nil || fault.Resource != ResourceLocalPorts || fault.Errno != syscall.EADDRNOTAVAIL {
+				t.Fatalf("got %v (local fault %+v), want a fault of %v with EADDRNOTAVAIL", err, fault, ResourceLocalPorts)
+			}
+			if took >= quickBound {
+				t.Errorf("got the fault after %v, want it at once (< %v)", took, quickBound)
+			}
+		})
+	}
+}
