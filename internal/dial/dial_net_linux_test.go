@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -369,4 +371,80 @@ func TestDialLocalFaultOnTestHosts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Dial's connections close with a reset, so the prober leaves no TIME_WAIT
+// behind and reconnects to the same address as often as it likes: with only
+// four local ports, far more connects in a row each exchange a line and
+// close, and every one succeeds. (A graceful close by the prober, which
+// closes first, holds each port towards the address for 60 s: the fifth
+// connect failed with EADDRNOTAVAIL.)
+func TestDialLeavesNoTimeWait(t *testing.T) {
+	lab := testhost.New(t)
+	client, server := lab.AddHost("client"), lab.AddHost("server")
+	ln, err := server.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	echoLines(t, ln)
+	const ports, connects = 4, 40
+	narrowPortRange(t, client, 40000, ports)
+
+	for i := range connects {
+		// Both families, alternately: the range is one for both.
+		dst := netip.AddrPortFrom(server.Addr4(), port)
+		if i%2 == 1 {
+			dst = netip.AddrPortFrom(server.Addr6(), port)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		conn, _, err := dialIn(ctx, t, client, dst)
+		cancel()
+		if err != nil {
+			t.Fatalf("connect %d of %d to %v with %d local ports: %v", i+1, connects, dst, ports, err)
+		}
+		// An application check reads its answer before it closes; the
+		// reset comes after, so the answer is whole.
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		line := fmt.Sprintf("ping %d\n", i)
+		_, err = io.WriteString(conn, line)
+		got := make([]byte, len(line))
+		if err == nil {
+			_, err = io.ReadFull(conn, got)
+		}
+		conn.Close()
+		if err != nil || string(got) != line {
+			t.Fatalf("exchange %d: got %q (%v), want %q", i+1, got, err, line)
+		}
+	}
+	out, err := client.Run(t.Context(), "ss", "-Htan", "state", "time-wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\n"); n > 0 {
+		t.Errorf("got %d connections in TIME_WAIT on the client, want none:\n%s", n, out)
+	}
+}
+
+// echoLines echoes what each connection on ln sends until the peer closes or
+// resets it, until the test ends.
+func echoLines(t *testing.T, ln net.Listener) {
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				io.Copy(c, c)
+			})
+		}
+	})
 }
