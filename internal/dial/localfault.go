@@ -47,8 +47,8 @@ var localResources = map[syscall.Errno]Resource{
 var resourceTexts = [...]struct{ name, how, remedy string }{
 	ResourceNone: {name: "no resource"},
 	ResourceLocalPorts: {"local ports",
-		"every port of the ephemeral range is held towards this address, by open connections or ones in TIME_WAIT (or there is no usable source address of the family)",
-		"widen net.ipv4.ip_local_port_range (it governs IPv6 too), close idle connections, or probe less often"},
+		"every port of the ephemeral range is held towards this address, by open connections or ones in TIME_WAIT",
+		"widen net.ipv4.ip_local_port_range (it governs IPv6 too), close idle connections, or probe less often (with ports to spare, the same error means no usable source address of the family)"},
 	ResourceFileDescriptors: {"file descriptors",
 		"the process reached its open-file limit",
 		"raise the limit (ulimit -n, systemd's LimitNOFILE, the container runtime's nofile) or run fewer probes at once"},
