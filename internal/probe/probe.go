@@ -4,6 +4,10 @@
 // race for real, predict every client profile from the measured outcomes,
 // and judge each family. It returns the cause of every failure as data;
 // logging, metrics and spans are the caller's.
+//
+// A connect that the prober's own machine failed (out of local ports, file
+// descriptors or memory) measured nothing about the path: Run then fails
+// with the *dial.LocalFaultError, as the prober's fault, and judges nothing.
 package probe
 
 import (
@@ -195,12 +199,9 @@ func (req *Request) progress(stage string) {
 	}
 }
 
-// Run probes the target. The error is non-nil only for a bad request, a
+// Run probes the target. The error is non-nil only for a bad request or a
 // context that ended the probe early (the partial result is not returned as
-// if complete), or a *dial.LocalFaultError when the prober's own machine
-// failed a connect (out of local ports, file descriptors or memory), which
-// is the prober's fault, not the path's; a failing family is a verdict in
-// the Result.
+// if complete); a failing family is a verdict in the Result.
 func Run(ctx context.Context, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
@@ -376,12 +377,12 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 	t0 := time.Now()
 	conn, err := req.Dialer.DialContext(ctx, "tcp", ap.String())
 	a.Duration = time.Since(t0)
+	if a.fault = dial.LocalFaultOf(err); a.fault != nil {
+		return a
+	}
 	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
 		a.Err = err.Error()
-		if a.fault = dial.LocalFaultOf(err); a.fault != nil {
-			return a
-		}
 		if a.Outcome == dualstack.OutcomeConnected || a.Outcome == dualstack.OutcomeUnspecified {
 			a.Outcome = dualstack.OutcomeUnreachable
 		}
