@@ -3,8 +3,7 @@
 //
 // Exit codes are a contract (shared/DESIGN.md): 0 every requested family
 // passed, 1 a family (or a predicted client) failed, 2 bad usage or input,
-// 3 dsprobe could not run the check (an internal error, or its machine out of
-// ports, file descriptors or memory).
+// 3 internal error.
 package cli
 
 import (

@@ -23,6 +23,9 @@ import (
 // that says how the connect failed. An IPv4-mapped IPv6 address
 // (::ffff:192.0.2.1) is dialed over IPv4, the family its packets use.
 //
+// Closing the connection resets it rather than leave it in TIME_WAIT (see
+// resetOnClose), so close it only once the exchange on it is over.
+//
 // The socket is created on the calling goroutine's OS thread, so it belongs
 // to that thread's network namespace. ctx bounds the attempt: its deadline
 // ends it with OutcomeTimeout, its cancellation with OutcomeCanceled. Without
@@ -32,9 +35,7 @@ import (
 // On success the connection is an ordinary *net.TCPConn whose sockets see
 // ICMP errors the way any other TCP connection does (IP_RECVERR is turned
 // off again): a transient ICMP error during the application check is then a
-// soft error, as RFC 1122 section 4.2.3.9 asks, rather than fatal. Closing
-// it resets it rather than leave it in TIME_WAIT (see resetOnClose), so
-// close it only once the exchange on it is over.
+// soft error, as RFC 1122 section 4.2.3.9 asks, rather than fatal.
 func Dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
 	start := time.Now()
 	if err := ctx.Err(); err != nil {

@@ -4,10 +4,6 @@
 // race for real, predict every client profile from the measured outcomes,
 // and judge each family. It returns the cause of every failure as data;
 // logging, metrics and spans are the caller's.
-//
-// A connect that the prober's own machine failed (out of local ports, file
-// descriptors or memory) measured nothing about the path: Run then fails
-// with the *dial.LocalFaultError, as the prober's fault, and judges nothing.
 package probe
 
 import (
@@ -360,7 +356,10 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 	return attempts
 }
 
-// localFault returns the first local fault among the attempts, or nil.
+// localFault returns the first local fault among the attempts, or nil. Run
+// fails with it: a connect that the prober's own machine failed (out of
+// local ports, file descriptors or memory) measured nothing about the path,
+// and the probe fails as the prober's fault rather than judge.
 func localFault(attempts []Attempt) error {
 	for _, a := range attempts {
 		if a.fault != nil {
