@@ -67,12 +67,18 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
-// dialTo connects to a test server's address, as the prober would have.
+// dialTo connects to a test server's address, as the prober would have:
+// the connection resets when it is closed (internal/dial sets SO_LINGER 0,
+// so the prober leaves no TIME_WAIT), and every check must still read its
+// whole answer before that.
 func dialTo(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	var d net.Dialer
 	conn, err := d.DialContext(t.Context(), "tcp", addr)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).SetLinger(0); err != nil {
 		t.Fatal(err)
 	}
 	return conn

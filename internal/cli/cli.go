@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dsprobe/dsprobe/internal/dial"
 )
 
 // Exit codes.
@@ -80,6 +82,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func exitCode(e *env, prefix string, err error) int {
 	var u usageError
+	var fault *dial.LocalFaultError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -90,6 +93,12 @@ func exitCode(e *env, prefix string, err error) int {
 	case errors.As(err, &u):
 		fmt.Fprintf(e.stderr, "%s: %v\n", prefix, oneLine(err))
 		return ExitUsage
+	case errors.As(err, &fault):
+		// This machine ran out of ports, descriptors or memory: no bug,
+		// and no verdict about the path either. The message says what
+		// ran out and what to do.
+		fmt.Fprintf(e.stderr, "%s: could not run the check: %v\n", prefix, oneLine(err))
+		return ExitInternal
 	default:
 		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", prefix, oneLine(err))
 		return ExitInternal
@@ -113,5 +122,7 @@ Commands:`)
 	}
 	fmt.Fprintln(w, `
 Every command accepts -o table|json. Run dsprobe COMMAND --help for its flags.
-Exit codes: 0 passed, 1 a family or client failed, 2 bad usage or input, 3 internal error.`)
+Exit codes: 0 passed, 1 a family or client failed, 2 bad usage or input,
+3 dsprobe could not run the check (an internal error, or this machine out of
+local ports, file descriptors or memory).`)
 }

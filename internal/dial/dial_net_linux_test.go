@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -280,7 +282,7 @@ func TestDialOnTestHosts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &he.Racer{Strategy: p.Strategy, Dialer: hostDialer{client}, SourceFor: func(a netip.Addr) he.Source {
+		r := &he.Racer{Strategy: p.Strategy, Dialer: client.Dialer(Dialer{}), SourceFor: func(a netip.Addr) he.Source {
 			if a.Is4() {
 				return he.Source{Addr: client.Addr4()}
 			}
@@ -309,28 +311,140 @@ func TestDialOnTestHosts(t *testing.T) {
 	})
 }
 
-// hostDialer dials with Dialer from inside a test host: the race engine calls
-// its dialer on goroutines of its own, which are outside the namespace.
-type hostDialer struct{ host *testhost.Host }
-
-func (d hostDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	var conn net.Conn
-	var dialErr error
-	if err := d.host.Do(func() error {
-		conn, dialErr = Dialer{}.DialContext(ctx, network, address)
-		return nil
-	}); err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, err
-	}
-	return conn, dialErr
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// narrowPortRange narrows host's ephemeral port range to the n ports from
+// first on, until the test ends. The sysctl is per network namespace and
+// governs IPv6 too.
+func narrowPortRange(t *testing.T, host *testhost.Host, first, n int) {
+	t.Helper()
+	host.SetSysctl(t, "net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", first, first+n-1))
+}
+
+// A connect that finds no free local port fails as the prober's own fault,
+// at once, in both families: never as an Outcome of the path. (Exhausted
+// ports were once reported as LAYER_ROUTE on a healthy target.)
+func TestDialLocalFaultOnTestHosts(t *testing.T) {
+	lab := testhost.New(t)
+	client, server := lab.AddHost("client"), lab.AddHost("server")
+	// The kernel completes handshakes into the backlog; nothing accepts,
+	// so every connection made stays open.
+	ln, err := server.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	narrowPortRange(t, client, 40000, 1)
+
+	for _, dst := range []netip.AddrPort{netip.AddrPortFrom(server.Addr4(), port), netip.AddrPortFrom(server.Addr6(), port)} {
+		t.Run(dualstack.FamilyOf(dst.Addr()).String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			// The one port, held towards dst.
+			held, _, err := dialIn(ctx, t, client, dst)
+			if err != nil {
+				t.Fatalf("the first connect: %v", err)
+			}
+			defer held.Close()
+
+			conn, took, err := dialIn(ctx, t, client, dst)
+			if conn != nil {
+				conn.Close()
+				t.Fatalf("connected from %v with the only port held, want EADDRNOTAVAIL", conn.LocalAddr())
+			}
+			t.Logf("%v after %v", err, took)
+			if got := dualstack.ClassifyDialError(err); got != dualstack.OutcomeUnspecified {
+				t.Errorf("got outcome %v, want none: a local fault says nothing of the path", got)
+			}
+			fault := LocalFaultOf(err)
+			if fault == nil || fault.Resource != ResourceLocalPorts || fault.Errno != syscall.EADDRNOTAVAIL {
+				t.Fatalf("got %v (local fault %+v), want a fault of %v with EADDRNOTAVAIL", err, fault, ResourceLocalPorts)
+			}
+			if took >= quickBound {
+				t.Errorf("got the fault after %v, want it at once (< %v)", took, quickBound)
+			}
+		})
+	}
+}
+
+// Dial's connections close with a reset, so the prober leaves no TIME_WAIT
+// behind and reconnects to the same address as often as it likes: with only
+// four local ports, far more connects in a row each exchange a line and
+// close, and every one succeeds. (A graceful close by the prober, which
+// closes first, holds each port towards the address for 60 s: the fifth
+// connect failed with EADDRNOTAVAIL.)
+func TestDialLeavesNoTimeWait(t *testing.T) {
+	lab := testhost.New(t)
+	client, server := lab.AddHost("client"), lab.AddHost("server")
+	ln, err := server.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	echoLines(t, ln)
+	const ports, connects = 4, 40
+	narrowPortRange(t, client, 40000, ports)
+
+	for i := range connects {
+		// Both families, alternately: the range is one for both.
+		dst := netip.AddrPortFrom(server.Addr4(), port)
+		if i%2 == 1 {
+			dst = netip.AddrPortFrom(server.Addr6(), port)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		conn, _, err := dialIn(ctx, t, client, dst)
+		cancel()
+		if err != nil {
+			t.Fatalf("connect %d of %d to %v with %d local ports: %v", i+1, connects, dst, ports, err)
+		}
+		// An application check reads its answer before it closes; the
+		// reset comes after, so the answer is whole.
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		line := fmt.Sprintf("ping %d\n", i)
+		_, err = io.WriteString(conn, line)
+		got := make([]byte, len(line))
+		if err == nil {
+			_, err = io.ReadFull(conn, got)
+		}
+		conn.Close()
+		if err != nil || string(got) != line {
+			t.Fatalf("exchange %d: got %q (%v), want %q", i+1, got, err, line)
+		}
+	}
+	out, err := client.Run(t.Context(), "ss", "-Htan", "state", "time-wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\n"); n > 0 {
+		t.Errorf("got %d connections in TIME_WAIT on the client, want none:\n%s", n, out)
+	}
+}
+
+// echoLines echoes what each connection on ln sends until the peer closes or
+// resets it, until the test ends.
+func echoLines(t *testing.T, ln net.Listener) {
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				io.Copy(c, c)
+			})
+		}
+	})
 }

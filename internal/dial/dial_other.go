@@ -14,7 +14,8 @@ import (
 // Dial connects to addr over TCP with net.Dialer and returns the connection,
 // or an *Error classified by errno alone: only Linux's error queue tells an
 // ICMP administratively prohibited from a host unreachable, and the socket
-// is not created on the calling goroutine. ctx bounds the attempt.
+// is not created on the calling goroutine. ctx bounds the attempt. Closing
+// the connection resets it, as on Linux (see dial_linux.go's resetOnClose).
 func Dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
 	start := time.Now()
 	if !addr.IsValid() {
@@ -23,7 +24,11 @@ func Dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr.String())
 	if err == nil {
-		return conn, nil
+		err = conn.(*net.TCPConn).SetLinger(0)
+		if err == nil {
+			return conn, nil
+		}
+		conn.Close()
 	}
 	var errno syscall.Errno
 	errors.As(err, &errno)

@@ -12,6 +12,14 @@
 // dualstack.OutcomeError, so dualstack.ClassifyDialError trusts the
 // ICMP evidence over the errno.
 //
+// A connect can also fail because the prober's own machine ran out of
+// something: local ports (EADDRNOTAVAIL), file descriptors (EMFILE, ENFILE),
+// kernel memory (ENOBUFS, ENOMEM). That is no Outcome of the path;
+// LocalFaultOf recognises it in any dialer's error and names the Resource, so
+// the probe fails as the prober's fault instead of reporting a verdict. Dial's
+// own connections reset when they are closed, so a prober that connects to one
+// address over and over does not use up its ports in TIME_WAIT.
+//
 // Dial creates its socket on the calling goroutine's thread, so a caller on a
 // thread inside another network namespace (a test host's Do) connects from
 // that namespace.

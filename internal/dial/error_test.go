@@ -2,7 +2,12 @@ package dial
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -114,6 +119,74 @@ func TestErrorMessage(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// The prober's own machine running out of something is never an Outcome of
+// the path: exhausted ephemeral ports (EADDRNOTAVAIL) were once reported as
+// LAYER_ROUTE "no route to the endpoint" on a healthy dual-stack target.
+func TestLocalFault(t *testing.T) {
+	addr := netip.MustParseAddrPort("192.0.2.1:80")
+	opErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+	}
+	tests := []struct {
+		errno syscall.Errno
+		want  Resource
+		// remedy is a word of what the message tells the reader to do.
+		remedy string
+	}{
+		{syscall.EADDRNOTAVAIL, ResourceLocalPorts, "net.ipv4.ip_local_port_range"},
+		{syscall.EMFILE, ResourceFileDescriptors, "ulimit -n"},
+		{syscall.ENFILE, ResourceSystemFileTable, "fs.file-max"},
+		{syscall.ENOBUFS, ResourceKernelMemory, "memory"},
+		{syscall.ENOMEM, ResourceKernelMemory, "memory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.errno.Error(), func(t *testing.T) {
+			// From Dial (connect's own return), from Dial's socket()
+			// call, and from any other dialer (net.Dialer's *OpError).
+			for _, err := range []error{
+				newError(addr, time.Now(), tt.errno, nil, nil),
+				newError(addr, time.Now(), tt.errno, nil, os.NewSyscallError("socket", tt.errno)),
+				opErr(tt.errno),
+			} {
+				if got := dualstack.ClassifyDialError(err); got != dualstack.OutcomeUnspecified {
+					t.Errorf("%v: got outcome %v, want none (a local fault says nothing of the path)", err, got)
+				}
+				fault := LocalFaultOf(err)
+				if fault == nil {
+					t.Fatalf("%v: got no local fault, want %v", err, tt.want)
+				}
+				if fault.Resource != tt.want || fault.Errno != tt.errno {
+					t.Errorf("%v: got %v (%v), want %v (%v)", err, fault.Resource, fault.Errno, tt.want, tt.errno)
+				}
+				if !errors.Is(fault, tt.errno) {
+					t.Errorf("%v: the fault does not unwrap to %v", err, tt.errno)
+				}
+				msg := fault.Error()
+				if !strings.Contains(msg, tt.want.String()) || !strings.Contains(msg, tt.remedy) || !strings.Contains(msg, err.Error()) {
+					t.Errorf("got %q, want it to name %q, the remedy (%q) and the connect's error", msg, tt.want, tt.remedy)
+				}
+				// A fault wrapped on its way up is still found, as itself.
+				if again := LocalFaultOf(fmt.Errorf("probe: %w", fault)); again != fault {
+					t.Errorf("got %v from the wrapped fault, want the fault itself", again)
+				}
+			}
+		})
+	}
+	for _, err := range []error{
+		nil,
+		newError(addr, time.Now(), syscall.ECONNREFUSED, nil, nil),
+		newError(addr, time.Now(), syscall.ENETUNREACH, nil, nil),
+		newError(addr, time.Now(), syscall.EHOSTUNREACH, &ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13}, nil),
+		contextError(addr, time.Now(), context.DeadlineExceeded),
+		opErr(syscall.ETIMEDOUT),
+		errors.New("dial tcp: address svc.example: want an IP literal"),
+	} {
+		if fault := LocalFaultOf(err); fault != nil {
+			t.Errorf("%v: got local fault %v, want none (the path's answer, or no errno)", err, fault)
 		}
 	}
 }

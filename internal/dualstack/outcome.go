@@ -89,6 +89,11 @@ type OutcomeError interface {
 // ClassifyDialError maps the error of a connect to an Outcome. A nil error is
 // OutcomeConnected. Errors that carry no socket errno and are not a deadline
 // are OutcomeUnspecified, so the caller keeps the error text as the cause.
+//
+// So are the errnos that say the connecting machine ran out of something of
+// its own (EADDRNOTAVAIL: no free local port; EMFILE, ENFILE: file
+// descriptors; ENOBUFS, ENOMEM: kernel memory): they are facts about the
+// prober, not outcomes of the path, and internal/dial names them.
 func ClassifyDialError(err error) Outcome {
 	var errno syscall.Errno
 	var known OutcomeError
@@ -103,7 +108,7 @@ func ClassifyDialError(err error) Outcome {
 			return OutcomeRefused
 		case syscall.ETIMEDOUT:
 			return OutcomeTimeout
-		case syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.EADDRNOTAVAIL, syscall.ENONET, syscall.EHOSTDOWN:
+		case syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ENONET, syscall.EHOSTDOWN:
 			// Linux folds ICMPv4 "communication administratively
 			// prohibited" into EHOSTUNREACH too; telling it apart needs
 			// the ICMP type and code from the socket's error queue

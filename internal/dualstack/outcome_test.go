@@ -37,6 +37,15 @@ func TestClassifyDialError(t *testing.T) {
 		// An ICMP-aware error outranks the errno it wraps.
 		{fmt.Errorf("%w: %w", knownOutcome{OutcomeProhibited}, opErr(syscall.EHOSTUNREACH)), OutcomeProhibited},
 		{fmt.Errorf("something else"), OutcomeUnspecified},
+		// The prober's own machine ran out of something (ports, file
+		// descriptors, buffers): a fact about the prober, not an outcome
+		// of the path. EADDRNOTAVAIL was once taken for unreachable,
+		// which turned exhausted ephemeral ports into LAYER_ROUTE.
+		{opErr(syscall.EADDRNOTAVAIL), OutcomeUnspecified},
+		{opErr(syscall.EMFILE), OutcomeUnspecified},
+		{opErr(syscall.ENFILE), OutcomeUnspecified},
+		{opErr(syscall.ENOBUFS), OutcomeUnspecified},
+		{opErr(syscall.ENOMEM), OutcomeUnspecified},
 	}
 	for _, tt := range tests {
 		if got := ClassifyDialError(tt.err); got != tt.want {

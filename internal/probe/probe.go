@@ -89,6 +89,11 @@ type Attempt struct {
 	UnresolvedNextHop *localaddr.NextHop
 	// App is the application check's result; nil when the connect failed.
 	App *appcheck.Result
+
+	// fault is set when the prober's own machine failed the connect (out
+	// of ports, descriptors, memory): then nothing was measured, and Run
+	// fails with it instead of judging.
+	fault *dial.LocalFaultError
 }
 
 // Prediction is one client profile's predicted behaviour on the measured
@@ -284,7 +289,12 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	}
 	res.BudgetEnded = pastDeadline(ctx)
 
-	// 3. Judge each family.
+	// 3. Judge each family, unless the prober's own machine failed an
+	// attempt: a family judged from what is left would be a verdict about
+	// the prober passed off as one about the path.
+	if err := localFault(res.Attempts); err != nil {
+		return Result{}, err
+	}
 	obs := make([]listener.Observation, len(res.Attempts))
 	for i, a := range res.Attempts {
 		obs[i] = listener.Observation{Family: a.Family, Outcome: a.Outcome}
@@ -374,7 +384,11 @@ func sortForDisplay(addrs []netip.Addr, s he.Strategy, sourceFor func(netip.Addr
 
 // connectAll connects to every address (bounded in parallel) and runs the
 // application check on each connection. Results keep the addresses' order.
+// A local fault in one attempt stops the others: it fails the whole probe,
+// which need not wait for them.
 func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start time.Time) []Attempt {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	attempts := make([]Attempt, len(addrs))
 	slots := make(chan struct{}, maxParallelConnects)
 	var wg sync.WaitGroup
@@ -383,10 +397,26 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			attempts[i] = connectOne(ctx, req, netip.AddrPortFrom(addr, req.Target.Port), start)
+			if attempts[i].fault != nil {
+				stop()
+			}
 		})
 	}
 	wg.Wait()
 	return attempts
+}
+
+// localFault returns the first local fault among the attempts, or nil. Run
+// fails with it: a connect that the prober's own machine failed (out of
+// local ports, file descriptors or memory) measured nothing about the path,
+// and the probe fails as the prober's fault rather than judge.
+func localFault(attempts []Attempt) error {
+	for _, a := range attempts {
+		if a.fault != nil {
+			return a.fault
+		}
+	}
+	return nil
 }
 
 func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time.Time) Attempt {
@@ -402,6 +432,9 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 	t0 := time.Now()
 	conn, err := req.Dialer.DialContext(ctx, "tcp", ap.String())
 	a.Duration = time.Since(t0)
+	if a.fault = dial.LocalFaultOf(err); a.fault != nil {
+		return a
+	}
 	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
 		a.Err = err.Error()
@@ -526,6 +559,14 @@ func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []
 	conn, res, err := r.Replay(ctx, answers, req.Target.Port)
 	if conn != nil {
 		conn.Close()
+	}
+	// The race connects too, and its attempts can meet the prober's own
+	// machine out of ports as well: that fails the probe even if another
+	// address won.
+	for _, a := range res.Attempts {
+		if fault := dial.LocalFaultOf(a.Err); fault != nil {
+			return he.Result{}, fault
+		}
 	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return he.Result{}, err

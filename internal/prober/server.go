@@ -14,6 +14,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
+	"github.com/dsprobe/dsprobe/internal/dial"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -103,9 +104,16 @@ func (s *Service) Probe(ctx context.Context, req *dsprobev1.ProbeRequest) (*dspr
 // statusOf maps the engine's errors to gRPC codes a caller can branch on.
 func statusOf(err error) error {
 	var denied *allowlist.Denied
+	var fault *dial.LocalFaultError
 	switch {
 	case errors.As(err, &denied):
 		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.As(err, &fault):
+		// The prober's own machine ran out of ports, descriptors or
+		// memory: the prober's fault, which it names, and no verdict
+		// about the path. ("Some resource has been exhausted", in
+		// gRPC's words; the REST mapping answers 429.)
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "the probe did not finish within its budget; no partial result is returned")
 	case errors.Is(err, context.Canceled):

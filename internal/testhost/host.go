@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -55,23 +56,44 @@ func (h *Host) Do(fn func() error) error {
 // resolv.conf by goroutines outside the host. Unix-domain networks are passed
 // through (abstract socket names are per namespace).
 func (h *Host) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return h.Dialer(&net.Dialer{}).DialContext(ctx, network, address)
+}
+
+// ContextDialer is what dials: net.Dialer's DialContext method.
+type ContextDialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Dialer returns a dialer that calls d's DialContext inside the host, with
+// DialContext's rule for the address. d must create its socket on the
+// calling thread, as net.Dialer does: then the socket belongs to the host
+// even when the returned dialer is called from goroutines that are not in
+// it, such as a race engine's or a probe's.
+func (h *Host) Dialer(d ContextDialer) ContextDialer {
+	return hostDialer{h, d}
+}
+
+type hostDialer struct {
+	host *Host
+	d    ContextDialer
+}
+
+func (hd hostDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if err := requireLiteral(network, address); err != nil {
 		return nil, err
 	}
 	var conn net.Conn
-	err := h.Do(func() error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, address)
-		conn = c
-		return err
-	})
-	if err != nil {
+	var dialErr error
+	if err := hd.host.Do(func() error {
+		conn, dialErr = hd.d.DialContext(ctx, network, address)
+		return nil
+	}); err != nil {
 		if conn != nil { // dialed, but the thread failed to come back
 			conn.Close()
 		}
 		return nil, err
 	}
-	return conn, nil
+	return conn, dialErr
 }
 
 // HTTPClient returns an HTTP client whose connections start inside the
@@ -187,4 +209,34 @@ func (h *Host) WriteEtc(file, content string) error {
 		return fmt.Errorf("testhost: WriteEtc: %w", err)
 	}
 	return nil
+}
+
+// SetSysctl sets a network sysctl of the host's namespace until the test
+// ends, when the old value is written back. name is written as sysctl(8)
+// writes it ("net.ipv4.ip_local_port_range"); only net.* names are accepted,
+// because only they are per namespace: anything else would change the
+// machine the tests run on.
+func (h *Host) SetSysctl(t testing.TB, name, value string) {
+	t.Helper()
+	if !strings.HasPrefix(name, "net.") || strings.Contains(name, "/") {
+		t.Fatalf("testhost: SetSysctl %q: only net.* sysctls belong to a network namespace", name)
+	}
+	key := strings.ReplaceAll(name, ".", "/") // as writeSysctls takes it
+	var old []byte
+	if err := h.Do(func() error {
+		var err error
+		if old, err = os.ReadFile(filepath.Join("/proc/sys", key)); err != nil {
+			return fmt.Errorf("testhost: sysctl %s: %w", name, err)
+		}
+		return writeSysctls(map[string]string{key: value})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := h.Do(func() error {
+			return writeSysctls(map[string]string{key: strings.TrimSpace(string(old))})
+		}); err != nil {
+			t.Error(err)
+		}
+	})
 }

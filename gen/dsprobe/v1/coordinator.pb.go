@@ -384,7 +384,9 @@ type ProberError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The gRPC status code's name: UNAVAILABLE (the prober is dead or
 	// unreachable), DEADLINE_EXCEEDED (too slow), PERMISSION_DENIED (the
-	// target is outside its policy), INVALID_ARGUMENT, ...
+	// target is outside its policy), RESOURCE_EXHAUSTED (the prober is busy,
+	// or its machine ran out of local ports, file descriptors or memory; the
+	// message says which), INVALID_ARGUMENT, ...
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// The status message.
 	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`

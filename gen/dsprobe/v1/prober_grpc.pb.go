@@ -28,7 +28,10 @@ const (
 //
 // Prober runs probe jobs from where it stands (a Pod in one namespace). It
 // never decides what to probe; it refuses targets outside its policy with
-// PERMISSION_DENIED, and rejects a bad request with INVALID_ARGUMENT.
+// PERMISSION_DENIED, and rejects a bad request with INVALID_ARGUMENT. When
+// its own machine cannot run the probe (no free local port, out of file
+// descriptors or memory) it answers RESOURCE_EXHAUSTED naming what ran out:
+// that is the prober's fault, never a verdict about the path.
 type ProberClient interface {
 	// Probe probes one target, both families, and returns what it found. A
 	// failing family is a verdict in the result, not an error.
@@ -59,7 +62,10 @@ func (c *proberClient) Probe(ctx context.Context, in *ProbeRequest, opts ...grpc
 //
 // Prober runs probe jobs from where it stands (a Pod in one namespace). It
 // never decides what to probe; it refuses targets outside its policy with
-// PERMISSION_DENIED, and rejects a bad request with INVALID_ARGUMENT.
+// PERMISSION_DENIED, and rejects a bad request with INVALID_ARGUMENT. When
+// its own machine cannot run the probe (no free local port, out of file
+// descriptors or memory) it answers RESOURCE_EXHAUSTED naming what ran out:
+// that is the prober's fault, never a verdict about the path.
 type ProberServer interface {
 	// Probe probes one target, both families, and returns what it found. A
 	// failing family is a verdict in the result, not an error.
