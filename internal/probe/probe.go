@@ -213,8 +213,10 @@ func (req *Request) progress(stage string) {
 // as a timeout at that moment, and the verdicts and predictions judge what
 // was measured (Result.BudgetEnded says so), because an answer that does not
 // come within the budget the user chose is itself the evidence. The error is
-// non-nil only for a bad request or a cancelled ctx (the caller gave up: no
-// result is passed off as complete); a failing family is a verdict in the
+// non-nil only for a bad request, a cancelled ctx (the caller gave up: no
+// result is passed off as complete), or a *dial.LocalFaultError (this
+// machine ran out of ports, descriptors or memory: a fact about the prober,
+// never a verdict about the path); a failing family is a verdict in the
 // Result.
 func Run(ctx context.Context, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
