@@ -153,7 +153,7 @@ func waitConnected(ctx context.Context, addr netip.AddrPort, start time.Time, do
 		return nil, contextError(addr, start, ctxErr)
 	}
 	if connErr != nil {
-		var icmp *ICMP
+		var icmp *dualstack.ICMP
 		rc.Control(func(fd uintptr) { icmp = readICMP(int(fd)) })
 		return nil, newError(addr, start, errnoOf(connErr), icmp, nil)
 	}
@@ -269,8 +269,8 @@ const sizeofSockExtendedErr = 16
 
 // readICMP drains fd's error queue and returns the first ICMP or ICMPv6
 // error in it, the one that failed the connect; nil if there is none.
-func readICMP(fd int) *ICMP {
-	var first *ICMP
+func readICMP(fd int) *dualstack.ICMP {
+	var first *dualstack.ICMP
 	// The payload is the start of the offending packet, which is not
 	// needed; it is read only to dequeue the message.
 	var payload [64]byte
@@ -296,14 +296,14 @@ func readICMP(fd int) *ICMP {
 // parseExtendedErr decodes an IP_RECVERR or IPV6_RECVERR control message
 // (struct sock_extended_err followed by the offender's sockaddr, see ip(7))
 // into an ICMP, or returns nil if the message is not an ICMP error.
-func parseExtendedErr(m unix.SocketControlMessage) *ICMP {
+func parseExtendedErr(m unix.SocketControlMessage) *dualstack.ICMP {
 	v4 := m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR
 	v6 := m.Header.Level == unix.SOL_IPV6 && m.Header.Type == unix.IPV6_RECVERR
 	if !v4 && !v6 || len(m.Data) < sizeofSockExtendedErr {
 		return nil
 	}
 	origin, typ, code := m.Data[4], m.Data[5], m.Data[6]
-	icmp := &ICMP{Type: typ, Code: code, From: parseOffender(m.Data[sizeofSockExtendedErr:])}
+	icmp := &dualstack.ICMP{Type: typ, Code: code, From: parseOffender(m.Data[sizeofSockExtendedErr:])}
 	switch origin {
 	case unix.SO_EE_ORIGIN_ICMP:
 		icmp.Family = dualstack.FamilyIPv4

@@ -212,7 +212,7 @@ func TestDialOnTestHosts(t *testing.T) {
 					}
 					var de *Error
 					errors.As(err, &de)
-					var gotICMP *ICMP
+					var gotICMP *dualstack.ICMP
 					var gotErrno syscall.Errno
 					if de != nil {
 						gotICMP, gotErrno = de.ICMP, de.Errno

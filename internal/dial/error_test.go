@@ -29,12 +29,12 @@ var _ he.Dialer = Dialer{}
 var _ dualstack.OutcomeError = (*Error)(nil)
 
 func TestClassify(t *testing.T) {
-	v4 := func(typ, code uint8) *ICMP { return &ICMP{Family: dualstack.FamilyIPv4, Type: typ, Code: code} }
-	v6 := func(typ, code uint8) *ICMP { return &ICMP{Family: dualstack.FamilyIPv6, Type: typ, Code: code} }
+	v4 := func(typ, code uint8) *dualstack.ICMP { return &dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: typ, Code: code} }
+	v6 := func(typ, code uint8) *dualstack.ICMP { return &dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: typ, Code: code} }
 	tests := []struct {
 		name  string
 		errno syscall.Errno
-		icmp  *ICMP
+		icmp  *dualstack.ICMP
 		err   error
 		want  dualstack.Outcome
 	}{
@@ -94,17 +94,17 @@ func TestErrorMessage(t *testing.T) {
 	}{
 		{
 			newError(netip.MustParseAddrPort("192.0.2.1:80"), time.Now(), syscall.EHOSTUNREACH,
-				&ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13, From: netip.MustParseAddr("192.0.2.254")}, nil),
+				&dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13, From: netip.MustParseAddr("192.0.2.254")}, nil),
 			"connect 192.0.2.1:80: ICMP administratively prohibited from 192.0.2.254",
 		},
 		{
 			newError(netip.MustParseAddrPort("[2001:db8::1]:443"), time.Now(), syscall.EACCES,
-				&ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 5, From: netip.MustParseAddr("2001:db8::fe")}, nil),
+				&dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 5, From: netip.MustParseAddr("2001:db8::fe")}, nil),
 			"connect [2001:db8::1]:443: ICMPv6 source address failed ingress/egress policy from 2001:db8::fe",
 		},
 		{
 			newError(netip.MustParseAddrPort("192.0.2.1:80"), time.Now(), syscall.EHOSTUNREACH,
-				&ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 99}, nil),
+				&dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 99}, nil),
 			"connect 192.0.2.1:80: ICMP type 3 code 99",
 		},
 		{
@@ -180,7 +180,7 @@ func TestLocalFault(t *testing.T) {
 		nil,
 		newError(addr, time.Now(), syscall.ECONNREFUSED, nil, nil),
 		newError(addr, time.Now(), syscall.ENETUNREACH, nil, nil),
-		newError(addr, time.Now(), syscall.EHOSTUNREACH, &ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13}, nil),
+		newError(addr, time.Now(), syscall.EHOSTUNREACH, &dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13}, nil),
 		contextError(addr, time.Now(), context.DeadlineExceeded),
 		opErr(syscall.ETIMEDOUT),
 		errors.New("dial tcp: address svc.example: want an IP literal"),

@@ -38,28 +38,28 @@ func TestParseExtendedErr(t *testing.T) {
 	tests := []struct {
 		name string
 		msg  unix.SocketControlMessage
-		want *ICMP
+		want *dualstack.ICMP
 	}{
 		{
 			"ICMP admin prohibited",
 			extendedErr(unix.SOL_IP, unix.IP_RECVERR, unix.SO_EE_ORIGIN_ICMP, 3, 13, router4),
-			&ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13, From: router4},
+			&dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 13, From: router4},
 		},
 		{
 			"ICMPv6 policy fail",
 			extendedErr(unix.SOL_IPV6, unix.IPV6_RECVERR, unix.SO_EE_ORIGIN_ICMP6, 1, 5, router6),
-			&ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 5, From: router6},
+			&dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 5, From: router6},
 		},
 		{
 			// An IPv6 socket talking to a mapped address gets ICMP on SOL_IP.
 			"ICMP on an IPv6 socket",
 			extendedErr(unix.SOL_IP, unix.IP_RECVERR, unix.SO_EE_ORIGIN_ICMP, 3, 1, router4),
-			&ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 1, From: router4},
+			&dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 1, From: router4},
 		},
 		{
 			"no offender",
 			extendedErr(unix.SOL_IP, unix.IP_RECVERR, unix.SO_EE_ORIGIN_ICMP, 3, 0, netip.Addr{}),
-			&ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 0},
+			&dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: 3, Code: 0},
 		},
 		{
 			"local error",

@@ -31,7 +31,7 @@ func TestErrorUnresolvedNextHop(t *testing.T) {
 			name: "gateway, the kernel gave up first",
 			err: &Error{
 				Addr: netip.MustParseAddrPort("[2001:db8:1::7]:80"), Elapsed: 3063 * time.Millisecond, outcome: dualstack.OutcomeUnreachable,
-				Errno: syscall.EHOSTUNREACH, ICMP: &ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 3, From: self},
+				Errno: syscall.EHOSTUNREACH, ICMP: &dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 3, From: self},
 				UnresolvedNextHop: &localaddr.NextHop{Addr: netip.MustParseAddr("fe80::1"), Gateway: true, Interface: "eth0", State: localaddr.NeighbourFailed},
 			},
 			want: "connect [2001:db8:1::7]:80: no host answers NDP for fe80::1 on eth0, the route's gateway (neighbour FAILED after 3.063s)",
