@@ -214,7 +214,10 @@ func ProbeResult(r *probe.Result) *dsprobev1.ProbeResult {
 	for _, a := range r.Attempts {
 		pa := &dsprobev1.Attempt{
 			Address: a.Address.String(), Family: family(a.Family), Outcome: dsprobev1.Outcome(a.Outcome),
-			StartMs: ms(a.Start), DurationMs: ms(a.Duration), Error: a.Err,
+			StartMs: ms(a.Start), DurationMs: ms(a.Duration),
+		}
+		if a.Err != nil {
+			pa.Error = a.Err.Error()
 		}
 		if a.App != nil {
 			ok := a.App.OK

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"syscall"
 	"net/netip"
 	"strings"
 	"time"
@@ -15,17 +16,10 @@ import (
 type AddressEvidence struct {
 	Address netip.AddrPort
 	Outcome dualstack.Outcome
-	// Err is the connect's error text (empty on success).
-	Err string
-	// UnansweredNextHop is set when the connect failed because no host on
-	// the link answers neighbour discovery (ARP, NDP) for the next hop, so
-	// nothing was sent; nil otherwise.
-	UnansweredNextHop *NextHop
+	// Cause is why the connect failed; the zero Cause when it did not.
+	Cause Cause
 	// Connect is how long the connect took.
 	Connect time.Duration
-	// BudgetEnded says the whole probe's budget, not the attempt's own
-	// timeout, ended a connect that had no answer yet.
-	BudgetEnded bool
 	// Check names the application check ("tcp", "http", ...).
 	Check string
 	// AppOK and AppDetail are the application check's result; AppOK is
@@ -36,6 +30,31 @@ type AddressEvidence struct {
 
 // NextHop is the host on the link that packets to an address are handed to:
 // the address itself when it is on-link, otherwise its route's gateway.
+// Cause is the typed evidence of why one connect failed, kept typed until
+// the sentence: the rules branch on it, and a string would lose who sent an
+// ICMP error or whether the budget cut the wait.
+type Cause struct {
+	// Errno is the socket error the connect ended with (ECONNREFUSED,
+	// EHOSTUNREACH, EPERM, ...); zero when a deadline ended it first.
+	Errno syscall.Errno
+	// ICMP is the ICMP error a router or the destination sent about the
+	// connect; nil when none arrived (a reset, a silent drop, a local
+	// route failure).
+	ICMP *dualstack.ICMP
+	// UnansweredNextHop is set when no host on the link answers neighbour
+	// discovery (ARP, NDP) for the next hop, so nothing was sent; nil
+	// otherwise.
+	UnansweredNextHop *NextHop
+	// BudgetEnded says the whole probe's budget, not the attempt's own
+	// timeout, ended a connect that had no answer yet.
+	BudgetEnded bool
+	// Text is the whole error as the dialer worded it, quoted where no
+	// typed field says more.
+	Text string
+}
+
+// NextHop is a route's next hop that nobody on the link answers neighbour
+// discovery for.
 type NextHop struct {
 	Addr netip.Addr
 	// Gateway reports whether Addr is the route's gateway rather than the
@@ -242,13 +261,12 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 	which := strings.Join(addrs, ", ")
 	scope := fmt.Sprintf("%d of %d %s address(es) fail", failing, len(ev.Addresses), fam)
 	first := root[0]
-	cause := first.Err
 	var s string
 	switch l {
 	case layer.Route:
 		s = routeDetail(ev.Family, root)
 	case layer.Policy:
-		s = fmt.Sprintf("connects to %s are rejected as administratively prohibited (%s): a firewall or NetworkPolicy blocks %s to this port", which, cause, fam)
+		s = policyDetail(which, fam, first.Cause)
 	case layer.Listener:
 		switch ev.Listener.Accepts {
 		case listener.IPv4Only:
@@ -260,7 +278,7 @@ func failDetail(ev FamilyEvidence, l layer.Layer, root []AddressEvidence, failin
 		}
 	case layer.Application:
 		if first.Outcome == dualstack.OutcomeReset {
-			s = fmt.Sprintf("connections to %s are reset after they are accepted (%s): the application or a proxy in front of it drops %s clients", which, cause, fam)
+			s = fmt.Sprintf("connections to %s are reset after they are accepted (%s): the application or a proxy in front of it drops %s clients", which, first.Cause.Text, fam)
 		} else {
 			s = fmt.Sprintf("TCP connects to %s succeed but the %s check fails: %s", which, first.Check, first.AppDetail)
 		}
@@ -286,9 +304,9 @@ func routeDetail(f dualstack.Family, root []AddressEvidence) string {
 	var causes []*cause
 	byKey := map[causeKey]*cause{}
 	for _, a := range root {
-		key := causeKey{timeout: a.Outcome == dualstack.OutcomeTimeout, budgetEnded: a.BudgetEnded}
-		if a.UnansweredNextHop != nil {
-			key = causeKey{hop: *a.UnansweredNextHop}
+		key := causeKey{timeout: a.Outcome == dualstack.OutcomeTimeout, budgetEnded: a.Cause.BudgetEnded}
+		if a.Cause.UnansweredNextHop != nil {
+			key = causeKey{hop: *a.Cause.UnansweredNextHop}
 		}
 		c := byKey[key]
 		if c == nil {
@@ -302,22 +320,43 @@ func routeDetail(f dualstack.Family, root []AddressEvidence) string {
 	clauses := make([]string, len(causes))
 	for i, c := range causes {
 		which := strings.Join(c.addrs, ", ")
-		switch hop := c.first.UnansweredNextHop; {
+		switch hop := c.first.Cause.UnansweredNextHop; {
 		case hop != nil && hop.Gateway:
 			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable: no host answers neighbour discovery (%s) for %s, the gateway of their route, on the link (%s), so nothing is sent on: the gateway is down or the route names the wrong one",
 				which, dualstack.FamilyOf(hop.Addr).NeighbourDiscovery(), hop.Addr, hop.Interface)
 		case hop != nil:
 			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable: no host answers neighbour discovery (%s) for %s on the link (%s), so nothing is sent to it: no host on that link holds the address (a Pod or host that is gone, or a wrong address)",
 				which, dualstack.FamilyOf(hop.Addr).NeighbourDiscovery(), hop.Addr, hop.Interface)
-		case c.first.Outcome == dualstack.OutcomeTimeout && c.first.BudgetEnded:
+		case c.first.Outcome == dualstack.OutcomeTimeout && c.first.Cause.BudgetEnded:
 			clauses[i] = fmt.Sprintf("connects to %s had no answer when the probe's budget ended (%s into the attempt): packets are probably silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath); a longer budget tells a drop from a slow path", which, roundMs(c.first.Connect), fam, fam)
 		case c.first.Outcome == dualstack.OutcomeTimeout:
 			clauses[i] = fmt.Sprintf("connects to %s time out: packets are silently dropped on the %s path (a missing route back, a firewall drop or a broken %s datapath)", which, fam, fam)
+		case c.first.Cause.ICMP != nil && c.first.Cause.ICMP.From.IsValid():
+			icmp := c.first.Cause.ICMP
+			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable: %s answered %s, so the %s path goes no further than it (a missing route or a host that is gone beyond %s)", which, icmp.From, icmp, fam, icmp.From)
+		case c.first.Cause.Errno == syscall.ENETUNREACH:
+			clauses[i] = fmt.Sprintf("connects to %s fail before any packet is sent: this host has no %s route to them (network unreachable); add a route or a default route for %s", which, fam, fam)
 		default:
-			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, c.first.Err, fam)
+			clauses[i] = fmt.Sprintf("connects to %s fail as unreachable (%s): there is no %s route to the endpoint", which, c.first.Cause.Text, fam)
 		}
 	}
 	return strings.Join(clauses, "; ")
+}
+
+// policyDetail words an administrative rejection by who made it: the router
+// or host that sent the ICMP error, or this host's own firewall (EPERM from
+// a local netfilter rule, with no packet sent).
+func policyDetail(which, fam string, c Cause) string {
+	switch {
+	case c.ICMP != nil && c.ICMP.From.IsValid():
+		return fmt.Sprintf("connects to %s are rejected as administratively prohibited by %s (%s): a firewall or NetworkPolicy there blocks %s to this port", which, c.ICMP.From, c.ICMP, fam)
+	case c.ICMP != nil:
+		return fmt.Sprintf("connects to %s are rejected as administratively prohibited (%s): a firewall or NetworkPolicy blocks %s to this port", which, c.ICMP, fam)
+	case c.Errno == syscall.EPERM:
+		return fmt.Sprintf("connects to %s are refused by this host's own firewall before any packet is sent (EPERM): a local rule blocks %s to this port", which, fam)
+	default:
+		return fmt.Sprintf("connects to %s are rejected as administratively prohibited (%s): a firewall or NetworkPolicy blocks %s to this port", which, c.Text, fam)
+	}
 }
 
 func roundMs(d time.Duration) string {

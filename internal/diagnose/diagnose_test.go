@@ -3,6 +3,7 @@ package diagnose
 import (
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestJudge(t *testing.T) {
 			layer: layer.Route, detail: []string{"time out", "silently dropped"},
 		},
 		{
-			name: "a drop the probe's budget ended is ROUTE, worded for the budget", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeTimeout, BudgetEnded: true, Connect: 980 * time.Millisecond}}},
+			name: "a drop the probe's budget ended is ROUTE, worded for the budget", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeTimeout, Cause: Cause{BudgetEnded: true}, Connect: 980 * time.Millisecond}}},
 			layer: layer.Route, detail: []string{"when the probe's budget ended (980ms into the attempt)", "silently dropped", "longer budget"},
 		},
 		{
@@ -51,8 +52,28 @@ func TestJudge(t *testing.T) {
 			layer: layer.DNS, detail: []string{"before the probe's budget ended", "longer budget"},
 		},
 		{
-			name: "admin-prohibited is POLICY", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeProhibited, Err: "ICMPv6 administratively prohibited"}}},
+			name: "admin-prohibited is POLICY", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeProhibited, Cause: Cause{Errno: syscall.EACCES, Text: "connect: ICMPv6 administratively prohibited"}}}},
 			layer: layer.Policy, detail: []string{"administratively prohibited", "NetworkPolicy"},
+		},
+		{
+			// The typed sender names who rejected it.
+			name: "admin-prohibited names the firewall that sent it", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeProhibited,
+				Cause: Cause{Errno: syscall.EACCES, ICMP: &dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 1, From: netip.MustParseAddr("2001:db8::fe")}}}}},
+			layer: layer.Policy, detail: []string{"administratively prohibited by 2001:db8::fe (ICMPv6 administratively prohibited from 2001:db8::fe)", "NetworkPolicy there"},
+		},
+		{
+			name: "a local firewall's EPERM is POLICY on this host", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeProhibited, Cause: Cause{Errno: syscall.EPERM}}}},
+			layer: layer.Policy, detail: []string{"this host's own firewall before any packet is sent (EPERM)"},
+		},
+		{
+			// A router's host unreachable is not "no route" on this host.
+			name: "a router's ICMP host unreachable names the router", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeUnreachable,
+				Cause: Cause{Errno: syscall.EHOSTUNREACH, ICMP: &dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: 1, Code: 3, From: netip.MustParseAddr("2001:db8::fe")}}}}},
+			layer: layer.Route, detail: []string{"2001:db8::fe answered ICMPv6 address unreachable from 2001:db8::fe", "goes no further than it"},
+		},
+		{
+			name: "no route on this host", ev: FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{{Address: v6, Outcome: dualstack.OutcomeUnreachable, Cause: Cause{Errno: syscall.ENETUNREACH}}}},
+			layer: layer.Route, detail: []string{"this host has no IPv6 route to them (network unreachable)"},
 		},
 		{
 			name: "refused while IPv4 connects is LISTENER",
@@ -79,7 +100,7 @@ func TestJudge(t *testing.T) {
 		},
 		{
 			name:  "one bad address fails the family",
-			ev:    FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{connected, {Address: v6b, Outcome: dualstack.OutcomeUnreachable, Err: "no route"}}},
+			ev:    FamilyEvidence{DNS: positive, Addresses: []AddressEvidence{connected, {Address: v6b, Outcome: dualstack.OutcomeUnreachable, Cause: Cause{Errno: syscall.EHOSTUNREACH, Text: "no route"}}}},
 			layer: layer.Route, detail: []string{"1 of 2 IPv6", "unreachable"},
 		},
 		{
@@ -110,12 +131,12 @@ func TestJudge(t *testing.T) {
 func TestJudgeUnansweredNeighbour(t *testing.T) {
 	ap, a := netip.MustParseAddrPort, netip.MustParseAddr
 	onLink4 := AddressEvidence{Address: ap("192.0.2.7:80"), Outcome: dualstack.OutcomeUnreachable,
-		UnansweredNextHop: &NextHop{Addr: a("192.0.2.7"), Interface: "eth0"}}
+		Cause: Cause{UnansweredNextHop: &NextHop{Addr: a("192.0.2.7"), Interface: "eth0"}}}
 	onLink6 := AddressEvidence{Address: ap("[2001:db8::7]:80"), Outcome: dualstack.OutcomeUnreachable,
-		UnansweredNextHop: &NextHop{Addr: a("2001:db8::7"), Interface: "eth0"}}
+		Cause: Cause{UnansweredNextHop: &NextHop{Addr: a("2001:db8::7"), Interface: "eth0"}}}
 	gateway := &NextHop{Addr: a("fe80::1"), Gateway: true, Interface: "eth1"}
-	behind1 := AddressEvidence{Address: ap("[2001:db8:1::7]:80"), Outcome: dualstack.OutcomeUnreachable, UnansweredNextHop: gateway}
-	behind2 := AddressEvidence{Address: ap("[2001:db8:1::8]:80"), Outcome: dualstack.OutcomeUnreachable, UnansweredNextHop: gateway}
+	behind1 := AddressEvidence{Address: ap("[2001:db8:1::7]:80"), Outcome: dualstack.OutcomeUnreachable, Cause: Cause{UnansweredNextHop: gateway}}
+	behind2 := AddressEvidence{Address: ap("[2001:db8:1::8]:80"), Outcome: dualstack.OutcomeUnreachable, Cause: Cause{UnansweredNextHop: gateway}}
 	dropped := AddressEvidence{Address: ap("[2001:db8::9]:80"), Outcome: dualstack.OutcomeTimeout}
 	tests := []struct {
 		name   string

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/allowlist"
@@ -79,21 +80,25 @@ type Attempt struct {
 	Outcome  dualstack.Outcome
 	Start    time.Duration // since the probe started
 	Duration time.Duration // of the connect alone
-	Err      string
+	// Err is why the connect failed, typed as the dialer returned it (a
+	// *dial.Error from the built-in dialer: errno, ICMP sender, next hop);
+	// nil when it connected. It becomes text only at the API boundary.
+	Err error
 	// BudgetEnded says the whole probe's budget ended the connect before
 	// its own AttemptTimeout did.
 	BudgetEnded bool
-	// UnresolvedNextHop is the next hop nobody on the link answers ARP or
-	// NDP for, when that is why the connect failed (dial.Error); nil
-	// otherwise.
-	UnresolvedNextHop *localaddr.NextHop
 	// App is the application check's result; nil when the connect failed.
 	App *appcheck.Result
+}
 
-	// fault is set when the prober's own machine failed the connect (out
-	// of ports, descriptors, memory): then nothing was measured, and Run
-	// fails with it instead of judging.
-	fault *dial.LocalFaultError
+// dialError is the built-in dialer's evidence about the failed connect, or
+// nil when another dialer failed it or it did not fail.
+func (a *Attempt) dialError() *dial.Error {
+	var de *dial.Error
+	if errors.As(a.Err, &de) {
+		return de
+	}
+	return nil
 }
 
 // Prediction is one client profile's predicted behaviour on the measured
@@ -399,7 +404,7 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			attempts[i] = connectOne(ctx, req, netip.AddrPortFrom(addr, req.Target.Port), start)
-			if attempts[i].fault != nil {
+			if dial.LocalFaultOf(attempts[i].Err) != nil {
 				stop()
 			}
 		})
@@ -414,8 +419,8 @@ func connectAll(ctx context.Context, req *Request, addrs []netip.Addr, start tim
 // and the probe fails as the prober's fault rather than judge.
 func localFault(attempts []Attempt) error {
 	for _, a := range attempts {
-		if a.fault != nil {
-			return a.fault
+		if fault := dial.LocalFaultOf(a.Err); fault != nil {
+			return fault
 		}
 	}
 	return nil
@@ -434,20 +439,17 @@ func connectOne(ctx context.Context, req *Request, ap netip.AddrPort, start time
 	t0 := time.Now()
 	conn, err := req.Dialer.DialContext(ctx, "tcp", ap.String())
 	a.Duration = time.Since(t0)
-	if a.fault = dial.LocalFaultOf(err); a.fault != nil {
+	a.Err = err
+	if dial.LocalFaultOf(err) != nil {
+		// Nothing was measured: Run fails with the fault (localFault).
 		return a
 	}
 	a.Outcome = dualstack.ClassifyDialError(err)
 	if err != nil {
-		a.Err = err.Error()
 		if a.Outcome == dualstack.OutcomeTimeout && cut {
 			// The whole probe's budget, not the attempt's own timeout,
 			// ended the wait.
 			a.BudgetEnded = true
-		}
-		var de *dial.Error
-		if errors.As(err, &de) {
-			a.UnresolvedNextHop = de.UnresolvedNextHop
 		}
 		if a.Outcome == dualstack.OutcomeConnected || a.Outcome == dualstack.OutcomeUnspecified {
 			a.Outcome = dualstack.OutcomeUnreachable
@@ -472,11 +474,11 @@ func measuredPath(a Attempt) he.Path {
 	case dualstack.OutcomeTimeout, dualstack.OutcomeCanceled:
 		p.Outcome, p.After = dualstack.OutcomeTimeout, 0
 	case dualstack.OutcomeUnreachable:
-		if hop := a.UnresolvedNextHop; hop != nil {
+		if de := a.dialError(); de != nil && de.UnresolvedNextHop != nil {
 			// An attempt timeout shorter than the kernel's solicitations
 			// ended the direct connect first; a client's connect fails
 			// only when the kernel gives up.
-			p.After = max(p.After, hop.GiveUp)
+			p.After = max(p.After, de.UnresolvedNextHop.GiveUp)
 		}
 	}
 	return p
@@ -488,10 +490,7 @@ func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.Fami
 		if a.Family != f {
 			continue
 		}
-		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Err: a.Err, Connect: a.Duration, BudgetEnded: a.BudgetEnded, Check: req.Check.Kind.String()}
-		if hop := a.UnresolvedNextHop; hop != nil {
-			ae.UnansweredNextHop = &diagnose.NextHop{Addr: hop.Addr, Gateway: hop.Gateway, Interface: hop.Interface}
-		}
+		ae := diagnose.AddressEvidence{Address: a.Address, Outcome: a.Outcome, Cause: causeOf(&a), Connect: a.Duration, Check: req.Check.Kind.String()}
 		if a.App != nil {
 			ae.AppOK, ae.AppDetail = a.App.OK, a.App.Detail
 			if a.Outcome == dualstack.OutcomeAppFailed {
@@ -501,6 +500,26 @@ func familyEvidence(req *Request, res *Result, f dualstack.Family) diagnose.Fami
 		ev.Addresses = append(ev.Addresses, ae)
 	}
 	return ev
+}
+
+// causeOf is the typed evidence diagnose needs of a failed connect.
+func causeOf(a *Attempt) diagnose.Cause {
+	if a.Err == nil {
+		return diagnose.Cause{}
+	}
+	c := diagnose.Cause{BudgetEnded: a.BudgetEnded, Text: a.Err.Error()}
+	if de := a.dialError(); de != nil {
+		c.Errno, c.ICMP = de.Errno, de.ICMP
+		if hop := de.UnresolvedNextHop; hop != nil {
+			c.UnansweredNextHop = &diagnose.NextHop{Addr: hop.Addr, Gateway: hop.Gateway, Interface: hop.Interface}
+		}
+	} else {
+		var errno syscall.Errno
+		if errors.As(a.Err, &errno) {
+			c.Errno = errno
+		}
+	}
+	return c
 }
 
 // dnsEvidence is what diagnose needs of a resolver's answer; nil for a

@@ -68,8 +68,10 @@ func RecordProbe(ctx context.Context, tracer trace.Tracer, res *probe.Result) {
 		_, s := tracer.Start(ctx, "connect "+a.Address.String(), trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient))
 		s.SetAttributes(attemptAttributes(res, a.Address.Addr().String(), int(a.Address.Port()), a.Family, a.Outcome)...)
 		if a.Outcome != dualstack.OutcomeConnected {
-			s.SetStatus(codes.Error, a.Err)
-			if a.App != nil && a.Err == "" {
+			switch {
+			case a.Err != nil:
+				s.SetStatus(codes.Error, a.Err.Error())
+			case a.App != nil:
 				s.SetStatus(codes.Error, a.App.Detail)
 			}
 		}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +44,7 @@ func blackholedIPv6(t *testing.T) *probe.Result {
 		},
 		Attempts: []probe.Attempt{
 			{Address: netip.AddrPortFrom(v4, 80), Family: dualstack.FamilyIPv4, Outcome: dualstack.OutcomeConnected, Start: 3 * time.Millisecond, Duration: time.Millisecond, App: &appcheck.Result{OK: true}},
-			{Address: netip.AddrPortFrom(v6, 80), Family: dualstack.FamilyIPv6, Outcome: dualstack.OutcomeTimeout, Start: 3 * time.Millisecond, Duration: 2 * time.Second, Err: "timeout"},
+			{Address: netip.AddrPortFrom(v6, 80), Family: dualstack.FamilyIPv6, Outcome: dualstack.OutcomeTimeout, Start: 3 * time.Millisecond, Duration: 2 * time.Second, Err: errors.New("timeout")},
 		},
 		HappyEyeballs: probe.Prediction{
 			Profile: "rfc8305", Family: dualstack.FamilyIPv4, Address: v4, Outcome: dualstack.OutcomeConnected,
