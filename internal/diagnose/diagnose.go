@@ -2,9 +2,9 @@ package diagnose
 
 import (
 	"fmt"
-	"syscall"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"

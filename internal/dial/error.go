@@ -96,7 +96,6 @@ func (e *Error) Unwrap() error { return e.Err }
 // Timeout does, so code written for the net package's errors reads it right.
 func (e *Error) Timeout() bool { return e.outcome == dualstack.OutcomeTimeout }
 
-
 // classify decides the Outcome of a failed connect from the evidence, the
 // most specific first: the context when it ended the attempt before the
 // socket had an answer, then an ICMP policy rejection (which the errno hides

@@ -29,8 +29,12 @@ var _ he.Dialer = Dialer{}
 var _ dualstack.OutcomeError = (*Error)(nil)
 
 func TestClassify(t *testing.T) {
-	v4 := func(typ, code uint8) *dualstack.ICMP { return &dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: typ, Code: code} }
-	v6 := func(typ, code uint8) *dualstack.ICMP { return &dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: typ, Code: code} }
+	v4 := func(typ, code uint8) *dualstack.ICMP {
+		return &dualstack.ICMP{Family: dualstack.FamilyIPv4, Type: typ, Code: code}
+	}
+	v6 := func(typ, code uint8) *dualstack.ICMP {
+		return &dualstack.ICMP{Family: dualstack.FamilyIPv6, Type: typ, Code: code}
+	}
 	tests := []struct {
 		name  string
 		errno syscall.Errno

@@ -43,11 +43,11 @@ const (
 // realClient is a client program on this machine and the profile that
 // claims to predict it.
 type realClient struct {
-	name     string
-	profile  string
-	binary   string
-	argv     func(host string, port uint16) []string
-	parse    func(out string) (netip.Addr, time.Duration, error)
+	name    string
+	profile string
+	binary  string
+	argv    func(host string, port uint16) []string
+	parse   func(out string) (netip.Addr, time.Duration, error)
 }
 
 var goClientBinary string
