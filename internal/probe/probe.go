@@ -595,8 +595,11 @@ func runRace(ctx context.Context, req *Request, dns [3]*resolve.Answer, addrs []
 	return res, nil
 }
 
-// raceBudget bounds the prober's own race: every address may take its
-// attempt timeout, plus the profile's delays.
+// raceBudget bounds the prober's own race on its own: two attempt timeouts
+// (a silently dropped first family, then the other) plus 5 s for the
+// profile's delays and the replayed DNS timing, whatever the number of
+// addresses. The whole probe's budget caps it as well (ctx), and attempts
+// still running when either ends are recorded as timeouts then.
 func raceBudget(req *Request) time.Duration {
 	return req.AttemptTimeout*2 + 5*time.Second
 }
