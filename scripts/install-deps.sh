@@ -8,10 +8,11 @@
 #     directory outside the repository, keyed by version;
 #   - Jaeger v2, the real trace backend of the end-to-end tier, built from the
 #     wrapper module in scripts/jaeger (pinned by its go.mod and go.sum; a
-#     cold build takes about 4 minutes on 2 cores, then it is cached);
+#     cold build, modules cached, took 433 s on 2 cores under a load average
+#     of about 10, 351 CPU-seconds; then it is cached);
 #   - the cluster tier's Kubernetes control plane (kube-apiserver,
 #     kube-controller-manager, kube-proxy), built from the wrapper module in
-#     scripts/kube (cold: about 6 to 12 minutes on 2 cores, then cached),
+#     scripts/kube (cold, modules cached: 455 s on 2 cores, then cached),
 #     etcd from Debian's etcd-server, and CoreDNS (go install, pinned).
 # Safe to run again: a second run installs nothing.
 set -euo pipefail
@@ -94,7 +95,7 @@ jaeger_module="$(cd "$(dirname "$0")" && pwd)/jaeger"
 JAEGER_VERSION=$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" {print $3}' "$jaeger_module/go.mod")
 jaeger_dir="$CACHE_DIR/tools/jaeger-$JAEGER_VERSION"
 if [[ ! -x "$jaeger_dir/jaeger" ]]; then
-  log "building Jaeger $JAEGER_VERSION (cold: about 4 minutes)"
+  log "building Jaeger $JAEGER_VERSION (cold: about 7 minutes on 2 cores)"
   mkdir -p "$jaeger_dir"
   (cd "$jaeger_module" && GOFLAGS= GOWORK=off go build -trimpath -o "$jaeger_dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
   mv "$jaeger_dir/jaeger.tmp" "$jaeger_dir/jaeger"
@@ -107,7 +108,7 @@ KUBE_VERSION=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$k
 kube_dir="$CACHE_DIR/tools/kube-$KUBE_VERSION"
 kube_commands=(kube-apiserver kube-controller-manager kube-proxy)
 if [[ ! -x "$kube_dir/kube-proxy" ]]; then
-  log "building Kubernetes $KUBE_VERSION control plane (cold: 6 to 12 minutes)"
+  log "building Kubernetes $KUBE_VERSION control plane (cold: about 8 minutes on 2 cores)"
   mkdir -p "$kube_dir.tmp"
   # Without the version stamp the binaries report v0.0.0-master, which
   # version checks and the discovery API would show.
