@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dsprobe/dsprobe/internal/smallfile"
@@ -47,6 +49,9 @@ func parseYAML(name string, b []byte) (any, error) {
 		// message on one line, as every other.
 		return nil, fmt.Errorf("%s: %s", name, strings.Join(strings.Fields(err.Error()), " "))
 	}
+	if err := oneDocument(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	var doc any
 	d := json.NewDecoder(bytes.NewReader(j))
 	d.UseNumber()
@@ -72,7 +77,7 @@ func decodeDocument(name string, doc any, kind string, out any) error {
 		switch got, ok := top[want.field].(string); {
 		case top[want.field] == nil:
 			errs = append(errs, fmt.Errorf("%s: %s: missing, want %s", name, want.field, want.value))
-		case !ok || got != want.value:
+		case ok && got != want.value: // not a string: see checkShape
 			errs = append(errs, fmt.Errorf("%s: %s: want %s, got %s", name, want.field, want.value, describe(top[want.field])))
 		}
 	}
@@ -87,6 +92,20 @@ func decodeDocument(name string, doc any, kind string, out any) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// oneDocument refuses a file of several YAML documents (separated by
+// ---), of which the conversion to JSON would silently keep the first.
+func oneDocument(b []byte) error {
+	d := goyaml.NewDecoder(bytes.NewReader(b))
+	var first, second any
+	if err := d.Decode(&first); err != nil {
+		return nil // none, or a syntax error YAMLToJSONStrict reported
+	}
+	if err := d.Decode(&second); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document (---): want one")
 	}
 	return nil
 }
