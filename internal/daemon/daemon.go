@@ -21,69 +21,77 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 
-	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/buildinfo"
+	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
-// ListFlag is a repeatable string flag.
-type ListFlag []string
+// Command is one daemon's command line.
+type Command[C any] struct {
+	// Name is the daemon's name, in its messages and --version.
+	Name string
+	// Usage is what --help prints above the flags.
+	Usage string
+	// Flags registers the daemon's flags on fs and returns what makes its
+	// configuration once fs has parsed the command line (every problem
+	// at once), logging to log what it accepts but warns about.
+	Flags func(fs *flag.FlagSet) (load func(log *slog.Logger) (C, error))
+	// Serve serves cfg until ctx ends.
+	Serve func(ctx context.Context, cfg C, log *slog.Logger) error
+}
 
-func (l *ListFlag) String() string     { return strings.Join(*l, ",") }
-func (l *ListFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-// Main parses the flags and serves: exit 0 after a clean stop (or --help),
-// 2 for bad flags (every problem on one line), 3 when serving failed.
-func Main[C any](ctx context.Context, name string, args []string, stderr io.Writer,
-	parse func([]string, io.Writer) (C, error), serve func(context.Context, C, *slog.Logger) error) int {
-	cfg, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", name, strings.ReplaceAll(err.Error(), "\n", "; "))
+// Main parses the command line and serves: exit 0 after a clean stop (or
+// --help, or --version, which prints one line to stdout), 2 for bad flags
+// or configuration (every problem on one line), 3 when serving failed.
+func Main[C any](ctx context.Context, cmd Command[C], args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, cmd.Usage); fs.PrintDefaults() }
+	version := fs.Bool("version", false, "print the version (module, VCS revision, Go) and exit")
+	load := cmd.Flags(fs)
+	badUsage := func(err error) int {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 2
 	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return badUsage(err)
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.Read().Line(cmd.Name))
+		return 0
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := load(log)
+	if fs.NArg() > 0 {
+		err = errors.Join(fmt.Errorf("unexpected argument %q", fs.Arg(0)), err)
+	}
+	if err != nil {
+		return badUsage(err)
+	}
 	// Spans that cannot be exported (a collector down) are reported in the
 	// daemon's log format, not the standard logger's.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("telemetry", "err", err) }))
-	if err := serve(ctx, cfg, log); err != nil {
-		log.Error(name+" stopped", "err", err)
+	if err := cmd.Serve(ctx, cfg, log); err != nil {
+		log.Error(cmd.Name+" stopped", "err", err)
 		return 3
 	}
 	return 0
 }
 
-// checkPlaintext reports, for every non-empty address, that serving it
-// without TLS needs loopback or insecure.
-func checkPlaintext(tlsFiles authn.TLSFiles, insecure bool, addrs ...string) []error {
-	if tlsFiles.Enabled() {
-		return nil
-	}
-	var errs []error
-	for _, a := range addrs {
-		if a == "" {
-			continue
-		}
-		if err := authn.CheckPlaintext(a, insecure); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
 // serverOptions returns the options of an authenticated gRPC server and the
 // Authenticator behind them (for the REST gateway): TLS (mTLS with a CA) and
 // the bearer token of tokenFile. Without either, callers are let in
-// unauthenticated, which checkPlaintext allowed only on loopback or with
-// --insecure, and a warning says so.
+// unauthenticated, which the configuration's validation allowed only on
+// loopback or when insecure, and a warning says so.
 func serverOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
 	auth := &authn.Authenticator{}
 	if tokenFile != "" {
 		token, err := authn.ReadToken(tokenFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading --token-file: %w", err)
+			return nil, nil, fmt.Errorf("reading the token file: %w", err)
 		}
 		auth.Token = token
 	}
@@ -141,50 +149,10 @@ func serveMetrics(addr string, reg *prometheus.Registry) (net.Addr, func(), erro
 	return ln.Addr(), func() { srv.Close() }, nil
 }
 
-// AdmissionFlags registers the job-admission flags (--max-concurrent,
-// --max-waiting, --rate, --burst) into l, with l's values as defaults.
-func AdmissionFlags(fs *flag.FlagSet, l *admission.Limits) {
-	fs.IntVar(&l.MaxConcurrent, "max-concurrent", l.MaxConcurrent, "jobs run at once")
-	fs.IntVar(&l.MaxWaiting, "max-waiting", l.MaxWaiting, "jobs that may wait for a slot; more are refused with RESOURCE_EXHAUSTED")
-	fs.Float64Var(&l.Rate, "rate", l.Rate, "new jobs per second admitted on average (0 = no rate limit)")
-	fs.IntVar(&l.Burst, "burst", l.Burst, "jobs admitted at once above the rate")
-}
-
-// CheckAdmission reports admission flags out of range.
-func CheckAdmission(l admission.Limits) error {
-	if l.MaxConcurrent <= 0 || l.MaxWaiting < 0 || l.Rate < 0 || l.Burst < 0 {
-		return errors.New("--max-concurrent must be positive, --max-waiting, --rate and --burst not negative")
-	}
-	return nil
-}
-
-// OTLP are the trace-export flags of a daemon.
-type OTLP struct {
-	Endpoint string
-	Insecure bool
-}
-
-// Register registers --otlp-endpoint and --otlp-insecure.
-func (o *OTLP) Register(fs *flag.FlagSet) {
-	fs.StringVar(&o.Endpoint, "otlp-endpoint", "", "send traces here (host:port for OTLP/gRPC, http(s):// URL for OTLP/HTTP); default: OTEL_EXPORTER_OTLP_* variables")
-	fs.BoolVar(&o.Insecure, "otlp-insecure", false, "send traces without TLS")
-}
-
-// Check reports a malformed --otlp-endpoint.
-func (o OTLP) Check() error {
-	if o.Endpoint == "" {
-		return nil
-	}
-	if err := telemetry.CheckEndpoint(o.Endpoint); err != nil {
-		return fmt.Errorf("--otlp-endpoint %q: %w", o.Endpoint, err)
-	}
-	return nil
-}
-
-// Setup installs the trace exporter the flags (or the OTEL_* variables)
-// configure, spans carrying service and attrs. stop flushes it, logging
+// SetupTracing installs the trace exporter o (or the OTEL_* variables)
+// configures, spans carrying service and attrs. stop flushes it, logging
 // spans it could not deliver.
-func (o OTLP) Setup(ctx context.Context, service string, log *slog.Logger, attrs ...attribute.KeyValue) (stop func(), err error) {
+func SetupTracing(ctx context.Context, o config.OTLP, service string, log *slog.Logger, attrs ...attribute.KeyValue) (stop func(), err error) {
 	shutdown, err := telemetry.Setup(ctx, telemetry.Options{Service: service, Endpoint: o.Endpoint, Insecure: o.Insecure, Attributes: attrs})
 	if err != nil {
 		return nil, err

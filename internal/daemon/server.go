@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"log/slog"
 	"net"
 	"time"
@@ -14,43 +12,9 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/restgw"
 )
-
-// Server is how a daemon serves, as its flags say: its gRPC service (with
-// grpc.health.v1) on Listen, the REST mapping on HTTPListen, Prometheus
-// /metrics on MetricsListen, callers authenticated by TLS client
-// certificates or the bearer token of TokenFile.
-type Server struct {
-	Listen, HTTPListen, MetricsListen string
-	TLS                               authn.TLSFiles
-	TokenFile                         string
-	Insecure                          bool
-}
-
-// Register registers the server's flags, listen being the default gRPC
-// address and routes the REST routes --http-listen serves (for its help).
-func (s *Server) Register(fs *flag.FlagSet, listen, routes string) {
-	fs.StringVar(&s.Listen, "listen", listen, "gRPC listen `address`")
-	fs.StringVar(&s.HTTPListen, "http-listen", "", "serve the REST mapping ("+routes+") on this `address`, with the same TLS and authentication (off when empty)")
-	fs.StringVar(&s.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on this `address` (off when empty)")
-	fs.StringVar(&s.TLS.Cert, "tls-cert", "", "server certificate `file` (PEM)")
-	fs.StringVar(&s.TLS.Key, "tls-key", "", "server private key `file` (PEM)")
-	fs.StringVar(&s.TLS.CA, "tls-ca", "", "CA `file` that signs client certificates; makes them mandatory (mTLS)")
-	fs.StringVar(&s.TokenFile, "token-file", "", "`file` holding a bearer token callers may present instead of a certificate")
-	fs.BoolVar(&s.Insecure, "insecure", false, "allow plaintext off loopback and unauthenticated callers (logs a warning)")
-}
-
-// Check reports flags the server cannot serve with: a TLS flag without
-// both certificate and key, plaintext off loopback without --insecure.
-func (s Server) Check() []error {
-	var errs []error
-	if s.TLS.Enabled() && (s.TLS.Cert == "" || s.TLS.Key == "") {
-		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
-	}
-	return append(errs, checkPlaintext(s.TLS, s.Insecure, s.Listen, s.HTTPListen)...)
-}
 
 // Service is what a daemon serves.
 type Service struct {
@@ -64,10 +28,15 @@ type Service struct {
 	Metrics *prometheus.Registry
 }
 
-// Serve serves svc until ctx ends, then stops gracefully. It logs
-// "NAME listening" with the address, whether TLS is on, and attrs.
-func (s Server) Serve(ctx context.Context, svc Service, log *slog.Logger, name string, attrs ...any) error {
-	opts, auth, err := serverOptions(s.TLS, s.TokenFile, log)
+// Serve serves svc as s says until ctx ends, then stops gracefully: its
+// gRPC service (with grpc.health.v1) on s.Listen, the REST mapping on
+// s.HTTPListen, Prometheus /metrics on s.MetricsListen, callers
+// authenticated by TLS client certificates or the bearer token of
+// s.TokenFile. It logs "NAME listening" with the address, whether TLS is
+// on, and attrs.
+func Serve(ctx context.Context, s config.Server, svc Service, log *slog.Logger, name string, attrs ...any) error {
+	tlsFiles := s.TLS.Files()
+	opts, auth, err := serverOptions(tlsFiles, s.TokenFile, log)
 	if err != nil {
 		return err
 	}
@@ -85,7 +54,7 @@ func (s Server) Serve(ctx context.Context, svc Service, log *slog.Logger, name s
 			return err
 		}
 		defer stopGateway()
-		addr, stopHTTP, err := restgw.Serve(s.HTTPListen, handler, s.TLS)
+		addr, stopHTTP, err := restgw.Serve(s.HTTPListen, handler, tlsFiles)
 		if err != nil {
 			return err
 		}
@@ -104,6 +73,6 @@ func (s Server) Serve(ctx context.Context, svc Service, log *slog.Logger, name s
 	if err != nil {
 		return err
 	}
-	log.Info(name+" listening", append([]any{"addr", ln.Addr().String(), "tls", s.TLS.Enabled()}, attrs...)...)
+	log.Info(name+" listening", append([]any{"addr", ln.Addr().String(), "tls", tlsFiles.Enabled()}, attrs...)...)
 	return serveGRPC(ctx, srv, ln, healthSrv, 10*time.Second)
 }

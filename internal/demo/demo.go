@@ -22,6 +22,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/allowlist"
+	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
 	"github.com/dsprobe/dsprobe/internal/dnstest"
 	"github.com/dsprobe/dsprobe/internal/prober"
@@ -122,12 +123,15 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The mesh is configured as the deployed binaries are by default, so
+	// the demo shows their behaviour, admission limits included.
+	proberDefaults, coordDefaults := config.DefaultProber(), config.DefaultCoordinator()
 	var probers coordinator.Static
 	for _, ns := range []string{"team-a", "team-b", "team-c"} {
 		name := "prober-" + ns[len("team-"):]
 		tp := m.tracerProvider("dsprobe-prober", telemetry.ProberResource(name, ns)...)
-		svc := &prober.Service{Allow: &policy, Limiter: admission.New(admission.Limits{MaxConcurrent: 4, MaxWaiting: 16}),
-			Tracer: tp.Tracer("github.com/dsprobe/dsprobe/internal/prober")}
+		svc := &prober.Service{Allow: &policy, Limiter: admission.New(proberDefaults.Admission.Limits()),
+			JobTimeout: time.Duration(proberDefaults.JobTimeout), Tracer: tp.Tracer("github.com/dsprobe/dsprobe/internal/prober")}
 		addr, err := m.serve(tp, func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) })
 		if err != nil {
 			return nil, err
@@ -138,7 +142,9 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 	tp := m.tracerProvider("dsprobe-coordinator")
 	connector := &coordinator.GRPCConnector{Options: clientOptions(tp)}
 	m.closers = append(m.closers, func() { connector.Close() })
-	coord := &coordinator.Service{Discovery: probers, Connector: connector, Jobs: coordinator.NewJobStore(0),
+	coord := &coordinator.Service{Discovery: probers, Connector: connector,
+		Concurrency: coordDefaults.Concurrency, ProberTimeout: time.Duration(coordDefaults.ProberTimeout),
+		Jobs: coordinator.NewJobStore(coordDefaults.KeepJobs), Limiter: admission.New(coordDefaults.Admission.Limits()),
 		Tracer: tp.Tracer("github.com/dsprobe/dsprobe/internal/coordinator")}
 	addr, err := m.serve(tp, func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, coord) })
 	if err != nil {

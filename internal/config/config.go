@@ -1,0 +1,239 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dsprobe/dsprobe/internal/admission"
+	"github.com/dsprobe/dsprobe/internal/allowlist"
+	"github.com/dsprobe/dsprobe/internal/authn"
+)
+
+// APIVersion is the version of every file's shape. A file names it, so a
+// later shape can be told apart and converted rather than misread.
+const APIVersion = "dsprobe.io/v1alpha1"
+
+// The kinds of file, one per shape.
+const (
+	KindProber      = "ProberConfig"
+	KindCoordinator = "CoordinatorConfig"
+	KindProberList  = "ProberList"
+)
+
+// Prober is the prober's configuration (kind ProberConfig).
+type Prober struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Name is this prober's name in results; the default is $POD_NAME.
+	Name string `json:"name"`
+	// Namespace is this prober's namespace, its vantage point; the
+	// default is $POD_NAMESPACE.
+	Namespace string `json:"namespace"`
+	Server    Server `json:"server"`
+	// Allow is where the prober may connect. It has no default: a prober
+	// must be told its cluster's CIDRs.
+	Allow     Allow     `json:"allow"`
+	Admission Admission `json:"admission"`
+	// JobTimeout is the budget of a job that sets none.
+	JobTimeout Duration `json:"jobTimeout"`
+	OTLP       OTLP     `json:"otlp"`
+}
+
+// Coordinator is the coordinator's configuration (kind
+// CoordinatorConfig).
+type Coordinator struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Server     Server `json:"server"`
+	// ProberAuth is how the coordinator authenticates to its probers.
+	ProberAuth ClientAuth `json:"proberAuth"`
+	// Probers are the probers a job may use. There is no default.
+	Probers []StaticProber `json:"probers"`
+	// Concurrency bounds the probers asked at once per job.
+	Concurrency int `json:"concurrency"`
+	// ProberTimeout is each prober's budget when a job sets none, raised
+	// to the probe's own timeout plus 15s when that is longer.
+	ProberTimeout Duration `json:"proberTimeout"`
+	// KeepJobs is how many finished jobs are kept for GetJob.
+	KeepJobs  int       `json:"keepJobs"`
+	Admission Admission `json:"admission"`
+	OTLP      OTLP      `json:"otlp"`
+}
+
+// ProberList is a file of probers alone (kind ProberList), read by the
+// coordinator's --probers-file.
+type ProberList struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Probers    []StaticProber `json:"probers"`
+}
+
+// Server is how a daemon serves: its gRPC service on Listen, the REST
+// mapping on HTTPListen and Prometheus /metrics on MetricsListen (each off
+// when empty), its callers authenticated by TLS client certificates or the
+// bearer token of TokenFile. Without either, it serves plaintext only on
+// loopback, unless Insecure.
+type Server struct {
+	Listen        string `json:"listen"`
+	HTTPListen    string `json:"httpListen"`
+	MetricsListen string `json:"metricsListen"`
+	TLS           TLS    `json:"tls"`
+	TokenFile     string `json:"tokenFile"`
+	Insecure      bool   `json:"insecure"`
+}
+
+// TLS names PEM files: a certificate, its private key, and a CA. On a
+// server, the CA signs client certificates and makes them mandatory
+// (mTLS); on a client, it signs the server's (the system roots when
+// empty).
+type TLS struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+	CA   string `json:"ca"`
+}
+
+// Files are the files as internal/authn takes them.
+func (t TLS) Files() authn.TLSFiles { return authn.TLSFiles{Cert: t.Cert, Key: t.Key, CA: t.CA} }
+
+// ClientAuth is how a client authenticates to its servers: a client
+// certificate (mTLS) and the CA of theirs, the name verified in their
+// certificates (each server's host when empty), a bearer token, and
+// plaintext off loopback on purpose.
+type ClientAuth struct {
+	TLS        TLS    `json:"tls"`
+	ServerName string `json:"serverName"`
+	TokenFile  string `json:"tokenFile"`
+	Insecure   bool   `json:"insecure"`
+}
+
+// Flags are the settings as internal/authn takes them.
+func (c ClientAuth) Flags() authn.ClientFlags {
+	return authn.ClientFlags{TLS: c.TLS.Files(), ServerName: c.ServerName, TokenFile: c.TokenFile, Insecure: c.Insecure}
+}
+
+// Allow is a prober's allow-list: the CIDRs targets and their resolved
+// addresses may be in, the host names a target may use (exact, *.suffix,
+// or * for any; IP literals only when empty), and its ports (PORT or
+// FROM-TO; every port when empty).
+type Allow struct {
+	CIDRs []string    `json:"cidrs"`
+	Names []string    `json:"names"`
+	Ports []PortRange `json:"ports"`
+}
+
+// Policy is the allow-list as internal/allowlist checks it.
+func (a Allow) Policy() (allowlist.Policy, error) {
+	ports := make([]string, len(a.Ports))
+	for i, p := range a.Ports {
+		ports[i] = string(p)
+	}
+	return allowlist.Parse(a.CIDRs, a.Names, ports)
+}
+
+// Admission bounds the jobs a daemon accepts: MaxConcurrent running,
+// MaxWaiting waiting for a slot, Rate new jobs per second on average (0:
+// no rate limit) with Burst at once. Beyond them a job is refused with
+// RESOURCE_EXHAUSTED.
+type Admission struct {
+	MaxConcurrent int     `json:"maxConcurrent"`
+	MaxWaiting    int     `json:"maxWaiting"`
+	Rate          float64 `json:"rate"`
+	Burst         int     `json:"burst"`
+}
+
+// Limits are the bounds as internal/admission takes them.
+func (a Admission) Limits() admission.Limits {
+	return admission.Limits{MaxConcurrent: a.MaxConcurrent, MaxWaiting: a.MaxWaiting, Rate: a.Rate, Burst: a.Burst}
+}
+
+// OTLP is where traces go: Endpoint is host:port for OTLP/gRPC or an
+// http(s):// URL for OTLP/HTTP; when empty, the OTEL_EXPORTER_OTLP_*
+// variables decide (no tracing without them). Insecure sends them
+// without TLS.
+type OTLP struct {
+	Endpoint string `json:"endpoint"`
+	Insecure bool   `json:"insecure"`
+}
+
+// StaticProber is a prober the coordinator is told about: its name, its
+// namespace (its vantage point) and its gRPC address, HOST:PORT.
+type StaticProber struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Address   string `json:"address"`
+}
+
+// DefaultProber is the prober's configuration before a file or a flag
+// sets anything. Its name and namespace come from the environment (see
+// ProberFlags); its allow-list is empty, which validation refuses.
+func DefaultProber() Prober {
+	return Prober{
+		APIVersion: APIVersion,
+		Kind:       KindProber,
+		Server:     Server{Listen: "127.0.0.1:9443"},
+		Admission:  Admission{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20},
+		JobTimeout: Duration(30 * time.Second),
+	}
+}
+
+// DefaultCoordinator is the coordinator's configuration before a file or
+// a flag sets anything. It lists no prober, which validation refuses.
+func DefaultCoordinator() Coordinator {
+	return Coordinator{
+		APIVersion:    APIVersion,
+		Kind:          KindCoordinator,
+		Server:        Server{Listen: "127.0.0.1:9444"},
+		Concurrency:   16,
+		ProberTimeout: Duration(45 * time.Second),
+		KeepJobs:      100,
+		// A job holds up to Concurrency prober calls but does little work
+		// of its own, so the coordinator runs and queues more jobs at
+		// once than a prober.
+		Admission: Admission{MaxConcurrent: 8, MaxWaiting: 16, Rate: 10, Burst: 20},
+	}
+}
+
+// Duration is a time.Duration written in files as a Go duration string
+// ("30s", "1m30s"), never as a number of nanoseconds.
+type Duration time.Duration
+
+// String is the Go duration string.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"30s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\", got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// PortRange is a port ("443", or the number 443 in a file) or a range of
+// them ("8000-8999"), checked by internal/allowlist.
+type PortRange string
+
+// UnmarshalJSON reads a string or a whole number.
+func (p *PortRange) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*p = PortRange(s)
+		return nil
+	}
+	var n uint64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("want a port such as 443 or a range such as \"8000-8999\", got %s", b)
+	}
+	*p = PortRange(strconv.FormatUint(n, 10))
+	return nil
+}
