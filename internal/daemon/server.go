@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -87,7 +89,7 @@ func (s Server) Serve(ctx context.Context, svc Service, log *slog.Logger, name s
 		defer stopGateway()
 		addr, stopHTTP, err := restgw.Serve(s.HTTPListen, handler, s.TLS)
 		if err != nil {
-			return err
+			return listenError("--http-listen", s.HTTPListen, err)
 		}
 		defer stopHTTP()
 		log.Info("REST listening", "addr", addr.String())
@@ -102,8 +104,19 @@ func (s Server) Serve(ctx context.Context, svc Service, log *slog.Logger, name s
 	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
-		return err
+		return listenError("--listen", s.Listen, err)
 	}
 	log.Info(name+" listening", append([]any{"addr", ln.Addr().String(), "tls", s.TLS.Enabled()}, attrs...)...)
 	return serveGRPC(ctx, srv, ln, healthSrv, 10*time.Second)
+}
+
+// listenError names the flag whose address could not be listened on: a
+// daemon has up to three listeners, and bind's "address already in use"
+// does not say which of them to move.
+func listenError(flagName, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		_, port, _ := net.SplitHostPort(addr)
+		return fmt.Errorf("%s %s: port %s is in use by another process; stop it or choose another %s", flagName, addr, port, flagName)
+	}
+	return fmt.Errorf("%s %s: %w", flagName, addr, err)
 }
