@@ -480,3 +480,37 @@ func TestProbeReadsHostsFile(t *testing.T) {
 		}
 	}
 }
+
+// A flag error is one line on stderr: the error, then where the help is.
+// The help itself (dozens of lines) would bury the error.
+func TestFlagErrorPointsAtHelp(t *testing.T) {
+	for _, cmd := range commands() {
+		t.Run(cmd.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, cmd.name, "--bogus")
+			want := "dsprobe " + cmd.name + ": flag provided but not defined: -bogus (see dsprobe " + cmd.name + " --help)\n"
+			if code != ExitUsage || stderr != want || stdout != "" {
+				t.Errorf("got exit %d, stderr %q and stdout %q, want %d, %q and nothing", code, stderr, stdout, ExitUsage, want)
+			}
+		})
+	}
+}
+
+// An error about the arguments quotes the command's short usage line, not
+// its whole synopsis folded into one line.
+func TestUsageLineInErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe"}, "dsprobe probe: want exactly one TARGET, got 0 (usage: dsprobe probe [flags] TARGET; see dsprobe probe --help)\n"},
+		{[]string{"order"}, "dsprobe order: no addresses to order (usage: dsprobe order [flags] ADDR...; see dsprobe order --help)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, stderr, code := run(t, tt.args...)
+			if code != ExitUsage || stderr != tt.want {
+				t.Errorf("got exit %d and %q, want %d and %q", code, stderr, ExitUsage, tt.want)
+			}
+		})
+	}
+}

@@ -89,7 +89,7 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(positional) != 1 {
-		return usagef("want exactly one TARGET (usage: dsprobe probe %s)", probeSynopsis)
+		return argsErrorf(fs, "[flags] TARGET", "want exactly one TARGET, got %d", len(positional))
 	}
 	// The flags become the same API request a coordinator would send, and
 	// go through the same validation.
