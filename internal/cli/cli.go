@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dsprobe/dsprobe/internal/dial"
+	"github.com/dsprobe/dsprobe/internal/resolve"
 )
 
 // Exit codes.
@@ -29,7 +30,7 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// failedError means the command ran and found a failure: exit code 1.
+// errFailed means the command ran and found a failure: exit code 1.
 var errFailed = errors.New("a requested family or client failed")
 
 type command struct {
@@ -38,9 +39,18 @@ type command struct {
 	run     func(ctx context.Context, env *env, args []string) error
 }
 
-// env is what a command writes to.
+// env is what a command runs in: where it writes, and the system files a
+// local probe reads (tests point them elsewhere).
 type env struct {
 	stdout, stderr io.Writer
+	// resolvConf and hosts are the resolver configuration and the hosts
+	// file a probe without --dns-server resolves with.
+	resolvConf, hosts string
+}
+
+// newEnv is the environment of the dsprobe process: the system's files.
+func newEnv(stdout, stderr io.Writer) *env {
+	return &env{stdout: stdout, stderr: stderr, resolvConf: resolve.SystemResolvConf, hosts: resolve.SystemHosts}
 }
 
 func commands() []command {
@@ -56,17 +66,20 @@ func commands() []command {
 // Run runs the dsprobe command line with args (without the program name)
 // and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return runCommand(ctx, newEnv(stdout, stderr), args)
+}
+
+func runCommand(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		printUsage(stderr)
+		printUsage(e.stderr)
 		return ExitUsage
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
 		if len(args) > 1 {
-			return Run(ctx, []string{args[1], "--help"}, stdout, stderr)
+			return runCommand(ctx, e, []string{args[1], "--help"})
 		}
-		printUsage(stdout)
+		printUsage(e.stdout)
 		return ExitOK
 	}
 	for _, c := range commands() {
@@ -76,7 +89,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err := c.run(ctx, e, args[1:])
 		return exitCode(e, "dsprobe "+name, err)
 	}
-	fmt.Fprintf(stderr, "dsprobe: unknown command %q (run dsprobe help)\n", name)
+	fmt.Fprintf(e.stderr, "dsprobe: unknown command %q (run dsprobe help)\n", name)
 	return ExitUsage
 }
 

@@ -33,8 +33,9 @@ func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.probers, "prober", "only this `prober` (repeatable)")
 }
 
-// dial connects to the coordinator with TLS when any TLS flag or a token is
-// given, plaintext only on loopback or with --insecure.
+// dial connects to the coordinator with TLS when a TLS flag is given or the
+// address is off loopback; plaintext only on loopback or with --insecure. A
+// token is presented either way.
 func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
 	c.secure = c.auth.TLS.Enabled() || !c.auth.Insecure && authn.CheckPlaintext(c.address, false) != nil
 	opts, err := c.auth.DialOptions(c.secure)
