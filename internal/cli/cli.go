@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/dsprobe/dsprobe/internal/dial"
 	"github.com/dsprobe/dsprobe/internal/resolve"
 )
 
@@ -95,7 +94,6 @@ func runCommand(ctx context.Context, e *env, args []string) int {
 
 func exitCode(e *env, prefix string, err error) int {
 	var u usageError
-	var fault *dial.LocalFaultError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -106,14 +104,15 @@ func exitCode(e *env, prefix string, err error) int {
 	case errors.As(err, &u):
 		fmt.Fprintf(e.stderr, "%s: %v\n", prefix, oneLine(err))
 		return ExitUsage
-	case errors.As(err, &fault):
-		// This machine ran out of ports, descriptors or memory: no bug,
-		// and no verdict about the path either. The message says what
-		// ran out and what to do.
-		fmt.Fprintf(e.stderr, "%s: could not run the check: %v\n", prefix, oneLine(err))
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(e.stderr, "%s: could not run the check: interrupted\n", prefix)
 		return ExitInternal
 	default:
-		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", prefix, oneLine(err))
+		// dsprobe or its environment failed: the coordinator down or
+		// busy, or this machine out of ports, descriptors or memory
+		// (dial.LocalFaultError, which says what ran out and what to do;
+		// no verdict about the path either). Each error says which.
+		fmt.Fprintf(e.stderr, "%s: could not run the check: %v\n", prefix, oneLine(err))
 		return ExitInternal
 	}
 }
@@ -136,6 +135,7 @@ Commands:`)
 	fmt.Fprintln(w, `
 Every command accepts -o table|json. Run dsprobe COMMAND --help for its flags.
 Exit codes: 0 passed, 1 a family or client failed, 2 bad usage or input,
-3 dsprobe could not run the check (an internal error, or this machine out of
-local ports, file descriptors or memory).`)
+3 dsprobe could not run the check (the coordinator unreachable or busy, this
+machine out of local ports, file descriptors or memory, or interrupted; the
+message says which).`)
 }

@@ -53,9 +53,11 @@ coordinator's job and each prober; the trace ID is printed (in JSON on stderr,
 or as the job's traceId).
 
 Exit code 0 when every requested family passes, 1 when one fails, 2 for bad
-input (including a --dns-server that never answers), 3 when dsprobe could
-not run the check: an internal error, or this machine out of local ports,
-file descriptors or memory (the message says which, and what to do).
+input (including a --dns-server that never answers, or a --coordinator that
+is not one), 3 when dsprobe could not run the check: the coordinator
+unreachable, busy or failing the job, this machine out of local ports, file
+descriptors or memory, or the probe interrupted (the message says which, and
+what to do).
 
 Examples:
   dsprobe probe svc.example:80
