@@ -399,7 +399,8 @@ func TestProbeThroughCoordinator(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("got exit %d (%s), want 1: IPv6 fails at the listener", code, stderr)
 	}
-	for _, want := range []string{"prober-a", "team-a", "team-b", "team-c", "FAIL LAYER_LISTENER", "3 of 3 prober(s) answered"} {
+	for _, want := range []string{"prober-a", "team-a", "team-b", "team-c", "FAIL LAYER_LISTENER", "3 of 3 prober(s) answered",
+		"from prober prober-b:", "listens on IPv4 only", "rfc8305 (the prober's real race)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -434,8 +435,8 @@ func TestProbeWithUnreachableCollector(t *testing.T) {
 	defer mesh.Close()
 	// A closed loopback port as the collector.
 	stdout, stderr, code := run(t, "probe", "--otlp-endpoint", "127.0.0.1:1", "--dns-server", mesh.DNSServer, mesh.Targets[0].URL)
-	if code != ExitOK || !strings.Contains(stdout, "verdict") {
-		t.Errorf("got exit %d and %q, want the healthy target's verdicts and exit 0", code, stdout)
+	if code != ExitOK || !strings.Contains(stdout, "verdict") || !strings.Contains(stdout, "\nrfc8305 (the prober's real race) ") {
+		t.Errorf("got exit %d and %q, want the healthy target's verdicts, its race labelled as every table labels it, and exit 0", code, stdout)
 	}
 	if !strings.Contains(stderr, "warning: the traces were not delivered") || !strings.Contains(stdout, "\ntrace ") {
 		t.Errorf("got stderr %q and stdout %q, want a warning and the trace ID", stderr, stdout)

@@ -124,6 +124,11 @@ func millis(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
 }
 
+// fromMillis is an API *Ms value as a duration.
+func fromMillis(ms float64) time.Duration {
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
 // formatMs renders a duration for tables: "0ms", "2.5ms", "300ms", "127s".
 func formatMs(d time.Duration) string {
 	if d >= 10*time.Second && d%time.Second == 0 {

@@ -72,7 +72,7 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 			return err
 		}
 	} else {
-		writeJobTable(e.stdout, req.GetTarget(), run)
+		writeJob(e.stdout, req.GetTarget(), run)
 	}
 	if !run.Summary.GetPassed() {
 		return errFailed
