@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/dsprobe/dsprobe/internal/resolve"
@@ -45,11 +46,14 @@ type env struct {
 	// resolvConf and hosts are the resolver configuration and the hosts
 	// file a probe without --dns-server resolves with.
 	resolvConf, hosts string
+	// buildInfo reads the binary's build information (dsprobe version).
+	buildInfo func() (*debug.BuildInfo, bool)
 }
 
-// newEnv is the environment of the dsprobe process: the system's files.
+// newEnv is the environment of the dsprobe process: the system's files and
+// the binary's own build information.
 func newEnv(stdout, stderr io.Writer) *env {
-	return &env{stdout: stdout, stderr: stderr, resolvConf: resolve.SystemResolvConf, hosts: resolve.SystemHosts}
+	return &env{stdout: stdout, stderr: stderr, resolvConf: resolve.SystemResolvConf, hosts: resolve.SystemHosts, buildInfo: debug.ReadBuildInfo}
 }
 
 func commands() []command {
@@ -59,6 +63,7 @@ func commands() []command {
 		{"order", "sort addresses as RFC 6724 (or glibc, or a gai.conf) would", runOrder},
 		{"simulate", "predict a client profile's race over given per-address outcomes", runSimulate},
 		{"profiles", "list the built-in client profiles, their parameters and sources", runProfiles},
+		{"version", "print the version, VCS revision and Go version of this dsprobe", runVersion},
 	}
 }
 
@@ -74,6 +79,9 @@ func runCommand(ctx context.Context, e *env, args []string) int {
 		return ExitUsage
 	}
 	name := args[0]
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
 		if len(args) > 1 {
 			return runCommand(ctx, e, []string{args[1], "--help"})
