@@ -6,9 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
-	"github.com/dsprobe/dsprobe/internal/dial"
+	"github.com/dsprobe/dsprobe/internal/resolve"
 )
 
 // Exit codes.
@@ -29,7 +30,7 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// failedError means the command ran and found a failure: exit code 1.
+// errFailed means the command ran and found a failure: exit code 1.
 var errFailed = errors.New("a requested family or client failed")
 
 type command struct {
@@ -38,9 +39,21 @@ type command struct {
 	run     func(ctx context.Context, env *env, args []string) error
 }
 
-// env is what a command writes to.
+// env is what a command runs in: where it writes, and the system files a
+// local probe reads (tests point them elsewhere).
 type env struct {
 	stdout, stderr io.Writer
+	// resolvConf and hosts are the resolver configuration and the hosts
+	// file a probe without --dns-server resolves with.
+	resolvConf, hosts string
+	// buildInfo reads the binary's build information (dsprobe version).
+	buildInfo func() (*debug.BuildInfo, bool)
+}
+
+// newEnv is the environment of the dsprobe process: the system's files and
+// the binary's own build information.
+func newEnv(stdout, stderr io.Writer) *env {
+	return &env{stdout: stdout, stderr: stderr, resolvConf: resolve.SystemResolvConf, hosts: resolve.SystemHosts, buildInfo: debug.ReadBuildInfo}
 }
 
 func commands() []command {
@@ -50,23 +63,30 @@ func commands() []command {
 		{"order", "sort addresses as RFC 6724 (or glibc, or a gai.conf) would", runOrder},
 		{"simulate", "predict a client profile's race over given per-address outcomes", runSimulate},
 		{"profiles", "list the built-in client profiles, their parameters and sources", runProfiles},
+		{"version", "print the version, VCS revision and Go version of this dsprobe", runVersion},
 	}
 }
 
 // Run runs the dsprobe command line with args (without the program name)
 // and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return runCommand(ctx, newEnv(stdout, stderr), args)
+}
+
+func runCommand(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		printUsage(stderr)
+		printUsage(e.stderr)
 		return ExitUsage
 	}
 	name := args[0]
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
 		if len(args) > 1 {
-			return Run(ctx, []string{args[1], "--help"}, stdout, stderr)
+			return runCommand(ctx, e, []string{args[1], "--help"})
 		}
-		printUsage(stdout)
+		printUsage(e.stdout)
 		return ExitOK
 	}
 	for _, c := range commands() {
@@ -76,13 +96,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err := c.run(ctx, e, args[1:])
 		return exitCode(e, "dsprobe "+name, err)
 	}
-	fmt.Fprintf(stderr, "dsprobe: unknown command %q (run dsprobe help)\n", name)
+	fmt.Fprintf(e.stderr, "dsprobe: unknown command %q (run dsprobe help)\n", name)
 	return ExitUsage
 }
 
 func exitCode(e *env, prefix string, err error) int {
 	var u usageError
-	var fault *dial.LocalFaultError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -93,14 +112,15 @@ func exitCode(e *env, prefix string, err error) int {
 	case errors.As(err, &u):
 		fmt.Fprintf(e.stderr, "%s: %v\n", prefix, oneLine(err))
 		return ExitUsage
-	case errors.As(err, &fault):
-		// This machine ran out of ports, descriptors or memory: no bug,
-		// and no verdict about the path either. The message says what
-		// ran out and what to do.
-		fmt.Fprintf(e.stderr, "%s: could not run the check: %v\n", prefix, oneLine(err))
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(e.stderr, "%s: could not run the check: interrupted\n", prefix)
 		return ExitInternal
 	default:
-		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", prefix, oneLine(err))
+		// dsprobe or its environment failed: the coordinator down or
+		// busy, or this machine out of ports, descriptors or memory
+		// (dial.LocalFaultError, which says what ran out and what to do;
+		// no verdict about the path either). Each error says which.
+		fmt.Fprintf(e.stderr, "%s: could not run the check: %v\n", prefix, oneLine(err))
 		return ExitInternal
 	}
 }
@@ -123,6 +143,7 @@ Commands:`)
 	fmt.Fprintln(w, `
 Every command accepts -o table|json. Run dsprobe COMMAND --help for its flags.
 Exit codes: 0 passed, 1 a family or client failed, 2 bad usage or input,
-3 dsprobe could not run the check (an internal error, or this machine out of
-local ports, file descriptors or memory).`)
+3 dsprobe could not run the check (the coordinator unreachable or busy, this
+machine out of local ports, file descriptors or memory, or interrupted; the
+message says which).`)
 }

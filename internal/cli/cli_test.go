@@ -19,8 +19,17 @@ import (
 
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runIn(t, func(*env) {}, args...)
+}
+
+// runIn runs dsprobe in an environment that adjust changed (files read in
+// place of the system's).
+func runIn(t *testing.T, adjust func(*env), args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code = Run(context.Background(), args, &out, &errOut)
+	e := newEnv(&out, &errOut)
+	adjust(e)
+	code = runCommand(context.Background(), e, args)
 	return out.String(), errOut.String(), code
 }
 
@@ -318,15 +327,25 @@ func TestProbeBadInput(t *testing.T) {
 		{"endless --ca file", []string{"probe", "--ca", "/dev/zero", "https://192.0.2.1/"}, "", "/dev/zero is larger than 1 MiB"},
 		{"endless resolv.conf", []string{"probe", "svc.example:80"}, "/dev/zero", "/dev/zero is larger than 1 MiB"},
 		{"bad --otlp-endpoint", []string{"probe", "--otlp-endpoint", "collector", "192.0.2.1:80"}, "", `--otlp-endpoint "collector": want host:port`},
+		// dualstack.ParseFamily's names, so "inet" is IPv4 here as everywhere.
+		{"--family inet is IPv4", []string{"probe", "--family", "inet", "[2001:db8::1]:80"}, "", "no ipv4 address"},
+		// The API counts whole milliseconds: below 1 ms a budget would be
+		// rounded to "unset" or up to 1 ms, neither what was asked. (A
+		// closed loopback port as the target, in case the probe ran.)
+		{"sub-millisecond --timeout", []string{"probe", "--timeout", "1ns", "127.0.0.1:1"}, "", "--timeout 1ns: want at least 1ms"},
+		{"zero --attempt-timeout", []string{"probe", "--attempt-timeout", "0s", "127.0.0.1:1"}, "", "--attempt-timeout 0s: want at least 1ms"},
+		{"sub-millisecond --max-connect-time", []string{"probe", "--max-connect-time", "500us", "127.0.0.1:1"}, "", "--max-connect-time 500µs: want at least 1ms"},
+		{"--timeout beyond the API", []string{"probe", "--timeout", "2000h", "127.0.0.1:1"}, "", "--timeout 2000h0m0s: want at most"},
+		{"negative --max-status", []string{"probe", "--max-status", "-5", "127.0.0.1:1"}, "", "--max-status -5: want an HTTP status from 100 to 599"},
+		{"flag and request problems at once", []string{"probe", "--timeout", "0s", "--profile", "lynx", "127.0.0.1:1"}, "", `--timeout 0s: want at least 1ms (the API counts whole milliseconds); invalid probe request: profile: unknown profile "lynx"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.conf != "" {
-				old := resolvConfPath
-				resolvConfPath = tt.conf
-				t.Cleanup(func() { resolvConfPath = old })
-			}
-			_, stderr, code := run(t, tt.args...)
+			_, stderr, code := runIn(t, func(e *env) {
+				if tt.conf != "" {
+					e.resolvConf = tt.conf
+				}
+			}, tt.args...)
 			if code != ExitUsage {
 				t.Fatalf("got exit %d, want %d (stderr %q)", code, ExitUsage, stderr)
 			}
@@ -380,7 +399,8 @@ func TestProbeThroughCoordinator(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("got exit %d (%s), want 1: IPv6 fails at the listener", code, stderr)
 	}
-	for _, want := range []string{"prober-a", "team-a", "team-b", "team-c", "FAIL LAYER_LISTENER", "3 of 3 prober(s) answered"} {
+	for _, want := range []string{"prober-a", "team-a", "team-b", "team-c", "FAIL LAYER_LISTENER", "3 of 3 prober(s) answered",
+		"from prober prober-b:", "listens on IPv4 only", "rfc8305 (the prober's real race)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -415,8 +435,8 @@ func TestProbeWithUnreachableCollector(t *testing.T) {
 	defer mesh.Close()
 	// A closed loopback port as the collector.
 	stdout, stderr, code := run(t, "probe", "--otlp-endpoint", "127.0.0.1:1", "--dns-server", mesh.DNSServer, mesh.Targets[0].URL)
-	if code != ExitOK || !strings.Contains(stdout, "verdict") {
-		t.Errorf("got exit %d and %q, want the healthy target's verdicts and exit 0", code, stdout)
+	if code != ExitOK || !strings.Contains(stdout, "verdict") || !strings.Contains(stdout, "\nrfc8305 (the prober's real race) ") {
+		t.Errorf("got exit %d and %q, want the healthy target's verdicts, its race labelled as every table labels it, and exit 0", code, stdout)
 	}
 	if !strings.Contains(stderr, "warning: the traces were not delivered") || !strings.Contains(stdout, "\ntrace ") {
 		t.Errorf("got stderr %q and stdout %q, want a warning and the trace ID", stderr, stdout)
@@ -443,12 +463,9 @@ func TestProbeReadsHostsFile(t *testing.T) {
 	if err := os.WriteFile(hosts, []byte("127.0.0.1 app.hosts.test\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	oldConf, oldHosts := resolvConfPath, hostsPath
-	resolvConfPath, hostsPath = conf, hosts
-	t.Cleanup(func() { resolvConfPath, hostsPath = oldConf, oldHosts })
-
 	port := ln.Addr().(*net.TCPAddr).Port
-	stdout, stderr, code := run(t, "probe", "-o", "json", fmt.Sprintf("http://app.hosts.test:%d/", port))
+	stdout, stderr, code := runIn(t, func(e *env) { e.resolvConf, e.hosts = conf, hosts },
+		"probe", "-o", "json", fmt.Sprintf("http://app.hosts.test:%d/", port))
 	if code != ExitFailed {
 		t.Fatalf("got exit %d (%s), want 1: the file gives no IPv6 address", code, stderr)
 	}
@@ -478,5 +495,39 @@ func TestProbeReadsHostsFile(t *testing.T) {
 				t.Errorf("IPv6: got %+v, want LAYER_DNS explaining the hosts file", f)
 			}
 		}
+	}
+}
+
+// A flag error is one line on stderr: the error, then where the help is.
+// The help itself (dozens of lines) would bury the error.
+func TestFlagErrorPointsAtHelp(t *testing.T) {
+	for _, cmd := range commands() {
+		t.Run(cmd.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, cmd.name, "--bogus")
+			want := "dsprobe " + cmd.name + ": flag provided but not defined: -bogus (see dsprobe " + cmd.name + " --help)\n"
+			if code != ExitUsage || stderr != want || stdout != "" {
+				t.Errorf("got exit %d, stderr %q and stdout %q, want %d, %q and nothing", code, stderr, stdout, ExitUsage, want)
+			}
+		})
+	}
+}
+
+// An error about the arguments quotes the command's short usage line, not
+// its whole synopsis folded into one line.
+func TestUsageLineInErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe"}, "dsprobe probe: want exactly one TARGET, got 0 (usage: dsprobe probe [flags] TARGET; see dsprobe probe --help)\n"},
+		{[]string{"order"}, "dsprobe order: no addresses to order (usage: dsprobe order [flags] ADDR...; see dsprobe order --help)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, stderr, code := run(t, tt.args...)
+			if code != ExitUsage || stderr != tt.want {
+				t.Errorf("got exit %d and %q, want %d and %q", code, stderr, ExitUsage, tt.want)
+			}
+		})
 	}
 }

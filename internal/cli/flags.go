@@ -11,7 +11,7 @@ import (
 )
 
 // newFlagSet returns a flag set that reports errors instead of exiting and
-// prints its help to w.
+// prints its help to w when asked (-h, --help).
 func newFlagSet(name, synopsis, description string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors come back as values and are printed once
@@ -25,15 +25,21 @@ func newFlagSet(name, synopsis, description string, w io.Writer) *flag.FlagSet {
 }
 
 // parseInterspersed parses flags that may come before, between or after the
-// positional arguments, and returns the positional ones.
+// positional arguments, and returns the positional ones. A bad flag is a
+// usage error that points at --help; the help itself is printed only when
+// asked for, since dozens of lines of it would bury the error.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	help := fs.Usage
+	fs.Usage = func() {} // flag calls Usage on every error, not only for -h
+	defer func() { fs.Usage = help }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, flag.ErrHelp // Parse has printed the usage
+				help()
+				return nil, flag.ErrHelp
 			}
-			return nil, usageError{err}
+			return nil, usageError{fmt.Errorf("%w (see dsprobe %s --help)", err, fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -45,6 +51,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// argsErrorf is a usage error about the positional arguments: the problem,
+// then the command's short usage line (usage, e.g. "[flags] TARGET") and
+// where its help is.
+func argsErrorf(fs *flag.FlagSet, usage, format string, args ...any) error {
+	return usagef("%s (usage: dsprobe %s %s; see dsprobe %s --help)", fmt.Sprintf(format, args...), fs.Name(), usage, fs.Name())
 }
 
 // outputFormat is the -o flag.
@@ -109,6 +122,11 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // millis renders a duration as milliseconds, the unit of every *Ms JSON key.
 func millis(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
+}
+
+// fromMillis is an API *Ms value as a duration.
+func fromMillis(ms float64) time.Duration {
+	return time.Duration(ms * float64(time.Millisecond))
 }
 
 // formatMs renders a duration for tables: "0ms", "2.5ms", "300ms", "127s".

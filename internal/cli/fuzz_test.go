@@ -8,8 +8,8 @@ import (
 )
 
 // dsprobe simulate and dsprobe order with any arguments end in a verdict
-// (0 or 1) or a usage error (2) with a message; never an internal error
-// (3) or a panic. Both commands are pure: no network, so any input is safe.
+// (0 or 1) or a usage error (2) with a message; never "could not run the
+// check" (3) or a panic. Both commands are pure: no network, so any input is safe.
 func FuzzSimulateAndOrder(f *testing.F) {
 	for _, s := range []string{
 		"2001:db8::1=timeout", "192.0.2.1=connected:2ms", "fd00::1=refused:1h", "10.0.0.1=connected:-1s",

@@ -25,7 +25,8 @@ func writeProto(w io.Writer, m proto.Message) error {
 	return err
 }
 
-// writeJSON writes the outputs that have no API message (order, profiles).
+// writeJSON writes the outputs that have no API message (order, profiles,
+// version).
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

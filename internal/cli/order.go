@@ -45,7 +45,7 @@ func runOrder(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(positional) == 0 {
-		return usagef("no addresses to order (usage: dsprobe order %s)", orderSynopsis)
+		return argsErrorf(fs, "[flags] ADDR...", "no addresses to order")
 	}
 	var dsts []netip.Addr
 	for _, s := range positional {

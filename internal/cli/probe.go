@@ -4,19 +4,23 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/term"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -49,131 +53,185 @@ coordinator's job and each prober; the trace ID is printed (in JSON on stderr,
 or as the job's traceId).
 
 Exit code 0 when every requested family passes, 1 when one fails, 2 for bad
-input (including a --dns-server that never answers), 3 when dsprobe could
-not run the check: an internal error, or this machine out of local ports,
-file descriptors or memory (the message says which, and what to do).
+input (including a --dns-server that never answers, or a --coordinator that
+is not one), 3 when dsprobe could not run the check: the coordinator
+unreachable, busy or failing the job, this machine out of local ports, file
+descriptors or memory, or the probe interrupted (the message says which, and
+what to do).
 
 Examples:
   dsprobe probe svc.example:80
   dsprobe probe --dns-server [2001:db8::53]:53 --family ipv6 https://svc.example/healthz
   dsprobe probe -o json [2001:db8::1]:443`
 
-// resolvConfPath and hostsPath are the system resolver configuration and
-// hosts file; tests point them elsewhere.
-var (
-	resolvConfPath = resolve.SystemResolvConf
-	hostsPath      = resolve.SystemHosts
-)
+// probeFlags are the flags of dsprobe probe.
+type probeFlags struct {
+	out                                 *outputFormat
+	dnsServers, profiles                stringList
+	family, check                       string
+	timeout, attemptTimeout, maxConnect time.Duration
+	maxStatus                           int
+	insecureSkipVerify                  bool
+	caFile                              string
+	grpcService                         string
+	remote                              coordinatorFlags
+	otlp                                otlpFlags
+}
+
+func (p *probeFlags) register(fs *flag.FlagSet) {
+	p.out = addOutputFlag(fs)
+	fs.Var(&p.dnsServers, "dns-server", "DNS server `ADDR` (IPv4 or [IPv6], optional :port; repeatable); default: /etc/resolv.conf")
+	fs.StringVar(&p.family, "family", "both", "families to probe: ipv4, ipv6 or both")
+	fs.StringVar(&p.check, "check", "", "application check: tcp, http, https or grpc (default: from the URL scheme, else tcp)")
+	fs.Var(&p.profiles, "profile", "profile `NAME[,KEY=VALUE...]` of the prober's own race (first) or an extra prediction (repeatable)")
+	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "budget of the whole probe: a query or connect still unanswered when it ends is judged as a timeout")
+	fs.DurationVar(&p.attemptTimeout, "attempt-timeout", probe.DefaultAttemptTimeout, "budget of each connect and check (a silent drop costs this long)")
+	fs.DurationVar(&p.maxConnect, "max-connect-time", probe.DefaultMaxConnectTime, "a predicted client slower than this fails with LAYER_CLIENT")
+	fs.BoolVar(&p.insecureSkipVerify, "insecure-skip-verify", false, "https: do not verify the server certificate")
+	fs.StringVar(&p.caFile, "ca", "", "https: verify the server certificate with the CA certificates in this PEM `file`")
+	fs.IntVar(&p.maxStatus, "max-status", 399, "http(s): the highest HTTP status that passes")
+	fs.StringVar(&p.grpcService, "grpc-service", "", "grpc: the service name for grpc.health.v1 Check (default: the whole server)")
+	p.remote.register(fs)
+	p.otlp.register(fs)
+}
 
 func runProbe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("probe", probeSynopsis, probeHelp, e.stdout)
-	out := addOutputFlag(fs)
-	var dnsServers, profiles stringList
-	fs.Var(&dnsServers, "dns-server", "DNS server `ADDR` (IPv4 or [IPv6], optional :port; repeatable); default: /etc/resolv.conf")
-	familyFlag := fs.String("family", "both", "families to probe: ipv4, ipv6 or both")
-	checkFlag := fs.String("check", "", "application check: tcp, http, https or grpc (default: from the URL scheme, else tcp)")
-	fs.Var(&profiles, "profile", "profile `NAME[,KEY=VALUE...]` of the prober's own race (first) or an extra prediction (repeatable)")
-	timeout := fs.Duration("timeout", 30*time.Second, "budget of the whole probe: a query or connect still unanswered when it ends is judged as a timeout")
-	attemptTimeout := fs.Duration("attempt-timeout", probe.DefaultAttemptTimeout, "budget of each connect and check (a silent drop costs this long)")
-	maxConnect := fs.Duration("max-connect-time", probe.DefaultMaxConnectTime, "a predicted client slower than this fails with LAYER_CLIENT")
-	insecure := fs.Bool("insecure-skip-verify", false, "https: do not verify the server certificate")
-	caFile := fs.String("ca", "", "https: verify the server certificate with the CA certificates in this PEM `file`")
-	maxStatus := fs.Int("max-status", 399, "http(s): the highest HTTP status that passes")
-	grpcService := fs.String("grpc-service", "", "grpc: the service name for grpc.health.v1 Check (default: the whole server)")
-	var remote coordinatorFlags
-	remote.register(fs)
-	var otlp otlpFlags
-	otlp.register(fs)
+	var flags probeFlags
+	flags.register(fs)
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(positional) != 1 {
-		return usagef("want exactly one TARGET (usage: dsprobe probe %s)", probeSynopsis)
+		return argsErrorf(fs, "[flags] TARGET", "want exactly one TARGET, got %d", len(positional))
 	}
-	// The flags become the same API request a coordinator would send, and
-	// go through the same validation.
-	apiReq := &dsprobev1.ProbeRequest{
-		Target:             positional[0],
-		Profiles:           profiles,
-		DnsServers:         dnsServers,
-		TimeoutMs:          durationMs(*timeout),
-		AttemptTimeoutMs:   durationMs(*attemptTimeout),
-		MaxConnectTimeMs:   durationMs(*maxConnect),
-		MaxHttpStatus:      uint32(max(*maxStatus, 0)),
-		InsecureSkipVerify: *insecure,
-		GrpcService:        *grpcService,
-	}
-	var errs []error
-	switch *familyFlag {
-	case "both":
-	case "ipv4", "4":
-		apiReq.Families = []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV4}
-	case "ipv6", "6":
-		apiReq.Families = []dsprobev1.Family{dsprobev1.Family_FAMILY_IPV6}
-	default:
-		errs = append(errs, fmt.Errorf("--family %q: want ipv4, ipv6 or both", *familyFlag))
-	}
-	if *checkFlag != "" {
-		kind, err := appcheck.ParseKind(*checkFlag)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--check: %w", err))
-		}
-		apiReq.Check = apiconv.CheckOf(kind)
-	}
-	if *timeout <= 0 || *attemptTimeout <= 0 || *maxConnect <= 0 {
-		errs = append(errs, errors.New("--timeout, --attempt-timeout and --max-connect-time must be positive"))
-	}
-	var rootCAs *x509.CertPool
-	if *caFile != "" {
-		rootCAs, err = authn.LoadCAPool(*caFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--ca: %w", err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return usageError{err}
-	}
-	var req probe.Request
-	if remote.address != "" {
-		if *caFile != "" {
-			return usagef("--ca verifies certificates in a local probe; with --coordinator the probers verify with their own trust")
-		}
-		// Validate here too, so bad input is exit 2 before any network.
-		if _, err := apiconv.ProbeRequest(apiReq, apiconv.Elsewhere); err != nil {
-			return usageError{err}
-		}
-	} else if req, err = apiconv.ProbeRequest(apiReq, apiconv.Defaults{ResolvConf: resolvConfPath, Hosts: hostsPath}); err != nil {
-		return usageError{err}
+	apiReq, req, err := flags.request(e, positional[0])
+	if err != nil {
+		return err
 	}
 
-	_, shutdown, err := otlp.setup(ctx, e.stderr)
+	_, shutdown, err := flags.otlp.setup(ctx, e.stderr)
 	if err != nil {
 		return err
 	}
 	defer shutdown()
 	ctx, span := startSpan(ctx, "dsprobe probe "+apiReq.GetTarget())
 	defer span.End()
-	if remote.address != "" {
-		return remote.run(ctx, e, apiReq, *out)
+	if flags.remote.address != "" {
+		return flags.remote.run(ctx, e, apiReq, *flags.out)
+	}
+	return flags.runLocal(ctx, e, apiReq, req, span)
+}
+
+// request turns the flags into the API request a coordinator would send,
+// validated as a coordinator validates it, and, for a local probe, into the
+// engine's request. Every problem, of the flags and of the request, is
+// reported at once as bad input.
+func (p *probeFlags) request(e *env, target string) (*dsprobev1.ProbeRequest, probe.Request, error) {
+	var problems []error
+	millis := func(name string, d time.Duration) uint32 {
+		ms, err := apiMillis(name, d)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		return ms
+	}
+	apiReq := &dsprobev1.ProbeRequest{
+		Target:             target,
+		Profiles:           p.profiles,
+		DnsServers:         p.dnsServers,
+		InsecureSkipVerify: p.insecureSkipVerify,
+		GrpcService:        p.grpcService,
+	}
+	if p.family != "both" {
+		f, err := dualstack.ParseFamily(p.family)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--family %q: want ipv4, ipv6 or both", p.family))
+		} else {
+			// The API's enum numbers are the engine's; internal/apicontract
+			// pins that.
+			apiReq.Families = []dsprobev1.Family{dsprobev1.Family(f)}
+		}
+	}
+	if p.check != "" {
+		kind, err := appcheck.ParseKind(p.check)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--check: %w", err))
+		}
+		apiReq.Check = apiconv.CheckOf(kind)
+	}
+	apiReq.TimeoutMs = millis("timeout", p.timeout)
+	apiReq.AttemptTimeoutMs = millis("attempt-timeout", p.attemptTimeout)
+	apiReq.MaxConnectTimeMs = millis("max-connect-time", p.maxConnect)
+	// 0 would mean "the default" to the API, and the check compares
+	// statuses, so only a status can stand here.
+	if p.maxStatus < 100 || p.maxStatus > 599 {
+		problems = append(problems, fmt.Errorf("--max-status %d: want an HTTP status from 100 to 599", p.maxStatus))
+	}
+	apiReq.MaxHttpStatus = uint32(max(p.maxStatus, 0))
+	var rootCAs *x509.CertPool
+	switch {
+	case p.caFile != "" && p.remote.address != "":
+		problems = append(problems, errors.New("--ca verifies certificates in a local probe; with --coordinator the probers verify with their own trust"))
+	case p.caFile != "":
+		var err error
+		if rootCAs, err = authn.LoadCAPool(p.caFile); err != nil {
+			problems = append(problems, fmt.Errorf("--ca: %w", err))
+		}
+	}
+
+	// A request sent to a coordinator is validated here too, so bad input
+	// is exit 2 before any network; the probers resolve with their own
+	// configuration, so this machine's must not matter.
+	defaults := apiconv.Elsewhere
+	if p.remote.address == "" {
+		defaults = apiconv.Defaults{ResolvConf: e.resolvConf, Hosts: e.hosts}
+	}
+	req, err := apiconv.ProbeRequest(apiReq, defaults)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, probe.Request{}, usageError{errors.Join(problems...)}
 	}
 	req.Check.RootCAs = rootCAs
-	if isTerminal(e.stderr) && *out == "table" {
+	return apiReq, req, nil
+}
+
+// apiMillis is a duration flag in the API's whole milliseconds. The API
+// cannot carry a budget under 1 ms (0 means "the default") or over
+// MaxUint32 ms, so either is bad input, named by its flag.
+func apiMillis(name string, d time.Duration) (uint32, error) {
+	const most = math.MaxUint32 * time.Millisecond
+	switch {
+	case d < time.Millisecond:
+		return 0, fmt.Errorf("--%s %s: want at least 1ms (the API counts whole milliseconds)", name, d)
+	case d > most:
+		return 0, fmt.Errorf("--%s %s: want at most %s", name, d, most)
+	}
+	return uint32(d.Milliseconds()), nil
+}
+
+// runLocal runs the probe in this process and writes its result.
+func (p *probeFlags) runLocal(ctx context.Context, e *env, apiReq *dsprobev1.ProbeRequest, req probe.Request, span trace.Span) error {
+	if isTerminal(e.stderr) && *p.out == "table" {
 		req.Progress = func(stage string) { fmt.Fprintf(e.stderr, "\r\033[K%s ...", stage) }
 		defer fmt.Fprint(e.stderr, "\r\033[K")
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, apiconv.Timeout(apiReq, *timeout))
+	// The budget the API carries (whole milliseconds), as a prober would
+	// run it.
+	ctx, cancel := context.WithTimeout(ctx, apiconv.Timeout(apiReq, p.timeout))
 	defer cancel()
 	res, err := probe.Run(ctx, req)
 	if err != nil {
 		return err
 	}
-	if len(dnsServers) > 0 && noDNSAnswer(&res) {
-		return usagef("DNS server %s did not answer any query (%s): check --dns-server", strings.Join(dnsServers, ", "), dnsFailure(&res))
+	if len(p.dnsServers) > 0 && noDNSAnswer(&res) {
+		return usagef("DNS server %s did not answer any query (%s): check --dns-server", strings.Join(p.dnsServers, ", "), dnsFailure(&res))
 	}
 	telemetry.RecordProbe(ctx, otel.Tracer(tracerName), &res)
-	if *out == "json" {
+	if *p.out == "json" {
 		if err := writeProto(e.stdout, apiconv.ProbeResult(&res)); err != nil {
 			return err
 		}
@@ -213,15 +271,6 @@ func dnsFailure(res *probe.Result) string {
 		}
 	}
 	return "no answer"
-}
-
-// durationMs is a flag's duration in the API's whole milliseconds (at least
-// 1 for a positive duration, so a sub-millisecond budget is not "unset").
-func durationMs(d time.Duration) uint32 {
-	if d <= 0 {
-		return 0
-	}
-	return uint32(max(d.Milliseconds(), 1))
 }
 
 func isTerminal(w io.Writer) bool {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/probe"
@@ -101,23 +103,38 @@ func writeProbeTable(w io.Writer, r *probe.Result) {
 	}
 	fmt.Fprintf(w, "listener: %s\n\n", r.Listener.Reason)
 
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row(tw, "CLIENT", "ENDS ON", "TIME TO CONNECT", "FALLBACK DELAY", "VERDICT")
-	predictionRow(tw, r.HappyEyeballs, " (this prober, real race)")
-	for _, c := range r.Clients {
-		predictionRow(tw, c, "")
+	clients := make([]*dsprobev1.ClientPrediction, len(r.Clients))
+	for i, c := range r.Clients {
+		clients[i] = apiconv.ClientPrediction(c)
+	}
+	writePredictions(w, "", apiconv.ClientPrediction(r.HappyEyeballs), clients)
+}
+
+// writePredictions prints the prober's own race and the given clients'
+// predictions as one table, every line indented by indent.
+func writePredictions(w io.Writer, indent string, race *dsprobev1.ClientPrediction, clients []*dsprobev1.ClientPrediction) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row(tw, indent+"CLIENT", "ENDS ON", "TIME TO CONNECT", "FALLBACK DELAY", "VERDICT")
+	// The one label of the race the prober ran for real, in every table,
+	// as against the clients predicted from what it measured.
+	predictionRow(tw, indent, race, " (the prober's real race)")
+	for _, c := range clients {
+		predictionRow(tw, indent, c, "")
 	}
 	tw.Flush()
 }
 
-func predictionRow(tw *tabwriter.Writer, p probe.Prediction, note string) {
-	ends := p.Family.Label()
-	took := formatMs(p.TimeToConnect)
-	if p.Family == dualstack.FamilyUnspecified {
-		ends = "no connection (" + p.Outcome.String() + ")"
+func predictionRow(tw *tabwriter.Writer, indent string, p *dsprobev1.ClientPrediction, note string) {
+	// The API's enums are numbered as the engine's (internal/apicontract
+	// pins it), so they read as the engine's short names.
+	family := dualstack.Family(p.GetFamily())
+	ends := family.Label()
+	took := formatMs(fromMillis(p.GetTimeToConnectMs()))
+	if family == dualstack.FamilyUnspecified {
+		ends = "no connection (" + dualstack.Outcome(p.GetOutcome()).String() + ")"
 		took = "gave up after " + took
 	}
-	row(tw, p.Profile+note, ends, took, formatMs(p.FallbackDelay), p.FailingLayer.String())
+	row(tw, indent+p.GetProfile()+note, ends, took, formatMs(fromMillis(p.GetFallbackDelayMs())), p.GetFailingLayer().String())
 }
 
 func row(tw *tabwriter.Writer, fields ...string) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -33,8 +34,9 @@ func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.probers, "prober", "only this `prober` (repeatable)")
 }
 
-// dial connects to the coordinator with TLS when any TLS flag or a token is
-// given, plaintext only on loopback or with --insecure.
+// dial connects to the coordinator with TLS when a TLS flag is given or the
+// address is off loopback; plaintext only on loopback or with --insecure. A
+// token is presented either way.
 func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
 	c.secure = c.auth.TLS.Enabled() || !c.auth.Insecure && authn.CheckPlaintext(c.address, false) != nil
 	opts, err := c.auth.DialOptions(c.secure)
@@ -59,33 +61,52 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 	client := dsprobev1.NewCoordinatorClient(conn)
 	run, err := coordinator.RunJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
 	if err != nil {
-		st := status.Convert(err)
-		err := fmt.Errorf("coordinator %s: %s: %s", c.address, st.Code(), st.Message())
-		switch {
-		case st.Code() == codes.InvalidArgument, st.Code() == codes.FailedPrecondition,
-			st.Code() == codes.PermissionDenied, st.Code() == codes.Unauthenticated:
-			// The request (or the caller's credentials) is what is wrong.
-			return usageError{err}
-		case st.Code() == codes.Unavailable && c.secure && handshakeRefused(st.Message()):
-			return usageError{fmt.Errorf("coordinator %s refused the TLS handshake (%s): it requires a client certificate signed by its CA (--tls-cert, --tls-key); check --tls-ca and --tls-server-name too", c.address, st.Message())}
-		}
-		return err
+		return c.callError(ctx, err)
 	}
 	if out == "json" {
 		job, err := client.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: run.ID})
 		if err != nil {
-			return fmt.Errorf("coordinator %s: fetching job %s: %w", c.address, run.ID, err)
+			return fmt.Errorf("fetching job %s: %w", run.ID, c.callError(ctx, err))
 		}
 		if err := writeProto(e.stdout, job.GetJob()); err != nil {
 			return err
 		}
 	} else {
-		writeJobTable(e.stdout, req.GetTarget(), run)
+		writeJob(e.stdout, req.GetTarget(), run)
 	}
 	if !run.Summary.GetPassed() {
 		return errFailed
 	}
 	return nil
+}
+
+// callError says in the user's terms why a call to the coordinator failed.
+// What the request or the caller's credentials got wrong, or an address
+// that is no coordinator, is bad input (exit 2); a coordinator down, busy
+// or failing the job means the check could not run (exit 3).
+func (c *coordinatorFlags) callError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted: the user went away, not the coordinator
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("the coordinator at %s: %w", c.address, err)
+	}
+	detail := rpccode.Code(st.Code()).String() + ": " + st.Message()
+	switch st.Code() {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated:
+		return usagef("coordinator %s: %s", c.address, detail)
+	case codes.Unimplemented:
+		return usagef("--coordinator %s is not a coordinator (%s); is it a prober's address?", c.address, detail)
+	case codes.Unavailable:
+		if c.secure && handshakeRefused(st.Message()) {
+			return usagef("coordinator %s refused the TLS handshake (%s): it requires a client certificate signed by its CA (--tls-cert, --tls-key); check --tls-ca and --tls-server-name too", c.address, st.Message())
+		}
+		return fmt.Errorf("the coordinator at %s is unreachable (%s); check --coordinator and that it runs", c.address, detail)
+	case codes.ResourceExhausted:
+		return fmt.Errorf("the coordinator at %s is busy (%s); try again later", c.address, detail)
+	}
+	return fmt.Errorf("the coordinator at %s failed the job (%s)", c.address, detail)
 }
 
 // handshakeRefused recognises a TLS handshake the server aborted. With TLS

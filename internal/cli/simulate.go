@@ -59,7 +59,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(positional) > 0 {
-		return usagef("unexpected argument %q (addresses go in --attempt)", positional[0])
+		return argsErrorf(fs, "--profile NAME --attempt ADDR=OUTCOME[:DUR]... [flags]", "unexpected argument %q (addresses go in --attempt)", positional[0])
 	}
 	if *profile == "" {
 		return usagef("--profile is required (one of: %s)", strings.Join(he.ProfileNames(), ", "))

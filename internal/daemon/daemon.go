@@ -140,7 +140,7 @@ func serveGRPC(ctx context.Context, srv *grpc.Server, ln net.Listener, healthSrv
 func serveMetrics(addr string, reg *prometheus.Registry) (net.Addr, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("metrics listener: %w", err)
+		return nil, nil, listenError("--metrics-listen", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

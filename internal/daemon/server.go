@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -56,7 +59,7 @@ func Serve(ctx context.Context, s config.Server, svc Service, log *slog.Logger, 
 		defer stopGateway()
 		addr, stopHTTP, err := restgw.Serve(s.HTTPListen, handler, tlsFiles)
 		if err != nil {
-			return err
+			return listenError("--http-listen", s.HTTPListen, err)
 		}
 		defer stopHTTP()
 		log.Info("REST listening", "addr", addr.String())
@@ -71,8 +74,19 @@ func Serve(ctx context.Context, s config.Server, svc Service, log *slog.Logger, 
 	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
-		return err
+		return listenError("--listen", s.Listen, err)
 	}
 	log.Info(name+" listening", append([]any{"addr", ln.Addr().String(), "tls", tlsFiles.Enabled()}, attrs...)...)
 	return serveGRPC(ctx, srv, ln, healthSrv, 10*time.Second)
+}
+
+// listenError names the flag whose address could not be listened on: a
+// daemon has up to three listeners, and bind's "address already in use"
+// does not say which of them to move.
+func listenError(flagName, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		_, port, _ := net.SplitHostPort(addr)
+		return fmt.Errorf("%s %s: port %s is in use by another process; stop it or choose another %s", flagName, addr, port, flagName)
+	}
+	return fmt.Errorf("%s %s: %w", flagName, addr, err)
 }

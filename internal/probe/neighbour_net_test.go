@@ -143,7 +143,7 @@ func TestProbeUnansweredNeighbour(t *testing.T) {
 			}
 			raceRow := ""
 			for _, line := range strings.Split(table, "\n") {
-				if strings.Contains(line, "(this prober, real race)") {
+				if strings.Contains(line, "(the prober's real race)") {
 					raceRow = line
 				}
 			}

@@ -57,16 +57,42 @@ func Parse(s string) (Target, error) {
 	}
 	host, portText, err := net.SplitHostPort(s)
 	if err != nil {
-		if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
-			return Target{}, fmt.Errorf("target %q: an IPv6 address with a port needs brackets, e.g. [2001:db8::1]:443", s)
-		}
-		return Target{}, fmt.Errorf("target %q: want host:port, [v6]:port or a URL", s)
+		return Target{}, fmt.Errorf("target %q: %s", s, withoutPort(s))
 	}
 	t, err := build(host, portText, s)
 	if err != nil {
 		return Target{}, err
 	}
 	return t, nil
+}
+
+// withoutPort says what is wrong with a target that is not host:port. A
+// bare IPv6 literal is a whole address without a port, but one whose last
+// group fits a port may have been meant as address and port: the message
+// offers both readings rather than guessing.
+func withoutPort(s string) string {
+	const want = "want host:port, [v6]:port or a URL"
+	if !strings.Contains(s, ":") {
+		return fmt.Sprintf("the port is missing, e.g. %s:443 (%s)", s, want)
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		if addr, ok := strings.CutSuffix(inner, "]"); ok {
+			return fmt.Sprintf("the port is missing, e.g. [%s]:443", addr)
+		}
+		return want
+	}
+	const brackets = "an IPv6 address with a port needs brackets"
+	if _, err := netip.ParseAddr(s); err != nil {
+		return brackets + ", e.g. [2001:db8::1]:443"
+	}
+	msg := fmt.Sprintf("the port is missing; %s, e.g. [%s]:443", brackets, s)
+	i := strings.LastIndex(s, ":")
+	if addr, err := netip.ParseAddr(s[:i]); err == nil && addr.Is6() {
+		if port, err := strconv.ParseUint(s[i+1:], 10, 16); err == nil && port > 0 {
+			msg += fmt.Sprintf(", or [%s]:%d if %d is the port", addr, port, port)
+		}
+	}
+	return msg
 }
 
 func parseURL(s, scheme string) (Target, error) {

@@ -40,6 +40,13 @@ func TestParseErrors(t *testing.T) {
 		{"", "empty target"},
 		{"svc.example", "want host:port"},
 		{"2001:db8::1:80", "needs brackets"},
+		// An IPv6 literal alone is a whole address: what it lacks is the
+		// port, and the last group may be meant as one.
+		{"2001:db8::1", `target "2001:db8::1": the port is missing; an IPv6 address with a port needs brackets, e.g. [2001:db8::1]:443`},
+		{"2001:db8::1:80", "e.g. [2001:db8::1:80]:443, or [2001:db8::1]:80 if 80 is the port"},
+		{"[2001:db8::1]", `target "[2001:db8::1]": the port is missing, e.g. [2001:db8::1]:443`},
+		{"svc.example", `target "svc.example": the port is missing, e.g. svc.example:443 (want host:port, [v6]:port or a URL)`},
+		{"192.0.2.1", `target "192.0.2.1": the port is missing, e.g. 192.0.2.1:443`},
 		{"svc.example:0", "port"},
 		{"svc.example:70000", "port"},
 		{"svc.example:http", "port"},
