@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
+
+	"github.com/dsprobe/dsprobe/internal/buildinfo"
 )
 
 const versionHelp = `Prints the module version of this dsprobe, the VCS revision it was built
@@ -15,42 +15,13 @@ from a work tree has version (devel); a build without VCS information
 
 JSON: {"version", "revision", "modified", "goVersion"}.`
 
-// buildInfo is what a binary knows of its own build.
-type buildInfo struct {
-	// Version is the main module's version: a tag such as v1.2.3 for
-	// go install MODULE@VERSION, "(devel)" for a build from a work tree.
-	Version string `json:"version"`
-	// Revision is the VCS revision built, "unknown" when not stamped.
-	Revision string `json:"revision"`
-	// Modified reports uncommitted changes in the work tree built.
-	Modified bool `json:"modified"`
-	// GoVersion is the Go toolchain that built the binary.
+// versionJSON is the version command's JSON shape (buildinfo.Info's fields
+// under the documented keys).
+type versionJSON struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`
+	Modified  bool   `json:"modified"`
 	GoVersion string `json:"goVersion"`
-}
-
-// readBuildInfo reads the build information read (debug.ReadBuildInfo)
-// returns, filling what it lacks with "(devel)" and "unknown".
-func readBuildInfo(read func() (*debug.BuildInfo, bool)) buildInfo {
-	info := buildInfo{Version: "(devel)", Revision: "unknown", GoVersion: runtime.Version()}
-	bi, ok := read()
-	if !ok {
-		return info
-	}
-	if bi.Main.Version != "" {
-		info.Version = bi.Main.Version
-	}
-	if bi.GoVersion != "" {
-		info.GoVersion = bi.GoVersion
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			info.Revision = s.Value
-		case "vcs.modified":
-			info.Modified = s.Value == "true"
-		}
-	}
-	return info
 }
 
 func runVersion(ctx context.Context, e *env, args []string) error {
@@ -63,9 +34,9 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 	if len(positional) > 0 {
 		return argsErrorf(fs, "[-o table|json]", "unexpected argument %q", positional[0])
 	}
-	info := readBuildInfo(e.buildInfo)
+	info := buildinfo.From(e.buildInfo())
 	if *out == "json" {
-		return writeJSON(e.stdout, info)
+		return writeJSON(e.stdout, versionJSON(info))
 	}
 	modified := ""
 	if info.Modified {

@@ -2,45 +2,10 @@ package cli
 
 import (
 	"encoding/json"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
 )
-
-func TestReadBuildInfo(t *testing.T) {
-	stamped := &debug.BuildInfo{
-		GoVersion: "go1.99.1",
-		Main:      debug.Module{Path: "github.com/dsprobe/dsprobe", Version: "v1.2.3"},
-		Settings: []debug.BuildSetting{
-			{Key: "vcs", Value: "git"},
-			{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
-			{Key: "vcs.modified", Value: "true"},
-		},
-	}
-	tests := []struct {
-		name string
-		read func() (*debug.BuildInfo, bool)
-		want buildInfo
-	}{
-		{"stamped by go build in a work tree with changes", func() (*debug.BuildInfo, bool) { return stamped, true },
-			buildInfo{Version: "v1.2.3", Revision: "0123456789abcdef0123456789abcdef01234567", Modified: true, GoVersion: "go1.99.1"}},
-		{"no VCS stamp (-buildvcs=false, or no git)", func() (*debug.BuildInfo, bool) {
-			return &debug.BuildInfo{GoVersion: "go1.99.1", Main: debug.Module{Version: "(devel)"}}, true
-		}, buildInfo{Version: "(devel)", Revision: "unknown", GoVersion: "go1.99.1"}},
-		{"no module version (a test binary)", func() (*debug.BuildInfo, bool) { return &debug.BuildInfo{GoVersion: "go1.99.1"}, true },
-			buildInfo{Version: "(devel)", Revision: "unknown", GoVersion: "go1.99.1"}},
-		{"no build information at all", func() (*debug.BuildInfo, bool) { return nil, false },
-			buildInfo{Version: "(devel)", Revision: "unknown", GoVersion: runtime.Version()}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := readBuildInfo(tt.read); got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
 
 func TestVersionCommand(t *testing.T) {
 	stamped := func(e *env) {
