@@ -30,8 +30,8 @@ step "go test -race (unit and network tiers)"
 # The real-client timing checks run alone afterwards: on a 2-core machine,
 # other packages' tests running beside them are what could push a client's
 # timer past its tolerance.
-timing=./internal/profilecheck
-go test -race -count=1 -timeout 20m $(go list ./... | grep -v "/internal/profilecheck$")
+timing=./test/profilecheck
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v "/test/profilecheck$")
 go test -race -count=1 -timeout 10m "$timing"
 
 step "benchmarks compile and run once"

@@ -170,7 +170,7 @@ func CheckOf(k appcheck.Kind) dsprobev1.Check {
 }
 
 // The engine's Family, Layer and Outcome are numbered as the API's enums
-// (internal/apicontract tests it), so they convert by number.
+// (test/apicontract tests it), so they convert by number.
 
 func family(f dualstack.Family) dsprobev1.Family { return dsprobev1.Family(f) }
 

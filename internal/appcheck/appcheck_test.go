@@ -22,7 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/dsprobe/dsprobe/internal/testpki"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testpki"
 )
 
 func TestMain(m *testing.M) {

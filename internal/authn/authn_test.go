@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/dsprobe/dsprobe/internal/testpki"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testpki"
 )
 
 // serve starts a gRPC server on loopback whose every unknown method echoes

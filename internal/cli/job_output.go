@@ -130,7 +130,7 @@ func verdictCell(v *dsprobev1.FamilyVerdict) string {
 }
 
 // familyName is the label of an API family (the enum numbers are the
-// engine's; internal/apicontract pins that).
+// engine's; test/apicontract pins that).
 func familyName(f dsprobev1.Family) string { return dualstack.Family(f).Label() }
 
 func formatFloatMs(ms float64) string {

@@ -14,7 +14,8 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
-	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 )
 
 // cannedProber answers every probe with the same result: a vantage point
@@ -61,8 +62,8 @@ func ipv4OnlyTarget(t *testing.T) (url, dnsServer string) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	names := dnstest.Start(t, "127.0.0.1:0")
-	names.Set("v4only.cli.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
-	names.Set("v4only.cli.test", dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{netip.MustParseAddr("::1")}})
+	names.Set("v4only.cli.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
+	names.Set("v4only.cli.test", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("::1")}})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return "http://v4only.cli.test:" + port + "/", names.Addr().String()
 }

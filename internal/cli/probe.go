@@ -149,7 +149,7 @@ func (p *probeFlags) request(e *env, target string) (*dsprobev1.ProbeRequest, pr
 		if err != nil {
 			problems = append(problems, fmt.Errorf("--family %q: want ipv4, ipv6 or both", p.family))
 		} else {
-			// The API's enum numbers are the engine's; internal/apicontract
+			// The API's enum numbers are the engine's; test/apicontract
 			// pins that.
 			apiReq.Families = []dsprobev1.Family{dsprobev1.Family(f)}
 		}

@@ -125,7 +125,7 @@ func writePredictions(w io.Writer, indent string, race *dsprobev1.ClientPredicti
 }
 
 func predictionRow(tw *tabwriter.Writer, indent string, p *dsprobev1.ClientPrediction, note string) {
-	// The API's enums are numbered as the engine's (internal/apicontract
+	// The API's enums are numbered as the engine's (test/apicontract
 	// pins it), so they read as the engine's short names.
 	family := dualstack.Family(p.GetFamily())
 	ends := family.Label()

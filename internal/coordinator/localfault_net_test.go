@@ -14,7 +14,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/dial"
 	"github.com/dsprobe/dsprobe/internal/prober"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // A prober whose machine has no free local port is an error entry of the

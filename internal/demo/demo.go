@@ -24,7 +24,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
-	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
 	"github.com/dsprobe/dsprobe/internal/prober"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
@@ -96,21 +96,21 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 		return nil, err
 	}
 
-	dnsServer, err := dnstest.Listen("127.0.0.1:0")
+	dnsServer, err := faultdns.Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("starting the demo DNS server: %w", err)
 	}
 	m.closers = append(m.closers, func() { dnsServer.Close() })
 	m.DNSServer = dnsServer.Addr().String()
 	both := func(name string) {
-		dnsServer.Set(name, dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
-		dnsServer.Set(name, dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{lo6}})
+		dnsServer.Set(name, dns.TypeA, faultdns.Response{Addrs: []netip.Addr{lo4}})
+		dnsServer.Set(name, dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{lo6}})
 	}
 	both("healthy.demo.dsprobe.test")
 	both("v4only.demo.dsprobe.test")
 	both("v6error.demo.dsprobe.test")
-	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
-	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeAAAA, dnstest.Response{})
+	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{lo4}})
+	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeAAAA, faultdns.Response{})
 	url := func(name string, port int) string { return "http://" + name + ":" + strconv.Itoa(port) + "/" }
 	m.Targets = []Target{
 		{url("healthy.demo.dsprobe.test", dual), "healthy dual-stack Service"},

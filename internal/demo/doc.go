@@ -4,10 +4,8 @@
 // coordinator in front of them, all speaking real gRPC. dsprobe demo runs a
 // job per target against it.
 //
-// Only the command line starts it, and it may use any product package. Its DNS
-// server is internal/dnstest's today, which is test support: a known defect,
-// listed among internal/archtest's known exceptions until the demo has a DNS
-// server of its own.
+// Only the command line starts it, and it may use any product package; its
+// DNS server is internal/faultdns.
 //
 // Only internal/cli may import it.
 // It may depend on any package but test support.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // quickBound is how soon a failure the network answers must be reported. It

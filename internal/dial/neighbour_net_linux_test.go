@@ -13,7 +13,7 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/localaddr"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // A connect whose next hop nobody answers neighbour discovery for (an

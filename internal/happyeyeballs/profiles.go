@@ -27,7 +27,7 @@ type Profile struct {
 
 // BuiltinProfiles returns the built-in client profiles, freshly built: the
 // caller may change them. Each cites, in Sources, the public sources its
-// facts were read from; internal/profilecheck checks them against the real
+// facts were read from; test/profilecheck checks them against the real
 // clients.
 func BuiltinProfiles() []Profile {
 	rfc6724All := SortOptions{Policy: RFC6724Policy(), Rules: AllRules, PrefixRule: PrefixRuleRFC}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // The race engine over real sockets between two test hosts, each fault made

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // narrowPortRange narrows host's ephemeral port range to the n ports from

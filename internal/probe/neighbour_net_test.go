@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // neighbourJSON adds to probeJSON what this test compares with the verdict:

@@ -16,9 +16,10 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dsprobe/dsprobe/internal/dnstest"
-	"github.com/dsprobe/dsprobe/internal/testhost"
-	"github.com/dsprobe/dsprobe/internal/testpki"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testpki"
 )
 
 // bins holds the dsprobe binary the tests run inside test hosts.
@@ -74,7 +75,7 @@ func (p probeJSON) client(profile string) (family string, ms float64) {
 type lab struct {
 	*testhost.Lab
 	client, server, dns, dns3 *testhost.Host
-	ownDNS                    *dnstest.Server
+	ownDNS                    *faultdns.Server
 	caFile                    string
 }
 
@@ -123,14 +124,14 @@ func newLab(t *testing.T) *lab {
 	}
 	l.ownDNS = dnstest.StartOn(t, pc, ln)
 	both := []netip.Addr{s4, s6}
-	l.ownDNS.Set(healthyName, dns.TypeA, dnstest.Response{Addrs: both[:1]})
-	l.ownDNS.Set(healthyName, dns.TypeAAAA, dnstest.Response{Addrs: both[1:]})
-	l.ownDNS.Set(noAAAAName, dns.TypeA, dnstest.Response{Addrs: both[:1]})
-	l.ownDNS.Set(noAAAAName, dns.TypeAAAA, dnstest.Response{})
-	l.ownDNS.Set(servfailName, dns.TypeA, dnstest.Response{Addrs: both[:1]})
-	l.ownDNS.Set(servfailName, dns.TypeAAAA, dnstest.Response{Rcode: dns.RcodeServerFailure})
-	l.ownDNS.Set(lateName, dns.TypeA, dnstest.Response{Addrs: both[:1]})
-	l.ownDNS.Set(lateName, dns.TypeAAAA, dnstest.Response{Addrs: both[1:], Delay: 400 * time.Millisecond})
+	l.ownDNS.Set(healthyName, dns.TypeA, faultdns.Response{Addrs: both[:1]})
+	l.ownDNS.Set(healthyName, dns.TypeAAAA, faultdns.Response{Addrs: both[1:]})
+	l.ownDNS.Set(noAAAAName, dns.TypeA, faultdns.Response{Addrs: both[:1]})
+	l.ownDNS.Set(noAAAAName, dns.TypeAAAA, faultdns.Response{})
+	l.ownDNS.Set(servfailName, dns.TypeA, faultdns.Response{Addrs: both[:1]})
+	l.ownDNS.Set(servfailName, dns.TypeAAAA, faultdns.Response{Rcode: dns.RcodeServerFailure})
+	l.ownDNS.Set(lateName, dns.TypeA, faultdns.Response{Addrs: both[:1]})
+	l.ownDNS.Set(lateName, dns.TypeAAAA, faultdns.Response{Addrs: both[1:], Delay: 400 * time.Millisecond})
 
 	l.startDnsmasq(t)
 	l.startNginx(t)

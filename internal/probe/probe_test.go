@@ -18,13 +18,14 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
-	"github.com/dsprobe/dsprobe/internal/dnstest"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 	"github.com/dsprobe/dsprobe/internal/layer"
 	"github.com/dsprobe/dsprobe/internal/listener"
 	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/target"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 )
 
 var (
@@ -57,8 +58,8 @@ func loopbackService(t testing.TB, v4only bool) uint16 {
 func loopbackRequest(t testing.TB, name string, port uint16) Request {
 	t.Helper()
 	server := dnstest.Start(t)
-	server.Set(name, dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
-	server.Set(name, dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{lo6}})
+	server.Set(name, dns.TypeA, faultdns.Response{Addrs: []netip.Addr{lo4}})
+	server.Set(name, dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{lo6}})
 	tgt, err := target.Parse(fmt.Sprintf("http://%s:%d/", name, port))
 	if err != nil {
 		t.Fatal(err)
@@ -251,8 +252,8 @@ func TestRunOrderIsTheRacesWhenAAAAComesFirst(t *testing.T) {
 	const name = "svc.dsprobe.test"
 	req := loopbackRequest(t, name, loopbackService(t, false))
 	server := dnstest.Start(t)
-	server.Set(name, dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}, Delay: 200 * time.Millisecond})
-	server.Set(name, dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{lo6}})
+	server.Set(name, dns.TypeA, faultdns.Response{Addrs: []netip.Addr{lo4}, Delay: 200 * time.Millisecond})
+	server.Set(name, dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{lo6}})
 	req.Resolver.Config.Servers = []netip.AddrPort{server.Addr()}
 	req.Profile = profile
 	res, err := Run(t.Context(), req)

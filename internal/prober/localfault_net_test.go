@@ -22,7 +22,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/dial"
 	"github.com/dsprobe/dsprobe/internal/restgw"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // A prober whose machine has no free local port answers RESOURCE_EXHAUSTED

@@ -29,8 +29,9 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/authn"
-	"github.com/dsprobe/dsprobe/internal/dnstest"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
 	"github.com/dsprobe/dsprobe/internal/restgw"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 )
 
 const token = "t0ken"
@@ -38,7 +39,7 @@ const token = "t0ken"
 type fixture struct {
 	client  dsprobev1.ProberClient
 	noauth  dsprobev1.ProberClient
-	dns     *dnstest.Server
+	dns     *faultdns.Server
 	port    int
 	spans   *tracetest.InMemoryExporter
 	tp      *sdktrace.TracerProvider
@@ -64,10 +65,10 @@ func newFixture(t *testing.T, limits admission.Limits) *fixture {
 		go web.Serve(ln6)
 	}
 	t.Cleanup(func() { web.Close() })
-	f.dns.Set("svc.dsprobe.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
-	f.dns.Set("svc.dsprobe.test", dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{netip.MustParseAddr("::1")}})
-	f.dns.Set("evil.dsprobe.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{netip.MustParseAddr("169.254.169.254")}})
-	f.dns.Set("slow.dsprobe.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Delay: 500 * time.Millisecond})
+	f.dns.Set("svc.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
+	f.dns.Set("svc.dsprobe.test", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("::1")}})
+	f.dns.Set("evil.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("169.254.169.254")}})
+	f.dns.Set("slow.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Delay: 500 * time.Millisecond})
 
 	policy, err := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
 	if err != nil {
@@ -188,7 +189,7 @@ func TestProbeFloodIsLimited(t *testing.T) {
 	}()
 	// The first job holds the slot once its (slow) DNS query has arrived.
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(strings.Join(dnstest.Names(f.dns.Queries()), " "), "slow.dsprobe.test") {
+	for !strings.Contains(strings.Join(faultdns.Names(f.dns.Queries()), " "), "slow.dsprobe.test") {
 		if time.Now().After(deadline) {
 			t.Fatal("the first job never queried DNS")
 		}

@@ -10,8 +10,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dsprobe/dsprobe/internal/dnstest"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 )
 
 const hostsFile = `# The usual head of /etc/hosts.
@@ -83,9 +84,9 @@ func TestLoadHosts(t *testing.T) {
 func TestResolverConsultsHostsFirst(t *testing.T) {
 	s := dnstest.Start(t)
 	// DNS would answer differently: the file must win.
-	s.Set("app.hosts.test", dns.TypeA, dnstest.Response{Addrs: addrs("198.51.100.1")})
-	s.Set("v4only.hosts.test", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::99")})
-	s.Set("dns.hosts.test", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::53")})
+	s.Set("app.hosts.test", dns.TypeA, faultdns.Response{Addrs: addrs("198.51.100.1")})
+	s.Set("v4only.hosts.test", dns.TypeAAAA, faultdns.Response{Addrs: addrs("2001:db8::99")})
+	s.Set("dns.hosts.test", dns.TypeAAAA, faultdns.Response{Addrs: addrs("2001:db8::53")})
 	hosts, err := ParseHosts(strings.NewReader(hostsFile), "/etc/hosts")
 	if err != nil {
 		t.Fatal(err)

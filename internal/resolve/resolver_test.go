@@ -12,9 +12,10 @@ import (
 	"github.com/miekg/dns"
 	"go.uber.org/goleak"
 
-	"github.com/dsprobe/dsprobe/internal/dnstest"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -45,22 +46,22 @@ func addrs(s ...string) []netip.Addr {
 
 func TestLookup(t *testing.T) {
 	s := dnstest.Start(t)
-	s.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1", "192.0.2.2"), TTL: 30})
-	s.Set("www.example.", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::1"), TTL: 60})
-	s.Set("v4only.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.4")})
-	s.Set("servfail.example.", dns.TypeAAAA, dnstest.Response{Rcode: dns.RcodeServerFailure})
-	s.Set("refused.example.", dns.TypeAAAA, dnstest.Response{Rcode: dns.RcodeRefused})
-	s.Set("notimp.example.", dns.TypeAAAA, dnstest.Response{Rcode: dns.RcodeNotImplemented})
-	s.Set("drop.example.", dns.TypeAAAA, dnstest.Response{Drop: true})
-	s.Set("alias.example.", dns.TypeCNAME, dnstest.Response{CNAME: "alias2.example."})
-	s.Set("alias2.example.", dns.TypeCNAME, dnstest.Response{CNAME: "www.example."})
-	s.Set("dangling.example.", dns.TypeAAAA, dnstest.Response{CNAME: "gone.example."})
-	s.Set("nat64.example.", dns.TypeAAAA, dnstest.Response{Addrs: addrs("64:ff9b::c000:201")})
+	s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.1", "192.0.2.2"), TTL: 30})
+	s.Set("www.example.", dns.TypeAAAA, faultdns.Response{Addrs: addrs("2001:db8::1"), TTL: 60})
+	s.Set("v4only.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.4")})
+	s.Set("servfail.example.", dns.TypeAAAA, faultdns.Response{Rcode: dns.RcodeServerFailure})
+	s.Set("refused.example.", dns.TypeAAAA, faultdns.Response{Rcode: dns.RcodeRefused})
+	s.Set("notimp.example.", dns.TypeAAAA, faultdns.Response{Rcode: dns.RcodeNotImplemented})
+	s.Set("drop.example.", dns.TypeAAAA, faultdns.Response{Drop: true})
+	s.Set("alias.example.", dns.TypeCNAME, faultdns.Response{CNAME: "alias2.example."})
+	s.Set("alias2.example.", dns.TypeCNAME, faultdns.Response{CNAME: "www.example."})
+	s.Set("dangling.example.", dns.TypeAAAA, faultdns.Response{CNAME: "gone.example."})
+	s.Set("nat64.example.", dns.TypeAAAA, faultdns.Response{Addrs: addrs("64:ff9b::c000:201")})
 	// An AAAA answer that also carries an A record: only AAAA counts.
-	s.Set("mixed.example.", dns.TypeAAAA, dnstest.Response{Addrs: addrs("192.0.2.9", "2001:db8::9")})
-	s.Set("garbage.example.", dns.TypeAAAA, dnstest.Response{Malformed: true})
-	s.Set("wrongid.example.", dns.TypeAAAA, dnstest.Response{WrongID: true})
-	s.Set("chaos.example.", dns.TypeAAAA, dnstest.Response{WrongClass: true, Addrs: addrs("2001:db8::7")})
+	s.Set("mixed.example.", dns.TypeAAAA, faultdns.Response{Addrs: addrs("192.0.2.9", "2001:db8::9")})
+	s.Set("garbage.example.", dns.TypeAAAA, faultdns.Response{Malformed: true})
+	s.Set("wrongid.example.", dns.TypeAAAA, faultdns.Response{WrongID: true})
+	s.Set("chaos.example.", dns.TypeAAAA, faultdns.Response{WrongClass: true, Addrs: addrs("2001:db8::7")})
 
 	tests := []struct {
 		name       string
@@ -169,8 +170,8 @@ var errDeadline = errors.New("deadline")
 func TestLateAnswerRTT(t *testing.T) {
 	const delay = 150 * time.Millisecond
 	s := dnstest.Start(t)
-	s.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1")})
-	s.Set("www.example.", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::1"), Delay: delay})
+	s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.1")})
+	s.Set("www.example.", dns.TypeAAAA, faultdns.Response{Addrs: addrs("2001:db8::1"), Delay: delay})
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
 			a, aaaa := newResolver(transport, s.Addr()).LookupBoth(t.Context(), "www.example.")
@@ -186,7 +187,7 @@ func TestLateAnswerRTT(t *testing.T) {
 
 func TestTruncatedRetriedOverTCP(t *testing.T) {
 	s := dnstest.Start(t)
-	s.Set("big.example.", dns.TypeAAAA, dnstest.Response{Truncate: true, Addrs: addrs("2001:db8::1", "2001:db8::2")})
+	s.Set("big.example.", dns.TypeAAAA, faultdns.Response{Truncate: true, Addrs: addrs("2001:db8::1", "2001:db8::2")})
 	got := newResolver(TransportUDP, s.Addr()).Lookup(t.Context(), "big.example.", dualstack.FamilyIPv6)
 	if got.Status != StatusPositive || !slices.Equal(got.Addresses, addrs("2001:db8::1", "2001:db8::2")) {
 		t.Errorf("got %v %v (%v), want positive 2001:db8::1 2001:db8::2", got.Status, got.Addresses, got.Err)
@@ -214,9 +215,9 @@ func TestTruncatedRetriedOverTCP(t *testing.T) {
 // TestSearchWalk for every rule).
 func TestSearchWalkOnTheWire(t *testing.T) {
 	s := dnstest.Start(t)
-	s.Set("www.b.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.2")})
-	s.Set("db.a.example.", dns.TypeAAAA, dnstest.Response{}) // NODATA
-	s.Set("db.a.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.3")})
+	s.Set("www.b.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.2")})
+	s.Set("db.a.example.", dns.TypeAAAA, faultdns.Response{}) // NODATA
+	s.Set("db.a.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.3")})
 	search := []string{"a.example", "b.example"}
 	tests := []struct {
 		name       string
@@ -252,7 +253,7 @@ func TestSearchWalkOnTheWire(t *testing.T) {
 				if got.Status != tt.wantStatus || got.Name != tt.wantName {
 					t.Errorf("got %v for %q, want %v for %q", got.Status, got.Name, tt.wantStatus, tt.wantName)
 				}
-				if names := dnstest.Names(s.Queries()); !slices.Equal(names, tt.wantNames) {
+				if names := faultdns.Names(s.Queries()); !slices.Equal(names, tt.wantNames) {
 					t.Errorf("server got %q, want %q", names, tt.wantNames)
 				}
 				var tried []string
@@ -269,13 +270,13 @@ func TestSearchWalkOnTheWire(t *testing.T) {
 
 func TestServerOrder(t *testing.T) {
 	dead := dnstest.Start(t)
-	dead.Set("www.example.", dns.TypeA, dnstest.Response{Drop: true})
+	dead.Set("www.example.", dns.TypeA, faultdns.Response{Drop: true})
 	refusing := dnstest.Start(t)
-	refusing.Set("www.example.", dns.TypeA, dnstest.Response{Rcode: dns.RcodeRefused})
+	refusing.Set("www.example.", dns.TypeA, faultdns.Response{Rcode: dns.RcodeRefused})
 	failing := dnstest.Start(t)
-	failing.Set("www.example.", dns.TypeA, dnstest.Response{Rcode: dns.RcodeServerFailure})
+	failing.Set("www.example.", dns.TypeA, faultdns.Response{Rcode: dns.RcodeServerFailure})
 	good := dnstest.Start(t)
-	good.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1")})
+	good.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.1")})
 	closed := closedPort(t)
 
 	name := map[netip.AddrPort]string{dead.Addr(): "dead", refusing.Addr(): "refusing", failing.Addr(): "failing", good.Addr(): "good", closed: "closed"}
@@ -344,8 +345,8 @@ func closedPort(t *testing.T) netip.AddrPort {
 
 func TestRotate(t *testing.T) {
 	first, second := dnstest.Start(t), dnstest.Start(t)
-	for _, s := range []*dnstest.Server{first, second} {
-		s.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1")})
+	for _, s := range []*faultdns.Server{first, second} {
+		s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.1")})
 	}
 	r := newResolver(TransportUDP, first.Addr(), second.Addr())
 	r.Config.Rotate = true
@@ -361,7 +362,7 @@ func TestRotate(t *testing.T) {
 func TestIPv6Server(t *testing.T) {
 	requireIPv6Loopback(t)
 	s := dnstest.Start(t, "[::1]:0")
-	s.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1")})
+	s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.1")})
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
 			got := newResolver(transport, s.Addr()).Lookup(t.Context(), "www.example.", dualstack.FamilyIPv4)
@@ -386,7 +387,7 @@ func requireIPv6Loopback(t *testing.T) {
 
 func TestContextEndsLookup(t *testing.T) {
 	s := dnstest.Start(t)
-	s.Set("www.example.", dns.TypeAAAA, dnstest.Response{Drop: true})
+	s.Set("www.example.", dns.TypeAAAA, faultdns.Response{Drop: true})
 	tests := []struct {
 		name       string
 		ctx        func(t *testing.T) context.Context
@@ -467,8 +468,8 @@ func TestSingleRequest(t *testing.T) {
 	s := dnstest.Start(t)
 	// A late A answer: sent together, the AAAA query would arrive first
 	// or meanwhile; with single-request it waits for the A answer.
-	s.Set("www.example.", dns.TypeA, dnstest.Response{Addrs: addrs("192.0.2.1"), Delay: 50 * time.Millisecond})
-	s.Set("www.example.", dns.TypeAAAA, dnstest.Response{Addrs: addrs("2001:db8::1")})
+	s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: addrs("192.0.2.1"), Delay: 50 * time.Millisecond})
+	s.Set("www.example.", dns.TypeAAAA, faultdns.Response{Addrs: addrs("2001:db8::1")})
 	r := newResolver(TransportUDP, s.Addr())
 	r.Config.SingleRequest = true
 	a, aaaa := r.LookupBoth(t.Context(), "www.example.")
@@ -492,8 +493,8 @@ func TestLookupFuncRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	s.Set("svc.example.", dns.TypeA, dnstest.Response{Addrs: addrs("127.0.0.1")})
-	s.Set("svc.example.", dns.TypeAAAA, dnstest.Response{}) // NODATA
+	s.Set("svc.example.", dns.TypeA, faultdns.Response{Addrs: addrs("127.0.0.1")})
+	s.Set("svc.example.", dns.TypeAAAA, faultdns.Response{}) // NODATA
 
 	profile, err := he.LookupProfile("rfc8305")
 	if err != nil {

@@ -88,7 +88,7 @@ func (m *Metrics) Observe(res *dsprobev1.ProbeResult, namespace string) {
 
 // familyName and layerName give the API enums the lower-case names of the
 // span attributes ("ipv6", "listener", docs/contracts.md); the enum numbers
-// are the engine's (internal/apicontract pins that).
+// are the engine's (test/apicontract pins that).
 func familyName(f dsprobev1.Family) string { return dualstack.Family(f).String() }
 func layerName(l dsprobev1.Layer) string   { return layer.Layer(l).Short() }
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // Tolerance of a real client's time to connect around the prediction.

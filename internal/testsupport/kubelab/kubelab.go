@@ -22,8 +22,8 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/resolve"
-	"github.com/dsprobe/dsprobe/internal/testhost"
-	"github.com/dsprobe/dsprobe/internal/testpki"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testpki"
 )
 
 // The cluster's address plan: kind's dual-stack defaults, so addresses in

@@ -1,4 +1,4 @@
-package dnstest
+package faultdns
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/miekg/dns"
@@ -94,42 +93,9 @@ type recordKey struct {
 	qtype uint16
 }
 
-// Start starts a server on each of addrs (IP literal and port; default
-// "127.0.0.1:0", "[::1]:0" for IPv6), each serving UDP and TCP on the same
-// port, and stops it when the test ends. It fails the test if it cannot
-// start.
-func Start(t testing.TB, addrs ...string) *Server {
-	t.Helper()
-	s, err := Listen(addrs...)
-	return stopAtCleanup(t, s, err)
-}
-
-// StartOn serves on sockets the test made, such as those a test host's
-// ListenPacket and Listen open inside a network namespace, and stops when the
-// test ends. pc and ln should share address and port; either may be nil.
-func StartOn(t testing.TB, pc net.PacketConn, ln net.Listener) *Server {
-	t.Helper()
-	s, err := Serve(pc, ln)
-	return stopAtCleanup(t, s, err)
-}
-
-// stopAtCleanup fails the test if the server did not start, else closes it
-// when the test ends.
-func stopAtCleanup(t testing.TB, s *Server, err error) *Server {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("starting the DNS test server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("stopping the DNS test server: %v", err)
-		}
-	})
-	return s
-}
-
-// Listen is Start without a test: the caller must Close the server (for
-// example a demo that runs the whole pipeline on loopback).
+// Listen starts a server on each of addrs (IP literal and port; default
+// "127.0.0.1:0"), each serving UDP and TCP on the same port. The caller must
+// Close it.
 func Listen(addrs ...string) (*Server, error) {
 	if len(addrs) == 0 {
 		addrs = []string{"127.0.0.1:0"}

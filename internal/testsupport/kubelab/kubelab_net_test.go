@@ -15,8 +15,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dsprobe/dsprobe/internal/kubelab"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 func TestMain(m *testing.M) {

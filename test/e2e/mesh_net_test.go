@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dsprobe/dsprobe/internal/testhost"
-	"github.com/dsprobe/dsprobe/internal/testpki"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testpki"
 )
 
 var bins = map[string]string{}

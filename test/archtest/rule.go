@@ -32,7 +32,7 @@ var listForms = []struct {
 const errForms = `a rule sentence is one of: "It must depend on LIST alone.", ` +
 	`"It must depend on nothing outside LIST.", "It must import nothing outside LIST.", ` +
 	`"It must not depend on LIST.", "Only LIST may import it.", "` + anyProductSentence + `.", "` +
-	testSupportSentence + `." (see internal/archtest)`
+	testSupportSentence + `." (see test/archtest)`
 
 // A Rule is the dependency promise of one package: the sentences of the
 // last paragraph of its package comment. A nil clause is a sentence the

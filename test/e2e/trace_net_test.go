@@ -15,8 +15,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dsprobe/dsprobe/internal/dnstest"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/faultdns"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // jaegerConfig runs Jaeger v2 as an all-in-one: OTLP over gRPC (4317) and
@@ -87,8 +88,8 @@ func TestMeshTraceInJaeger(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := dnstest.StartOn(t, pc, ln)
-	names.Set("web.e2e.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{web.Addr4()}})
-	names.Set("web.e2e.test", dns.TypeAAAA, dnstest.Response{Addrs: []netip.Addr{web.Addr6()}})
+	names.Set("web.e2e.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{web.Addr4()}})
+	names.Set("web.e2e.test", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{web.Addr6()}})
 
 	startJaeger(t, collector, jaeger)
 	otlpGRPC := netip.AddrPortFrom(collector.Addr4(), 4317)

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/dsprobe/dsprobe/internal/kubelab"
-	"github.com/dsprobe/dsprobe/internal/testhost"
+	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
+	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
 // The mesh deployed in a real cluster: the probers are Pods in team-a and

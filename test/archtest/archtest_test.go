@@ -5,19 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/dsprobe/dsprobe/internal/archtest"
+	"github.com/dsprobe/dsprobe/test/archtest"
 )
 
 // knownViolations are the broken promises the project knows of and means to
 // fix. Each is logged while it lasts; once it is fixed the test fails until
 // its entry here is deleted, so the list cannot outlive the defects.
-var knownViolations = []archtest.Exception{
-	{
-		Package: "internal/demo", Dependency: "internal/dnstest",
-		Why: "a known defect: the demo serves its DNS with the tests' fault-injecting server; " +
-			"a DNS responder of the product's own is to replace it",
-	},
-}
+var knownViolations = []archtest.Exception{}
 
 // TestDependencyRules holds every package of the module to the rule its
 // doc.go ends with (see the package documentation for the sentences).

@@ -120,8 +120,8 @@ func TestCheck(t *testing.T) {
 		want    []Violation
 	}{
 		{
-			// demo's import of dnstest is the real tree's known exception.
-			name:    "the tree as it is",
+			// A product package importing test support (the demo once did).
+			name:    "a product package imports test support",
 			imports: testImports,
 			want: []Violation{
 				{Chain: []string{"internal/demo", "internal/dnstest"}, Import: true, Owner: "internal/dnstest", Promise: testSupport},

@@ -1,4 +1,4 @@
-package dnstest
+package faultdns_test
 
 import (
 	"context"
@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsprobe/dsprobe/internal/faultdns"
+
 	"github.com/miekg/dns"
 	"go.uber.org/goleak"
+
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -19,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var transports = []string{"udp", "tcp"}
 
 // exchange asks s one question over transport with a plain miekg/dns client.
-func exchange(t *testing.T, s *Server, transport, name string, qtype uint16) (*dns.Msg, error) {
+func exchange(t *testing.T, s *faultdns.Server, transport, name string, qtype uint16) (*dns.Msg, error) {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
@@ -44,16 +48,16 @@ func addrsOf(m *dns.Msg) []string {
 }
 
 func TestAnswers(t *testing.T) {
-	s := Start(t)
-	s.Set("www.example.", dns.TypeA, Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, TTL: 30})
-	s.Set("WWW.example", dns.TypeAAAA, Response{Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}})
-	s.Set("v4only.example.", dns.TypeA, Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.4")}})
-	s.Set("alias.example.", dns.TypeCNAME, Response{CNAME: "www.example."})
-	s.Set("dangling.example.", dns.TypeA, Response{CNAME: "nowhere.example."})
-	s.Set("servfail.example.", dns.TypeA, Response{Rcode: dns.RcodeServerFailure})
-	s.Set("refused.example.", dns.TypeA, Response{Rcode: dns.RcodeRefused})
-	s.Set("big.example.", dns.TypeA, Response{Truncate: true, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.9")}})
-	s.Set("chaos.example.", dns.TypeA, Response{WrongClass: true, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.7")}})
+	s := dnstest.Start(t)
+	s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, TTL: 30})
+	s.Set("WWW.example", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}})
+	s.Set("v4only.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.4")}})
+	s.Set("alias.example.", dns.TypeCNAME, faultdns.Response{CNAME: "www.example."})
+	s.Set("dangling.example.", dns.TypeA, faultdns.Response{CNAME: "nowhere.example."})
+	s.Set("servfail.example.", dns.TypeA, faultdns.Response{Rcode: dns.RcodeServerFailure})
+	s.Set("refused.example.", dns.TypeA, faultdns.Response{Rcode: dns.RcodeRefused})
+	s.Set("big.example.", dns.TypeA, faultdns.Response{Truncate: true, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.9")}})
+	s.Set("chaos.example.", dns.TypeA, faultdns.Response{WrongClass: true, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.7")}})
 
 	tests := []struct {
 		name      string
@@ -113,12 +117,12 @@ func TestAnswers(t *testing.T) {
 }
 
 func TestSameServerAcrossTransports(t *testing.T) {
-	s := Start(t, "127.0.0.1:0", "[::1]:0")
+	s := dnstest.Start(t, "127.0.0.1:0", "[::1]:0")
 	addrs := s.Addrs()
 	if len(addrs) != 2 || !addrs[0].Addr().Is4() || !addrs[1].Addr().Is6() {
 		t.Fatalf("got addresses %v, want one on 127.0.0.1 and one on ::1", addrs)
 	}
-	s.Set("www.example.", dns.TypeAAAA, Response{Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}})
+	s.Set("www.example.", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}})
 	for _, addr := range addrs {
 		for _, transport := range transports {
 			m := new(dns.Msg)
@@ -147,10 +151,10 @@ func TestSameServerAcrossTransports(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	s := Start(t)
-	s.Set("drop.example.", dns.TypeA, Response{Drop: true})
-	s.Set("garbage.example.", dns.TypeA, Response{Malformed: true})
-	s.Set("wrongid.example.", dns.TypeA, Response{WrongID: true})
+	s := dnstest.Start(t)
+	s.Set("drop.example.", dns.TypeA, faultdns.Response{Drop: true})
+	s.Set("garbage.example.", dns.TypeA, faultdns.Response{Malformed: true})
+	s.Set("wrongid.example.", dns.TypeA, faultdns.Response{WrongID: true})
 
 	for _, transport := range transports {
 		t.Run(transport+"/drop", func(t *testing.T) {
@@ -195,9 +199,9 @@ func TestFaults(t *testing.T) {
 // A late answer must not hold up the others: the fast query is answered
 // while the slow one waits, which shows as the fast reply arriving first.
 func TestDelayDoesNotBlock(t *testing.T) {
-	s := Start(t)
-	s.Set("slow.example.", dns.TypeAAAA, Response{Delay: 300 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}})
-	s.Set("fast.example.", dns.TypeA, Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
+	s := dnstest.Start(t)
+	s.Set("slow.example.", dns.TypeAAAA, faultdns.Response{Delay: 300 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}})
+	s.Set("fast.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
 
 	order := make(chan string, 2) // buffered: both senders finish without a reader
 	var wg sync.WaitGroup
@@ -225,11 +229,11 @@ func TestDelayDoesNotBlock(t *testing.T) {
 
 // Close abandons a delayed answer instead of waiting it out.
 func TestCloseWithPendingDelay(t *testing.T) {
-	s, err := Listen()
+	s, err := faultdns.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Set("slow.example.", dns.TypeA, Response{Delay: time.Hour})
+	s.Set("slow.example.", dns.TypeA, faultdns.Response{Delay: time.Hour})
 	conn, err := net.Dial("udp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -270,11 +274,11 @@ func TestStartOn(t *testing.T) {
 		pc.Close()
 		t.Skipf("the UDP port is taken for TCP: %v", err)
 	}
-	s := StartOn(t, pc, ln)
+	s := dnstest.StartOn(t, pc, ln)
 	if got, want := s.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort(); got != want {
 		t.Errorf("got address %v, want %v", got, want)
 	}
-	s.Set("www.example.", dns.TypeA, Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
+	s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
 	for _, transport := range transports {
 		r, err := exchange(t, s, transport, "www.example.", dns.TypeA)
 		if err != nil {
@@ -288,13 +292,13 @@ func TestStartOn(t *testing.T) {
 
 // Set while serving, under the race detector.
 func TestConcurrentSet(t *testing.T) {
-	s := Start(t)
+	s := dnstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; ctx.Err() == nil; i++ {
-			s.Set("www.example.", dns.TypeA, Response{Addrs: []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})}})
+			s.Set("www.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})}})
 		}
 	})
 	for range 20 {
