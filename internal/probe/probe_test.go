@@ -189,15 +189,11 @@ func TestValidateCheckHost(t *testing.T) {
 	}
 }
 
-// BenchmarkProbe measures whole probes of a healthy dual-stack target on
-// loopback: DNS over UDP, two direct connects with HTTP checks, the real
-// race and 17 client predictions.
-// A name the hosts file lists is answered for both families at once, so the
-// prober's own race holds both answers from its start and sorts them into
-// one list (RFC 8305 §4) instead of starting IPv6 on the AAAA answer alone
-// (§3). A gai.conf ranking IPv4 first makes that visible on loopback, where
-// RFC 6724's table would put ::1 first anyway.
-func TestRunRaceSortsAnswersInHandTogether(t *testing.T) {
+// ipv4FirstRFC8305 is rfc8305 with a gai.conf that ranks IPv4 above every
+// IPv6 address, loopback's ::1 included, so an order that starts with IPv6
+// shows a rule other than RFC 6724 at work.
+func ipv4FirstRFC8305(t *testing.T) he.Profile {
+	t.Helper()
 	gaiconf := filepath.Join(t.TempDir(), "gai.conf")
 	if err := os.WriteFile(gaiconf, []byte("precedence ::ffff:0:0/96 100\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -206,6 +202,16 @@ func TestRunRaceSortsAnswersInHandTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return profile
+}
+
+// A name the hosts file lists is answered for both families at once, so the
+// prober's own race holds both answers from its start and sorts them into
+// one list (RFC 8305 §4) instead of starting IPv6 on the AAAA answer alone
+// (§3). A gai.conf ranking IPv4 first makes that visible on loopback, where
+// RFC 6724's table would put ::1 first anyway.
+func TestRunRaceSortsAnswersInHandTogether(t *testing.T) {
+	profile := ipv4FirstRFC8305(t)
 	const name = "svc.dsprobe.test"
 	hosts, err := resolve.ParseHosts(strings.NewReader("::1 "+name+"\n127.0.0.1 "+name+"\n"), "hosts")
 	if err != nil {
@@ -241,14 +247,7 @@ func TestRunRaceSortsAnswersInHandTogether(t *testing.T) {
 // where RFC 6724 ranks IPv4 first: the order the probe reports is the race's,
 // so it starts with the race's first attempt.
 func TestRunOrderIsTheRacesWhenAAAAComesFirst(t *testing.T) {
-	gaiconf := filepath.Join(t.TempDir(), "gai.conf")
-	if err := os.WriteFile(gaiconf, []byte("precedence ::ffff:0:0/96 100\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	profile, err := he.ParseProfile("rfc8305,policy=" + gaiconf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	profile := ipv4FirstRFC8305(t)
 	const name = "svc.dsprobe.test"
 	req := loopbackRequest(t, name, loopbackService(t, false))
 	server := dnstest.Start(t)
@@ -269,6 +268,9 @@ func TestRunOrderIsTheRacesWhenAAAAComesFirst(t *testing.T) {
 	}
 }
 
+// BenchmarkProbe measures whole probes of a healthy dual-stack target on
+// loopback: DNS over UDP, two direct connects with HTTP checks, the real
+// race and 17 client predictions.
 func BenchmarkProbe(b *testing.B) {
 	req := loopbackRequest(b, "svc.dsprobe.test", loopbackService(b, false))
 	b.ReportAllocs()
