@@ -34,7 +34,7 @@ func TestJobWithAProberOutOfLocalPorts(t *testing.T) {
 	t.Cleanup(func() { web.Close() })
 	dst := netip.AddrPortFrom(server.Addr4(), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	exhausted.SetSysctl(t, "net.ipv4.ip_local_port_range", "40000 40000")
+	exhausted.NarrowLocalPorts(t, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	held, err := exhausted.DialContext(ctx, "tcp", dst.String())

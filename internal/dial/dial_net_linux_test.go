@@ -318,14 +318,6 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// narrowPortRange narrows host's ephemeral port range to the n ports from
-// first on, until the test ends. The sysctl is per network namespace and
-// governs IPv6 too.
-func narrowPortRange(t *testing.T, host *testhost.Host, first, n int) {
-	t.Helper()
-	host.SetSysctl(t, "net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", first, first+n-1))
-}
-
 // A connect that finds no free local port fails as the prober's own fault,
 // at once, in both families: never as an Outcome of the path. (Exhausted
 // ports were once reported as LAYER_ROUTE on a healthy target.)
@@ -340,7 +332,7 @@ func TestDialLocalFaultOnTestHosts(t *testing.T) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	narrowPortRange(t, client, 40000, 1)
+	client.NarrowLocalPorts(t, 1)
 
 	for _, dst := range []netip.AddrPort{netip.AddrPortFrom(server.Addr4(), port), netip.AddrPortFrom(server.Addr6(), port)} {
 		t.Run(dualstack.FamilyOf(dst.Addr()).String(), func(t *testing.T) {
@@ -389,7 +381,7 @@ func TestDialLeavesNoTimeWait(t *testing.T) {
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	echoLines(t, ln)
 	const ports, connects = 4, 40
-	narrowPortRange(t, client, 40000, ports)
+	client.NarrowLocalPorts(t, ports)
 
 	for i := range connects {
 		// Both families, alternately: the range is one for both.

@@ -11,14 +11,6 @@ import (
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
-// narrowPortRange narrows host's ephemeral port range to the n ports from
-// 40000 on, until the test ends: the sysctl is per network namespace and
-// governs IPv6 too.
-func (l *lab) narrowPortRange(t *testing.T, n int) {
-	t.Helper()
-	l.client.SetSysctl(t, "net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", 40000, 40000+n-1))
-}
-
 // holdConnection connects from the client to dst and keeps the connection
 // open until the test ends, holding a local port towards dst.
 func (l *lab) holdConnection(t *testing.T, dst netip.AddrPort) {
@@ -38,7 +30,7 @@ func (l *lab) holdConnection(t *testing.T, dst netip.AddrPort) {
 // judged LAYER_ROUTE, "there is no route to the endpoint", on both families.
 func TestProbeWithoutLocalPorts(t *testing.T) {
 	l := newLab(t)
-	l.narrowPortRange(t, 1)
+	l.client.NarrowLocalPorts(t, 1)
 	// The one port, held towards both of the target's addresses.
 	l.holdConnection(t, netip.AddrPortFrom(l.server.Addr4(), portHealthy))
 	l.holdConnection(t, netip.AddrPortFrom(l.server.Addr6(), portHealthy))
@@ -73,7 +65,7 @@ func TestProbeWithoutLocalPorts(t *testing.T) {
 func TestProbeRepeatedlyWithFewLocalPorts(t *testing.T) {
 	l := newLab(t)
 	const ports, probes = 4, 20
-	l.narrowPortRange(t, ports)
+	l.client.NarrowLocalPorts(t, ports)
 	target := fmt.Sprintf("http://%s:%d/", healthyName, portHealthy)
 	ownDNS := netip.AddrPortFrom(l.dns.Addr4(), dnsPort).String()
 	for i := range probes {

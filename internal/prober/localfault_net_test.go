@@ -41,7 +41,7 @@ func TestProbeWithoutLocalPorts(t *testing.T) {
 	t.Cleanup(func() { web.Close() })
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 
-	client.SetSysctl(t, "net.ipv4.ip_local_port_range", "40000 40000")
+	client.NarrowLocalPorts(t, 1)
 	policy, err := allowlist.Parse([]string{lab.Prefix4().String(), lab.Prefix6().String()}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

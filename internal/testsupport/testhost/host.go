@@ -240,3 +240,11 @@ func (h *Host) SetSysctl(t testing.TB, name, value string) {
 		}
 	})
 }
+
+// NarrowLocalPorts narrows the host's ephemeral port range to the n ports
+// from 40000 on, until the test ends: the sysctl is per network namespace
+// and governs IPv6 too, so a test can run a host out of local ports.
+func (h *Host) NarrowLocalPorts(t testing.TB, n int) {
+	t.Helper()
+	h.SetSysctl(t, "net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", 40000, 40000+n-1))
+}
