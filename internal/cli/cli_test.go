@@ -344,7 +344,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("got exit %d (%s), want 0", code, stderr)
 	}
 	for _, want := range []string{
-		"healthy dual-stack", "FAIL LAYER_LISTENER", "FAIL LAYER_DNS", "FAIL LAYER_APPLICATION",
+		"healthy dual-stack", "FAIL LAYER_LISTENER", "FAIL LAYER_DNS", "FAIL LAYER_APPLICATION", "FAIL LAYER_ROUTE",
 		"team-a", "team-b", "team-c", "3 of 3 prober(s) answered", "rfc8305 (the prober's real race)",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -359,8 +359,8 @@ func TestDemo(t *testing.T) {
 			Summary struct{ Passed bool }
 		}
 	}
-	if code != ExitOK || json.Unmarshal([]byte(stdout), &out) != nil || len(out.Jobs) != 4 {
-		t.Fatalf("got exit %d and %q, want 4 jobs as JSON", code, stdout)
+	if code != ExitOK || json.Unmarshal([]byte(stdout), &out) != nil || len(out.Jobs) != 5 {
+		t.Fatalf("got exit %d and %q, want 5 jobs as JSON", code, stdout)
 	}
 	for i, j := range out.Jobs {
 		if j.State != "JOB_STATE_FINISHED" || len(j.Probers) != 3 || j.Summary.Passed != (i == 0) {

@@ -49,9 +49,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		// One trace per job: the demo's span, the coordinator's, each
 		// prober's.
 		jobCtx, span := startSpan(ctx, "dsprobe demo "+t.URL)
-		run, err := coordinator.RunJob(jobCtx, mesh.Coordinator, &dsprobev1.RunProbeRequest{
-			Probe: &dsprobev1.ProbeRequest{Target: t.URL, DnsServers: []string{mesh.DNSServer}, AttemptTimeoutMs: 1000},
-		})
+		run, err := coordinator.RunJob(jobCtx, mesh.Coordinator, mesh.Job(t))
 		span.End()
 		if err != nil {
 			return fmt.Errorf("demo job for %s: %w", t.URL, err)

@@ -47,6 +47,28 @@ type Mesh struct {
 	exporter  sdktrace.SpanExporter
 }
 
+// Job is the coordinator request that probes target from every prober, with
+// the demo's budgets: a silently dropped connect is judged after
+// AttemptTimeout, so the whole demo takes seconds.
+func (m *Mesh) Job(target Target) *dsprobev1.RunProbeRequest {
+	return &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{
+		Target:           target.URL,
+		DnsServers:       []string{m.DNSServer},
+		AttemptTimeoutMs: uint32(AttemptTimeout.Milliseconds()),
+		MaxConnectTimeMs: uint32(MaxConnectTime.Milliseconds()),
+	}}
+}
+
+// The budgets of the demo's jobs.
+const (
+	// AttemptTimeout is how long a connect may go unanswered before it is
+	// judged silently dropped.
+	AttemptTimeout = time.Second
+	// MaxConnectTime is the slowest a predicted client may be before it
+	// fails with LAYER_CLIENT.
+	MaxConnectTime = time.Second
+)
+
 // Close stops everything the mesh started, in reverse order.
 func (m *Mesh) Close() {
 	for i := len(m.closers) - 1; i >= 0; i-- {
@@ -94,6 +116,10 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 	if err != nil {
 		return nil, err
 	}
+	v6drop, err := m.droppingIPv6(ctx, ok)
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, err
+	}
 
 	dnsServer, err := dnstest.Listen("127.0.0.1:0")
 	if err != nil {
@@ -108,6 +134,7 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 	both("healthy.demo.dsprobe.test")
 	both("v4only.demo.dsprobe.test")
 	both("v6error.demo.dsprobe.test")
+	both("v6drop.demo.dsprobe.test")
 	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeA, dnstest.Response{Addrs: []netip.Addr{lo4}})
 	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeAAAA, dnstest.Response{})
 	url := func(name string, port int) string { return "http://" + name + ":" + strconv.Itoa(port) + "/" }
@@ -116,6 +143,10 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 		{url("v4only.demo.dsprobe.test", v4only), "the app listens on 0.0.0.0 only, although DNS publishes AAAA"},
 		{url("noaaaa.demo.dsprobe.test", dual), "no AAAA record published"},
 		{url("v6error.demo.dsprobe.test", v6error), "the app answers HTTP 500 over IPv6 only"},
+	}
+	if v6drop != 0 {
+		m.Targets = append(m.Targets, Target{url("v6drop.demo.dsprobe.test", v6drop),
+			fmt.Sprintf("IPv6 is silently dropped (SYNs to [::1] get no answer): each client waits out its own fallback delay before IPv4; those slower than %v fail with LAYER_CLIENT", MaxConnectTime)})
 	}
 
 	policy, err := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
@@ -211,6 +242,34 @@ func (m *Mesh) web(h4, h6 http.Handler) (int, error) {
 		m.httpServe(ln6, h6)
 	}
 	return port, nil
+}
+
+// droppingIPv6 serves h on 127.0.0.1 and, on the same port, listens on
+// [::1] without ever answering: connects to it are silently dropped, the
+// headline failure of dual-stack (see fillAcceptQueue). It fails with
+// errors.ErrUnsupported where the platform cannot drop them so.
+func (m *Mesh) droppingIPv6(ctx context.Context, h http.Handler) (int, error) {
+	port, err := m.web(h, nil)
+	if err != nil {
+		return 0, err
+	}
+	ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback, Port: port})
+	if err != nil {
+		return 0, errors.New("the demo needs IPv6 on loopback (::1), which this machine does not offer: " + err.Error())
+	}
+	m.closers = append(m.closers, func() { ln.Close() })
+	conns, err := fillAcceptQueue(ctx, ln)
+	if err != nil {
+		return 0, err
+	}
+	m.closers = append(m.closers, func() { closeAll(conns) })
+	return port, nil
+}
+
+func closeAll(conns []net.Conn) {
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 func (m *Mesh) httpServe(ln net.Listener, h http.Handler) {

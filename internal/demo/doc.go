@@ -4,6 +4,11 @@
 // coordinator in front of them, all speaking real gRPC. dsprobe demo runs a
 // job per target against it.
 //
+// The fault dsprobe exists for, an IPv6 path that silently drops packets,
+// needs neither root nor a firewall: on Linux a listener whose accept queue
+// is full drops every SYN unanswered, so the demo fills the queue of one on
+// [::1] itself.
+//
 // Only the command line starts it, and it may use any product package. Its DNS
 // server is internal/dnstest's today, which is test support: a known defect,
 // listed among internal/archtest's known exceptions until the demo has a DNS
