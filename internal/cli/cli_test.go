@@ -351,6 +351,10 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
+	// The details come from the same prober every run: the first by name.
+	if got, want := strings.Count(stdout, "from prober prober-a:"), strings.Count(stdout, "from prober "); got != want || got != 5 {
+		t.Errorf("got the details of prober-a %d times in %d detail blocks, want all 5 jobs':\n%s", got, want, stdout)
+	}
 	stdout, _, code = run(t, "demo", "-o", "json")
 	var out struct {
 		Jobs []struct {

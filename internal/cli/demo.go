@@ -71,12 +71,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "=== %d/%d  %s\n", i+1, len(mesh.Targets), t.Story)
 		writeJobTable(e.stdout, t.URL, run)
-		for _, r := range run.Results {
-			if r.GetResult() != nil {
-				writeFamilyDetails(e.stdout, r.GetProber(), r.GetResult())
-				break
-			}
-		}
+		writeJobDetails(e.stdout, run)
 	}
 	if *out == "json" {
 		fmt.Fprintf(e.stdout, "{\"jobs\": [%s]}\n", strings.Join(jobs, ",\n"))

@@ -17,9 +17,7 @@ import (
 // verdict of each family.
 func writeJobTable(w io.Writer, target string, run *coordinator.JobRun) {
 	fmt.Fprintf(w, "target  %s\n\n", target)
-	results := slices.SortedFunc(slices.Values(run.Results), func(a, b *dsprobev1.ProberResult) int {
-		return strings.Compare(a.GetNamespace()+"/"+a.GetProber(), b.GetNamespace()+"/"+b.GetProber())
-	})
+	results := inTableOrder(run.Results)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row(tw, "PROBER", "NAMESPACE", "IPv4", "IPv6", "LISTENER", "TOOK")
 	for _, r := range results {
@@ -43,6 +41,27 @@ func writeJobTable(w io.Writer, target string, run *coordinator.JobRun) {
 	}
 	if run.TraceID != "" {
 		fmt.Fprintf(w, "trace %s\n", run.TraceID)
+	}
+}
+
+// inTableOrder is a job's results in the order its table lists them, by
+// namespace, then prober: the same on every run, whatever order the probers
+// answered in.
+func inTableOrder(results []*dsprobev1.ProberResult) []*dsprobev1.ProberResult {
+	return slices.SortedFunc(slices.Values(results), func(a, b *dsprobev1.ProberResult) int {
+		return strings.Compare(a.GetNamespace()+"/"+a.GetProber(), b.GetNamespace()+"/"+b.GetProber())
+	})
+}
+
+// writeJobDetails prints the details (writeFamilyDetails) of the first
+// prober in the table's order that answered, so a run shows the same
+// prober's as the last did.
+func writeJobDetails(w io.Writer, run *coordinator.JobRun) {
+	for _, r := range inTableOrder(run.Results) {
+		if r.GetResult() != nil {
+			writeFamilyDetails(w, r.GetProber(), r.GetResult())
+			return
+		}
 	}
 }
 
