@@ -18,7 +18,11 @@ detail per family, and what each client profile would do.
 
 --otlp-endpoint sends the traces (one per job: the CLI, the coordinator, each
 prober, each DNS query and connection attempt) to a collector, Jaeger or Tempo,
-e.g. --otlp-endpoint localhost:4317 for Jaeger's OTLP/gRPC port.`
+e.g. --otlp-endpoint localhost:4317 for Jaeger's OTLP/gRPC port.
+
+Exit code 0 when the demo ran: its targets fail on purpose, so their failing
+verdicts do not change it. 2 for bad flags, 3 when the demo could not run (no
+IPv6 on loopback, a job the coordinator could not run); stderr says why.`
 
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("demo", "[--otlp-endpoint ADDR] [-o table|json]", demoHelp, e.stdout)

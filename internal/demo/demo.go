@@ -93,8 +93,10 @@ type Options struct {
 
 // Start builds the mesh. It fails clearly when the machine has no IPv6
 // loopback, which the demo's faults need.
-func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
-	m = &Mesh{exporter: opts.Exporter}
+func Start(ctx context.Context, opts Options) (_ *Mesh, err error) {
+	// Not the named result: every failure returns a nil *Mesh, and this
+	// one must still be closed.
+	m := &Mesh{exporter: opts.Exporter}
 	defer func() {
 		if err != nil {
 			m.Close()
