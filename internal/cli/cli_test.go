@@ -406,27 +406,6 @@ func TestProbeThroughCoordinator(t *testing.T) {
 	}
 }
 
-// A collector that cannot be reached costs a warning, not the result: the
-// verdicts are printed and the exit code is the probe's.
-func TestProbeWithUnreachableCollector(t *testing.T) {
-	old := traceFlushTimeout
-	traceFlushTimeout = 300 * time.Millisecond
-	t.Cleanup(func() { traceFlushTimeout = old })
-	mesh, err := demo.Start(context.Background(), demo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mesh.Close()
-	// A closed loopback port as the collector.
-	stdout, stderr, code := run(t, "probe", "--otlp-endpoint", "127.0.0.1:1", "--dns-server", mesh.DNSServer, mesh.Targets[0].URL)
-	if code != ExitOK || !strings.Contains(stdout, "verdict") {
-		t.Errorf("got exit %d and %q, want the healthy target's verdicts and exit 0", code, stdout)
-	}
-	if !strings.Contains(stderr, "warning: the traces were not delivered") || !strings.Contains(stdout, "\ntrace ") {
-		t.Errorf("got stderr %q and stdout %q, want a warning and the trace ID", stderr, stdout)
-	}
-}
-
 // Without --dns-server a probe resolves as the system's clients do: a name
 // /etc/hosts lists is taken from the file, and DNS is not asked.
 func TestProbeReadsHostsFile(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
+
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
 	"github.com/dsprobe/dsprobe/internal/demo"
@@ -58,11 +60,17 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("demo job for %s: %w", t.URL, err)
 		}
+		// The job's trace ID is claimed only for a trace the collector has.
+		traceID, _ := trace.TraceIDFromHex(run.TraceID)
+		if !otlp.exported(ctx, traceID, mesh.Flush) {
+			run.TraceID = ""
+		}
 		if *out == "json" {
 			job, err := mesh.Coordinator.GetJob(ctx, &dsprobev1.GetJobRequest{JobId: run.ID})
 			if err != nil {
 				return err
 			}
+			job.GetJob().TraceId = run.TraceID
 			b, err := protoJSON.Marshal(job.GetJob())
 			if err != nil {
 				return err

@@ -175,10 +175,10 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 		if err := writeProto(e.stdout, apiconv.ProbeResult(&res)); err != nil {
 			return err
 		}
-		writeTraceID(e.stderr, span)
+		otlp.endSpanAndWriteTraceID(ctx, e.stderr, span)
 	} else {
 		writeProbeTable(e.stdout, &res)
-		writeTraceID(e.stdout, span)
+		otlp.endSpanAndWriteTraceID(ctx, e.stdout, span)
 	}
 	if !res.Passed() {
 		return errFailed

@@ -45,6 +45,18 @@ type Mesh struct {
 	Targets   []Target
 	closers   []func()
 	exporter  sdktrace.SpanExporter
+	providers []*sdktrace.TracerProvider // the components', with an exporter
+}
+
+// Flush sends the spans the mesh's components have ended to
+// Options.Exporter now, rather than in their next batch, and returns the
+// failures.
+func (m *Mesh) Flush(ctx context.Context) error {
+	var errs []error
+	for _, tp := range m.providers {
+		errs = append(errs, tp.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Job is the coordinator request that probes target from every prober, with
@@ -197,6 +209,7 @@ func (m *Mesh) tracerProvider(service string, attrs ...attribute.KeyValue) trace
 		return otel.GetTracerProvider()
 	}
 	tp := telemetry.NewProvider(telemetry.Shared(m.exporter), service, attrs...)
+	m.providers = append(m.providers, tp)
 	m.closers = append(m.closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
