@@ -252,7 +252,7 @@ func (m *Mesh) web(h4, h6 http.Handler) (int, error) {
 	if h6 != nil {
 		ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
 		if err != nil {
-			return 0, errors.New("the demo needs IPv6 on loopback (::1), which this machine does not offer: " + err.Error())
+			return 0, noIPv6Loopback(err)
 		}
 		m.httpServe(ln6, h6)
 	}
@@ -270,7 +270,7 @@ func (m *Mesh) droppingIPv6(ctx context.Context, h http.Handler) (int, error) {
 	}
 	ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback, Port: port})
 	if err != nil {
-		return 0, errors.New("the demo needs IPv6 on loopback (::1), which this machine does not offer: " + err.Error())
+		return 0, noIPv6Loopback(err)
 	}
 	m.closers = append(m.closers, func() { ln.Close() })
 	conns, err := fillAcceptQueue(ctx, ln)
@@ -279,6 +279,11 @@ func (m *Mesh) droppingIPv6(ctx context.Context, h http.Handler) (int, error) {
 	}
 	m.closers = append(m.closers, func() { closeAll(conns) })
 	return port, nil
+}
+
+// noIPv6Loopback explains a failed listen on [::1].
+func noIPv6Loopback(err error) error {
+	return fmt.Errorf("the demo needs IPv6 on loopback (::1), which this machine does not offer: %w", err)
 }
 
 func closeAll(conns []net.Conn) {
