@@ -95,6 +95,18 @@ func writeJobSummary(w io.Writer, run *coordinator.JobRun) {
 	}
 }
 
+// writeJobDetails prints the details (writeFamilyDetails) of the first
+// prober in the table's order that answered, so a run shows the same
+// prober's as the last did.
+func writeJobDetails(w io.Writer, run *coordinator.JobRun) {
+	for _, r := range byProber(run.Results) {
+		if r.GetResult() != nil {
+			writeFamilyDetails(w, r.GetProber(), r.GetResult())
+			return
+		}
+	}
+}
+
 // writeFamilyDetails prints what one prober found: each family's verdict
 // and its sentence, then its own race and the clients worth a responder's
 // look — those that fail, are too slow or fall back to the other family —

@@ -235,10 +235,10 @@ func (p *probeFlags) runLocal(ctx context.Context, e *env, apiReq *dsprobev1.Pro
 		if err := writeProto(e.stdout, apiconv.ProbeResult(&res)); err != nil {
 			return err
 		}
-		writeTraceID(e.stderr, span)
+		p.otlp.endSpanAndWriteTraceID(ctx, e.stderr, span)
 	} else {
 		writeProbeTable(e.stdout, &res)
-		writeTraceID(e.stdout, span)
+		p.otlp.endSpanAndWriteTraceID(ctx, e.stdout, span)
 	}
 	if !res.Passed() {
 		return errFailed

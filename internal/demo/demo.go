@@ -46,7 +46,41 @@ type Mesh struct {
 	Targets   []Target
 	closers   []func()
 	exporter  sdktrace.SpanExporter
+	providers []*sdktrace.TracerProvider // the components', with an exporter
 }
+
+// Flush sends the spans the mesh's components have ended to
+// Options.Exporter now, rather than in their next batch, and returns the
+// failures.
+func (m *Mesh) Flush(ctx context.Context) error {
+	var errs []error
+	for _, tp := range m.providers {
+		errs = append(errs, tp.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Job is the coordinator request that probes target from every prober, with
+// the demo's budgets: a silently dropped connect is judged after
+// AttemptTimeout, so the whole demo takes seconds.
+func (m *Mesh) Job(target Target) *dsprobev1.RunProbeRequest {
+	return &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{
+		Target:           target.URL,
+		DnsServers:       []string{m.DNSServer},
+		AttemptTimeoutMs: uint32(AttemptTimeout.Milliseconds()),
+		MaxConnectTimeMs: uint32(MaxConnectTime.Milliseconds()),
+	}}
+}
+
+// The budgets of the demo's jobs.
+const (
+	// AttemptTimeout is how long a connect may go unanswered before it is
+	// judged silently dropped.
+	AttemptTimeout = time.Second
+	// MaxConnectTime is the slowest a predicted client may be before it
+	// fails with LAYER_CLIENT.
+	MaxConnectTime = time.Second
+)
 
 // Close stops everything the mesh started, in reverse order.
 func (m *Mesh) Close() {
@@ -72,8 +106,10 @@ type Options struct {
 
 // Start builds the mesh. It fails clearly when the machine has no IPv6
 // loopback, which the demo's faults need.
-func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
-	m = &Mesh{exporter: opts.Exporter}
+func Start(ctx context.Context, opts Options) (_ *Mesh, err error) {
+	// Not the named result: every failure returns a nil *Mesh, and this
+	// one must still be closed.
+	m := &Mesh{exporter: opts.Exporter}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -95,6 +131,10 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 	if err != nil {
 		return nil, err
 	}
+	v6drop, err := m.droppingIPv6(ctx, ok)
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, err
+	}
 
 	dnsServer, err := faultdns.Listen("127.0.0.1:0")
 	if err != nil {
@@ -109,6 +149,7 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 	both("healthy.demo.dsprobe.test")
 	both("v4only.demo.dsprobe.test")
 	both("v6error.demo.dsprobe.test")
+	both("v6drop.demo.dsprobe.test")
 	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{lo4}})
 	dnsServer.Set("noaaaa.demo.dsprobe.test", dns.TypeAAAA, faultdns.Response{})
 	url := func(name string, port int) string { return "http://" + name + ":" + strconv.Itoa(port) + "/" }
@@ -117,6 +158,10 @@ func Start(ctx context.Context, opts Options) (m *Mesh, err error) {
 		{url("v4only.demo.dsprobe.test", v4only), "the app listens on 0.0.0.0 only, although DNS publishes AAAA"},
 		{url("noaaaa.demo.dsprobe.test", dual), "no AAAA record published"},
 		{url("v6error.demo.dsprobe.test", v6error), "the app answers HTTP 500 over IPv6 only"},
+	}
+	if v6drop != 0 {
+		m.Targets = append(m.Targets, Target{url("v6drop.demo.dsprobe.test", v6drop),
+			fmt.Sprintf("IPv6 is silently dropped (SYNs to [::1] get no answer): each client waits out its own fallback delay before IPv4; those slower than %v fail with LAYER_CLIENT", MaxConnectTime)})
 	}
 
 	policy, err := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
@@ -170,6 +215,7 @@ func (m *Mesh) tracerProvider(service string, attrs ...attribute.KeyValue) trace
 		return otel.GetTracerProvider()
 	}
 	tp := telemetry.NewProvider(telemetry.Shared(m.exporter), service, attrs...)
+	m.providers = append(m.providers, tp)
 	m.closers = append(m.closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -212,11 +258,44 @@ func (m *Mesh) web(h4, h6 http.Handler) (int, error) {
 	if h6 != nil {
 		ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
 		if err != nil {
-			return 0, errors.New("the demo needs IPv6 on loopback (::1), which this machine does not offer: " + err.Error())
+			return 0, noIPv6Loopback(err)
 		}
 		m.httpServe(ln6, h6)
 	}
 	return port, nil
+}
+
+// droppingIPv6 serves h on 127.0.0.1 and, on the same port, listens on
+// [::1] without ever answering: connects to it are silently dropped, the
+// headline failure of dual-stack (see fillAcceptQueue). It fails with
+// errors.ErrUnsupported where the platform cannot drop them so.
+func (m *Mesh) droppingIPv6(ctx context.Context, h http.Handler) (int, error) {
+	port, err := m.web(h, nil)
+	if err != nil {
+		return 0, err
+	}
+	ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback, Port: port})
+	if err != nil {
+		return 0, noIPv6Loopback(err)
+	}
+	m.closers = append(m.closers, func() { ln.Close() })
+	conns, err := fillAcceptQueue(ctx, ln)
+	if err != nil {
+		return 0, err
+	}
+	m.closers = append(m.closers, func() { closeAll(conns) })
+	return port, nil
+}
+
+// noIPv6Loopback explains a failed listen on [::1].
+func noIPv6Loopback(err error) error {
+	return fmt.Errorf("the demo needs IPv6 on loopback (::1), which this machine does not offer: %w", err)
+}
+
+func closeAll(conns []net.Conn) {
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 func (m *Mesh) httpServe(ln net.Listener, h http.Handler) {

@@ -4,6 +4,11 @@
 // coordinator in front of them, all speaking real gRPC. dsprobe demo runs a
 // job per target against it.
 //
+// The fault dsprobe exists for, an IPv6 path that silently drops packets,
+// needs neither root nor a firewall: on Linux a listener whose accept queue
+// is full drops every SYN unanswered, so the demo fills the queue of one on
+// [::1] itself.
+//
 // Only the command line starts it, and it may use any product package; its
 // DNS server is internal/faultdns.
 //

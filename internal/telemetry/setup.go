@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -39,6 +40,25 @@ type Options struct {
 	// Attributes are added to the resource of every span (a prober's name
 	// and namespace). OTEL_RESOURCE_ATTRIBUTES still applies.
 	Attributes []attribute.KeyValue
+	// ExportTimeout, if positive, bounds each export, retries included, so
+	// a collector that does not answer costs no more than this (a command
+	// line wants seconds). OTEL_EXPORTER_OTLP_TIMEOUT and its TRACES form
+	// still win. If zero, only the exporter's own timeouts apply: 10 s per
+	// attempt, and OTLP/HTTP retries for up to a minute.
+	ExportTimeout time.Duration
+}
+
+// Collector is where the exporter sends: Endpoint, else the endpoint of the
+// OTEL_* variables; empty when neither names one.
+func (o Options) Collector() string {
+	if o.Endpoint != "" {
+		return o.Endpoint
+	}
+	return envEndpoint()
+}
+
+func envEndpoint() string {
+	return firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 }
 
 // Setup installs the global tracer provider and the W3C trace-context
@@ -47,29 +67,21 @@ type Options struct {
 // collector the user does not have. The returned function flushes and stops
 // the exporter.
 func Setup(ctx context.Context, opts Options) (shutdown func(context.Context) error, err error) {
-	_, shutdown, err = SetupExporter(ctx, opts)
-	return shutdown, err
-}
-
-// SetupExporter is Setup that also returns the exporter (nil when tracing
-// is off), for a process that runs more components, each with its own
-// provider (see Shared).
-func SetupExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, func(context.Context) error, error) {
 	otel.SetTextMapPropagator(Propagator())
 	exporter, err := NewExporter(ctx, opts)
 	if err != nil || exporter == nil {
-		return nil, func(context.Context) error { return nil }, err
+		return func(context.Context) error { return nil }, err
 	}
 	tp := NewProvider(exporter, opts.Service, opts.Attributes...)
 	otel.SetTracerProvider(tp)
-	return exporter, tp.Shutdown, nil
+	return tp.Shutdown, nil
 }
 
 // NewExporter makes the OTLP exporter Options and the OTEL_* variables
 // configure; nil (and no error) when tracing is off.
 func NewExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, error) {
 	endpoint := opts.Endpoint
-	envEndpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	envEndpoint := envEndpoint()
 	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") || (endpoint == "" && envEndpoint == "") {
 		return nil, nil
 	}
@@ -116,7 +128,24 @@ func NewExporter(ctx context.Context, opts Options) (sdktrace.SpanExporter, erro
 	if err != nil {
 		return nil, fmt.Errorf("creating the OTLP exporter: %w", err)
 	}
+	if opts.ExportTimeout > 0 && firstEnv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") == "" {
+		exporter = boundedExporter{exporter, opts.ExportTimeout}
+	}
 	return exporter, nil
+}
+
+// boundedExporter gives each export a deadline, retries included. The
+// exporters' own timeouts do not bound that: OTLP/HTTP's applies to each
+// request, and it retries for up to a minute.
+type boundedExporter struct {
+	sdktrace.SpanExporter
+	timeout time.Duration
+}
+
+func (e boundedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	return e.SpanExporter.ExportSpans(ctx, spans)
 }
 
 // NewProvider is a tracer provider batching to exporter, its spans carrying

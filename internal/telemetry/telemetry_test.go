@@ -256,3 +256,57 @@ func TestInsecureAppliesToTheFlagOnly(t *testing.T) {
 		})
 	}
 }
+
+// ExportTimeout bounds an export, retries included, to a collector that
+// takes the connection and never answers; OTEL_EXPORTER_OTLP_TIMEOUT still
+// wins over it. Unbounded, the export would take 10 s over gRPC and a minute
+// over HTTP: the bounds tell those apart from the 200 ms asked for, or the
+// variable's 3 s from ExportTimeout's 100 ms, on a loaded machine too.
+func TestExportTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// Hold every connection open, silent, until the test ends.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				<-done
+				c.Close()
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	for _, tt := range []struct {
+		name     string
+		endpoint string
+		timeout  time.Duration
+		env      string // OTEL_EXPORTER_OTLP_TIMEOUT, milliseconds
+		min, max time.Duration
+	}{
+		{"gRPC", addr, 200 * time.Millisecond, "", 0, 5 * time.Second},
+		{"HTTP", "http://" + addr, 200 * time.Millisecond, "", 0, 5 * time.Second},
+		{"the variable wins", addr, 100 * time.Millisecond, "3000", time.Second, 9 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", tt.env)
+			exp, err := NewExporter(context.Background(), Options{Service: "test", Endpoint: tt.endpoint, Insecure: true, ExportTimeout: tt.timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer exp.Shutdown(context.Background())
+			start := time.Now()
+			err = exp.ExportSpans(context.Background(), tracetest.SpanStubs{{Name: "span"}}.Snapshots())
+			if took := time.Since(start); err == nil || took < tt.min || took > tt.max {
+				t.Errorf("got %v after %v, want an error after %v to %v", err, took, tt.min, tt.max)
+			}
+		})
+	}
+}
