@@ -1,0 +1,15 @@
+// Package kube is dsprobe's only door to the Kubernetes API: it resolves the
+// API server as kubectl does (kubeconfig, --context, in-cluster), and reads
+// what dsprobe needs of a cluster — prober Pods for the coordinator's
+// discovery, and the objects behind a Service's evidence (Nodes, Pods,
+// Services, EndpointSlices, NetworkPolicies, the kube-proxy configuration) —
+// and checks callers' tokens (TokenReview, SubjectAccessReview). It turns
+// what it reads into the project's own types (internal/diagnose's evidence,
+// the API's Prober), so nothing else imports client-go.
+//
+// The coordinator watches with shared informers (one List, then Watch);
+// the CLI makes one-shot Lists.
+//
+// It must not depend on internal/cli, internal/coordinator, internal/prober,
+// internal/probe or internal/demo.
+package kube
