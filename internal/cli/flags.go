@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -131,8 +132,10 @@ func fromMillis(ms float64) time.Duration {
 
 // formatMs renders a duration for tables: "0ms", "2.5ms", "300ms", "127s".
 func formatMs(d time.Duration) string {
-	if d >= 10*time.Second && d%time.Second == 0 {
-		return fmt.Sprintf("%ds", d/time.Second)
+	if d >= 10*time.Second {
+		// Seconds, to a tenth: 127.0004 s is "127s", not "127000.4ms"
+		// beside a fallback delay of "127s".
+		return strings.TrimSuffix(strconv.FormatFloat(d.Seconds(), 'f', 1, 64), ".0") + "s"
 	}
 	ms := millis(d)
 	if ms == float64(int64(ms)) {
