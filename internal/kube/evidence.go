@@ -51,6 +51,8 @@ type ServiceObjects struct {
 	policies []networkingv1.NetworkPolicy
 	// pods are the selected Pods, for the policies that select them.
 	pods []corev1.Pod
+	// client read the objects; Prober asks it who the prober is.
+	client kubernetes.Interface
 }
 
 // ServiceQuery names the Service whose evidence is read.
@@ -62,6 +64,45 @@ type ServiceQuery struct {
 	// ClusterDomain is the cluster's DNS domain; empty means
 	// DefaultClusterDomain.
 	ClusterDomain string
+}
+
+// APIError says the Kubernetes API server could not be asked (unreachable,
+// refusing the credentials, forbidding the Service): dsprobe could not run
+// the check, and Server says where it tried.
+type APIError struct {
+	Server string
+	Err    error
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("the Kubernetes API server %s: %v", e.Server, e.Err)
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// ReadService resolves t as kubectl does (the namespace of the context
+// unless t names one, q.Namespace unless set) and reads the Service's
+// objects (ReadServiceObjects). A failure to ask the API server is an
+// *APIError naming it.
+func ReadService(ctx context.Context, t Target, q ServiceQuery) (*ServiceObjects, error) {
+	cfg, ns, err := Config(t)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the Kubernetes client: %w", err)
+	}
+	if q.Namespace == "" {
+		q.Namespace = ns
+	}
+	o, err := ReadServiceObjects(ctx, cs, q)
+	var notFound *ServiceNotFoundError
+	var badPort *ServicePortError
+	if err != nil && !errors.As(err, &notFound) && !errors.As(err, &badPort) {
+		return nil, &APIError{Server: cfg.Host, Err: err}
+	}
+	return o, err
 }
 
 // ReadServiceObjects reads the Service and the objects behind it with
@@ -86,7 +127,7 @@ func ReadServiceObjects(ctx context.Context, cs kubernetes.Interface, q ServiceQ
 	if domain == "" {
 		domain = DefaultClusterDomain
 	}
-	o := &ServiceObjects{Port: port}
+	o := &ServiceObjects{Port: port, client: cs}
 	ev := &o.Evidence
 	ev.Service = serviceOf(svc, domain)
 	ev.Uncollected = map[diagnose.Row]string{}

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 
@@ -212,4 +213,32 @@ func selectorsMatch(peer networkingv1.NetworkPolicyPeer, policyNamespace string,
 func selects(s *metav1.LabelSelector, set map[string]string) bool {
 	sel, err := metav1.LabelSelectorAsSelector(s)
 	return err == nil && sel.Matches(labels.Set(set))
+}
+
+// Prober returns the prober that connects from the source addresses addrs,
+// as the NetworkPolicies see it: with its Pod when one of addrs is a Pod's
+// IP (a dsprobe run in a Pod), whose labels and namespace's labels the
+// selector peers match. A Pod that cannot be looked up leaves the prober
+// without one, which only ipBlocks can admit: the answer errs on "not
+// admitted", which the cell states.
+func (o *ServiceObjects) Prober(ctx context.Context, addrs []netip.Addr) Prober {
+	p := Prober{Addrs: addrs}
+	if o.client == nil {
+		return p
+	}
+	for _, a := range addrs {
+		// status.podIP is the primary address; a Pod is found by it.
+		pods, err := o.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.podIP=" + a.String()})
+		if err != nil || len(pods.Items) == 0 {
+			continue
+		}
+		pod := &pods.Items[0]
+		id := &PodIdentity{Namespace: pod.Namespace, Labels: pod.Labels}
+		if ns, err := o.client.CoreV1().Namespaces().Get(ctx, pod.Namespace, metav1.GetOptions{}); err == nil {
+			id.NamespaceLabels = ns.Labels
+		}
+		p.Pod = id
+		break
+	}
+	return p
 }
