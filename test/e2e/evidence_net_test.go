@@ -15,6 +15,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -269,6 +270,26 @@ func TestEvidenceInCluster(t *testing.T) {
 		}
 	})
 
+	// NetworkPolicies are read and judged from the prober's addresses, not
+	// enforced (the lab has no CNI to enforce them): the cells say what a
+	// CNI would do with them.
+	t.Run("NetworkPolicy: an IPv4 ipBlock admits no IPv6; a namespaceSelector admits the prober's Pod", func(t *testing.T) {
+		createPolicy(t, c, "shop", "v4-only", networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: netip.PrefixFrom(client.Addr4(), 32).String()}})
+		ev := evidenceOf(t, 1, "svc/web")
+		if status, text := ev.cell(t, "NetworkPolicy", "ipv4"); status != "proof" || text != "shop/v4-only (IPv4 ipBlocks "+client.Addr4().String()+"/32) admits IPv4 from the prober" {
+			t.Errorf("NetworkPolicy ipv4: got %s %q, want proof, admitted", status, text)
+		}
+		if status, text := ev.cell(t, "NetworkPolicy", "ipv6"); status != "failing" || text != "denied: shop/v4-only (no IPv6 ipBlock) does not admit IPv6 from the prober" {
+			t.Errorf("NetworkPolicy ipv6: got %s %q, want failing, denied", status, text)
+		}
+
+		createPolicy(t, c, "shop", "from-dsprobe", networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "dsprobe"}}})
+		ev = evidenceOf(t, 0, "svc/web")
+		if _, text := ev.cell(t, "NetworkPolicy", "ipv6"); !strings.Contains(text, "shop/from-dsprobe (no IPv6 ipBlock) admits IPv6 from the prober") {
+			t.Errorf("NetworkPolicy ipv6: got %q, want from-dsprobe admitting", text)
+		}
+	})
+
 	t.Run("no such Service is bad input", func(t *testing.T) {
 		_, stderr, code := evidence(t, "svc/absent")
 		if code != 2 || stderr != "dsprobe evidence: Service shop/absent not found\n" {
@@ -366,6 +387,22 @@ func createService(t *testing.T, c *kubelab.Cluster, namespace, name, app string
 		ips = append(ips, netip.MustParseAddr(s))
 	}
 	return ips
+}
+
+// createPolicy creates an ingress NetworkPolicy selecting app=web with one
+// rule from peer.
+func createPolicy(t *testing.T, c *kubelab.Cluster, namespace, name string, peer networkingv1.NetworkPolicyPeer) {
+	t.Helper()
+	if _, err := c.Client.NetworkingV1().NetworkPolicies(namespace).Create(t.Context(), &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{peer}}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // markNotReady turns the Pod's Ready condition false, as a kubelet does
