@@ -139,7 +139,9 @@ func runEvidence(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	prober := objs.Prober(ctx, m.sources)
+	// The kernel's choice of source needs no connect, so the
+	// NetworkPolicies are judged with --no-probe too.
+	prober := objs.Prober(ctx, sourcesToward(objs))
 	var evidence []diagnose.ServiceEvidence
 	for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
 		evidence = append(evidence, m.apply(objs.For(f, prober), f))
@@ -200,9 +202,6 @@ type serviceMeasurements struct {
 	// name, clusterIP and endpoint connects, indexed by family.
 	name, clusterIP, endpoint [3][]diagnose.AddressEvidence
 	listener                  listener.Inference
-	// sources are this machine's source addresses toward the Service's
-	// Pods, one per family: the prober the NetworkPolicies judge.
-	sources []netip.Addr
 }
 
 func notMeasured(name string) serviceMeasurements {
@@ -296,7 +295,6 @@ func measureService(ctx context.Context, e *env, objs *kube.ServiceObjects, atte
 		}
 	}
 	m.listener = listener.Infer(observations)
-	m.sources = sourcesToward(objs)
 	return m, nil
 }
 

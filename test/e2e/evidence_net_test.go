@@ -283,6 +283,12 @@ func TestEvidenceInCluster(t *testing.T) {
 			t.Errorf("NetworkPolicy ipv6: got %s %q, want failing, denied", status, text)
 		}
 
+		// The source addresses need no connect: judged without probing too.
+		ev = evidenceOf(t, 1, "--no-probe", "svc/web")
+		if status, _ := ev.cell(t, "NetworkPolicy", "ipv4"); status != "proof" {
+			t.Errorf("NetworkPolicy ipv4 with --no-probe: got %s, want proof", status)
+		}
+
 		createPolicy(t, c, "shop", "from-dsprobe", networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "dsprobe"}}})
 		ev = evidenceOf(t, 0, "svc/web")
 		if _, text := ev.cell(t, "NetworkPolicy", "ipv6"); !strings.Contains(text, "shop/from-dsprobe (no IPv6 ipBlock) admits IPv6 from the prober") {
