@@ -61,6 +61,7 @@ func commands() []command {
 		{"demo", "run the whole mesh in-process on loopback against faulty targets", runDemo},
 		{"probe", "probe a target family by family and predict every client", runProbe},
 		{"order", "sort addresses as RFC 6724 (or glibc, or a gai.conf) would", runOrder},
+		{"evidence", "print a Service's family-by-family evidence table from the Kubernetes API", runEvidence},
 		{"simulate", "predict a client profile's race over given per-address outcomes", runSimulate},
 		{"profiles", "list the built-in client profiles, their parameters and sources", runProfiles},
 		{"version", "print the version, VCS revision and Go version of this dsprobe", runVersion},

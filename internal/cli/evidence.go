@@ -1,0 +1,408 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/kube"
+	"github.com/dsprobe/dsprobe/internal/listener"
+	"github.com/dsprobe/dsprobe/internal/localaddr"
+	"github.com/dsprobe/dsprobe/internal/probe"
+	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/target"
+)
+
+const evidenceSynopsis = "[-n NS] [--context CTX] [--kubeconfig FILE] [--family ipv4|ipv6] [--port PORT] [--no-probe] svc/NAME [-o table|json|markdown]"
+
+const evidenceHelp = `Print a Service's family-by-family evidence table, the seed's rows in order
+(node CIDRs, Pod IPs, Service IPs, EndpointSlices, DNS, kube-proxy, listener,
+NetworkPolicy, verdict), an IPv4 and an IPv6 cell each; a cell with no proof
+of its family says "missing: <why>", never blank. The objects are read from
+the Kubernetes API (kubeconfig, --context and in-cluster config as kubectl);
+the DNS, kube-proxy, listener and verdict rows need measurements, so dsprobe
+also probes, from this machine, the Service's name (with this machine's
+resolver: the cluster DNS inside a Pod), every ClusterIP and every ready
+endpoint; --no-probe skips that and leaves those rows missing.
+
+Exit codes: 0 every row has proof for both families (or for those given with
+--family); 1 a cell is missing or failing (a blank IPv6 cell is a rollout
+blocker, even for a SingleStack Service); 2 bad input (no such Service or
+port, bad syntax, a bad kubeconfig or context); 3 the API server cannot be
+reached (the message names it) or this machine could not probe.
+
+Examples:
+  dsprobe evidence -n shop svc/web
+  dsprobe evidence --context prod -o markdown svc/web >> rollout.md
+  dsprobe evidence --family ipv4 --no-probe svc/web`
+
+// evidenceFlags are the flags of dsprobe evidence.
+type evidenceFlags struct {
+	out                      evidenceFormat
+	namespace, kubeContext   string
+	kubeconfig, family, port string
+	clusterDomain            string
+	noProbe                  bool
+	timeout, attemptTimeout  time.Duration
+}
+
+func (p *evidenceFlags) register(fs *flag.FlagSet) {
+	p.out = "table"
+	fs.Var(&p.out, "o", "output format: table (for humans), json (for scripts) or markdown (a pipe table for a rollout record)")
+	fs.StringVar(&p.namespace, "n", "", "the Service's namespace (default: the context's, else default)")
+	fs.StringVar(&p.kubeContext, "context", "", "the kubeconfig context to use (default: the current context)")
+	fs.StringVar(&p.kubeconfig, "kubeconfig", "", "the kubeconfig `file` (default: $KUBECONFIG, ~/.kube/config, else in-cluster)")
+	fs.StringVar(&p.family, "family", "both", "the families that must have proof for exit 0: ipv4, ipv6 or both (the table shows both)")
+	fs.StringVar(&p.port, "port", "", "the Service port, by name or number (default: its first)")
+	fs.StringVar(&p.clusterDomain, "cluster-domain", kube.DefaultClusterDomain, "the cluster's DNS domain: the Service's name is NAME.NS.svc.DOMAIN")
+	fs.BoolVar(&p.noProbe, "no-probe", false, "read the objects only; the DNS, kube-proxy, listener and verdict rows stay missing")
+	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "budget of the whole command (reading the API and probing)")
+	fs.DurationVar(&p.attemptTimeout, "attempt-timeout", probe.DefaultAttemptTimeout, "budget of each connect (a silent drop costs this long)")
+}
+
+// evidenceFormat is evidence's -o flag: table and json as every command,
+// and markdown.
+type evidenceFormat string
+
+func (o *evidenceFormat) String() string { return string(*o) }
+func (o *evidenceFormat) Set(s string) error {
+	switch s {
+	case "table", "json", "markdown":
+		*o = evidenceFormat(s)
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q (want table, json or markdown)", s)
+}
+
+// serviceName is a Service's name as the API accepts it (an RFC 1035
+// label).
+var serviceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// parseServiceArg reads svc/NAME (also service/NAME, services/NAME, as
+// kubectl spells the resource).
+func parseServiceArg(arg string) (string, error) {
+	kind, name, found := strings.Cut(arg, "/")
+	if !found || (kind != "svc" && kind != "service" && kind != "services") {
+		return "", fmt.Errorf("%q is not svc/NAME", arg)
+	}
+	if !serviceName.MatchString(name) {
+		return "", fmt.Errorf("%q: %q is not a Service name (lower-case letters, digits and '-', starting with a letter, at most 63)", arg, name)
+	}
+	return name, nil
+}
+
+func runEvidence(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("evidence", evidenceSynopsis, evidenceHelp, e.stdout)
+	var flags evidenceFlags
+	flags.register(fs)
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return argsErrorf(fs, "[flags] svc/NAME", "want exactly one svc/NAME, got %d", len(positional))
+	}
+	name, err := parseServiceArg(positional[0])
+	if err != nil {
+		return argsErrorf(fs, "[flags] svc/NAME", "%v", err)
+	}
+	families, err := flags.families()
+	if err != nil {
+		return usageError{err}
+	}
+	if flags.timeout <= 0 || flags.attemptTimeout <= 0 {
+		return usagef("--timeout and --attempt-timeout must be positive")
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, flags.timeout)
+	defer cancel()
+	objs, err := kube.ReadService(ctx, kube.Target{Kubeconfig: flags.kubeconfig, Context: flags.kubeContext, Namespace: flags.namespace},
+		kube.ServiceQuery{Name: name, Port: flags.port, ClusterDomain: flags.clusterDomain})
+	if err != nil {
+		return evidenceReadError(err)
+	}
+	m := notMeasured(name)
+	if !flags.noProbe {
+		if m, err = measureService(ctx, e, objs, flags.attemptTimeout); err != nil {
+			return err
+		}
+	}
+	// The kernel's choice of source needs no connect, so the
+	// NetworkPolicies are judged with --no-probe too.
+	prober := objs.Prober(ctx, sourcesToward(objs))
+	var evidence []diagnose.ServiceEvidence
+	for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
+		evidence = append(evidence, m.apply(objs.For(f, prober), f))
+	}
+	table := diagnose.EvidenceTableOf(evidence...)
+	proven := table.Proven(families...)
+	switch flags.out {
+	case "json":
+		if err := writeJSON(e.stdout, evidenceJSONOf(table, families, proven)); err != nil {
+			return err
+		}
+	case "markdown":
+		writeEvidenceMarkdown(e.stdout, table)
+	default:
+		writeEvidenceTable(e.stdout, table, objs)
+	}
+	if !proven {
+		return errFailed
+	}
+	return nil
+}
+
+func (p *evidenceFlags) families() ([]dualstack.Family, error) {
+	if p.family == "both" {
+		return []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6}, nil
+	}
+	f, err := dualstack.ParseFamily(p.family)
+	if err != nil || f == dualstack.FamilyUnspecified {
+		return nil, fmt.Errorf("--family %q: want ipv4, ipv6 or both", p.family)
+	}
+	return []dualstack.Family{f}, nil
+}
+
+// evidenceReadError sorts what kept the objects from being read: the
+// user's input (no such Service or port, a kubeconfig or context that does
+// not resolve) is exit 2; no cluster configured or the API server not
+// answering is exit 3, naming the server.
+func evidenceReadError(err error) error {
+	var notFound *kube.ServiceNotFoundError
+	var badPort *kube.ServicePortError
+	var api *kube.APIError
+	switch {
+	case errors.As(err, &notFound), errors.As(err, &badPort):
+		return usageError{err}
+	case errors.As(err, &api), errors.Is(err, kube.ErrNoCluster), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return usageError{err}
+	}
+}
+
+// serviceMeasurements are the connects dsprobe evidence made, per family,
+// and what the rows without them say instead.
+type serviceMeasurements struct {
+	// unmeasured says why nothing was measured; empty when it was.
+	unmeasured string
+	dns        [3]*diagnose.DNSAnswer
+	// name, clusterIP and endpoint connects, indexed by family.
+	name, clusterIP, endpoint [3][]diagnose.AddressEvidence
+	listener                  listener.Inference
+}
+
+func notMeasured(name string) serviceMeasurements {
+	return serviceMeasurements{unmeasured: fmt.Sprintf("not measured (run dsprobe probe svc/%s)", name)}
+}
+
+// apply adds the measurements of family f to ev.
+func (m serviceMeasurements) apply(ev diagnose.ServiceEvidence, f dualstack.Family) diagnose.ServiceEvidence {
+	if m.unmeasured != "" {
+		ev.Uncollected = maps.Clone(ev.Uncollected)
+		if ev.Uncollected == nil {
+			ev.Uncollected = map[diagnose.Row]string{}
+		}
+		ev.Uncollected[diagnose.RowDNS] = m.unmeasured
+		ev.Listener = listener.Inference{Reason: m.unmeasured}
+		return ev
+	}
+	ev.DNS = m.dns[f]
+	ev.NameConnects, ev.ClusterIPConnects, ev.EndpointConnects = m.name[f], m.clusterIP[f], m.endpoint[f]
+	ev.Listener = m.listener
+	return ev
+}
+
+// maxParallelProbes bounds the probes in flight, so a Service with many
+// endpoints does not open them all at once.
+const maxParallelProbes = 8
+
+// measureService probes the Service as a client would reach it, from this
+// machine: its name (both families, with this machine's resolver), each
+// ClusterIP and each ready endpoint directly, on the Service port (the
+// endpoints on the slices' port for it). A probe this machine could not run
+// (no free port, out of descriptors) is an error: exit 3.
+func measureService(ctx context.Context, e *env, objs *kube.ServiceObjects, attemptTimeout time.Duration) (serviceMeasurements, error) {
+	svc := objs.Evidence.Service
+	port := uint16(objs.Port.Port)
+	if port == 0 {
+		return serviceMeasurements{unmeasured: fmt.Sprintf("not measured: Service %s has no port", svc)}, nil
+	}
+	resolver, err := resolve.LoadSystem(e.resolvConf, e.hosts)
+	if err != nil {
+		return serviceMeasurements{}, fmt.Errorf("reading the system resolver configuration: %w", err)
+	}
+	type job struct {
+		target target.Target
+		into   *[3][]diagnose.AddressEvidence
+	}
+	var m serviceMeasurements
+	jobs := []job{{target.Target{Host: svc.DNSName, Port: port}, &m.name}}
+	for _, ip := range svc.ClusterIPs {
+		jobs = append(jobs, job{target.Target{Host: ip.String(), Addr: ip, Port: port}, &m.clusterIP})
+	}
+	for _, ap := range objs.ReadyEndpoints {
+		jobs = append(jobs, job{target.Target{Host: ap.Addr().String(), Addr: ap.Addr(), Port: ap.Port()}, &m.endpoint})
+	}
+
+	results := make([]probe.Result, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	// sem holds a token per probe in flight; buffered to the bound so a
+	// probe starts as soon as one ends.
+	sem := make(chan struct{}, maxParallelProbes)
+	for i, j := range jobs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			req := probe.Request{Target: j.target, Resolver: resolver, AttemptTimeout: attemptTimeout}
+			if !j.target.IsLiteral() {
+				req.Families = []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6}
+			}
+			results[i], errs[i] = probe.Run(ctx, req)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return serviceMeasurements{}, fmt.Errorf("probing Service %s: %w", svc, err)
+	}
+
+	var observations []listener.Observation
+	for i, j := range jobs {
+		for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
+			fe := results[i].Evidence(f)
+			j.into[f] = append(j.into[f], fe.Addresses...)
+			if j.into == &m.name {
+				m.dns[f] = fe.DNS
+			}
+		}
+		if j.into == &m.endpoint {
+			for _, a := range results[i].Attempts {
+				observations = append(observations, listener.Observation{Family: a.Family, Outcome: a.Outcome})
+			}
+		}
+	}
+	m.listener = listener.Infer(observations)
+	return m, nil
+}
+
+// sourcesToward returns this machine's source address of each family
+// toward the Service's Pods (a ready endpoint, else a ClusterIP): what a
+// NetworkPolicy's ipBlock is matched against.
+func sourcesToward(objs *kube.ServiceObjects) []netip.Addr {
+	var dsts []netip.Addr
+	for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
+		for _, a := range append(endpointAddrs(objs.ReadyEndpoints), objs.Evidence.Service.ClusterIPs...) {
+			if dualstack.FamilyOf(a) == f {
+				dsts = append(dsts, a)
+				break
+			}
+		}
+	}
+	var out []netip.Addr
+	for _, s := range localaddr.SourcesFor(dsts) {
+		if s.Addr.IsValid() {
+			out = append(out, s.Addr)
+		}
+	}
+	return out
+}
+
+func endpointAddrs(aps []netip.AddrPort) []netip.Addr {
+	out := make([]netip.Addr, len(aps))
+	for i, ap := range aps {
+		out[i] = ap.Addr()
+	}
+	return out
+}
+
+// cellText is a cell as the table and Markdown show it: a failing cell
+// says so first (a missing one already does).
+func cellText(c diagnose.Cell) string {
+	if c.Status == diagnose.CellFailing {
+		return "failing: " + c.Text
+	}
+	return c.Text
+}
+
+func writeEvidenceTable(w io.Writer, t diagnose.EvidenceTable, objs *kube.ServiceObjects) {
+	fmt.Fprintf(w, "Service %s  (port %d/%s)\n\n", t.Service, objs.Port.Port, objs.Port.Protocol)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	row(tw, "", "IPv4", "IPv6")
+	for _, r := range t.Rows {
+		row(tw, r.Row.String(), cellText(r.IPv4), cellText(r.IPv6))
+	}
+	tw.Flush()
+}
+
+// writeEvidenceMarkdown writes the table as a GitHub-flavoured pipe table,
+// to paste into a rollout record.
+func writeEvidenceMarkdown(w io.Writer, t diagnose.EvidenceTable) {
+	fmt.Fprintf(w, "Evidence for Service `%s`\n\n", t.Service)
+	fmt.Fprintln(w, "| row | IPv4 | IPv6 |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, r := range t.Rows {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", r.Row, markdownCell(cellText(r.IPv4)), markdownCell(cellText(r.IPv6)))
+	}
+}
+
+// markdownCell keeps a cell on its row: a pipe would end it, a newline the
+// row.
+func markdownCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// evidenceJSON is dsprobe evidence -o json (docs/contracts.md).
+type evidenceJSON struct {
+	Service  string            `json:"service"`
+	Families []string          `json:"families"`
+	Proven   bool              `json:"proven"`
+	Rows     []evidenceRowJSON `json:"rows"`
+	Verdicts []verdictJSON     `json:"verdicts"`
+}
+
+type evidenceRowJSON struct {
+	Row  string   `json:"row"`
+	IPv4 cellJSON `json:"ipv4"`
+	IPv6 cellJSON `json:"ipv6"`
+}
+
+type cellJSON struct {
+	Status string `json:"status"`
+	Text   string `json:"text"`
+}
+
+type verdictJSON struct {
+	Family       string `json:"family"`
+	OK           bool   `json:"ok"`
+	FailingLayer string `json:"failingLayer"`
+	Detail       string `json:"detail"`
+}
+
+func evidenceJSONOf(t diagnose.EvidenceTable, families []dualstack.Family, proven bool) evidenceJSON {
+	out := evidenceJSON{Service: t.Service, Proven: proven, Rows: []evidenceRowJSON{}, Verdicts: []verdictJSON{}}
+	for _, f := range families {
+		out.Families = append(out.Families, dsprobev1.Family(f).String())
+	}
+	cell := func(c diagnose.Cell) cellJSON { return cellJSON{Status: c.Status.String(), Text: c.Text} }
+	for _, r := range t.Rows {
+		out.Rows = append(out.Rows, evidenceRowJSON{Row: r.Row.String(), IPv4: cell(r.IPv4), IPv6: cell(r.IPv6)})
+	}
+	for _, v := range t.Verdicts {
+		out.Verdicts = append(out.Verdicts, verdictJSON{Family: dsprobev1.Family(v.Family).String(), OK: v.OK, FailingLayer: v.Layer.String(), Detail: v.Detail})
+	}
+	return out
+}
