@@ -11,7 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -238,10 +241,76 @@ func ReadToken(path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// TokenFile is per-RPC credentials sending the bearer token of a file as
+// "authorization: Bearer TOKEN". The file is re-read when its modification
+// time or size changes: a projected ServiceAccount token is rotated by the
+// kubelet, which replaces the file, and the next RPC must present the new
+// token. Like BearerToken it insists on TLS unless Insecure is set.
+type TokenFile struct {
+	path     string
+	insecure bool
+
+	mu    sync.Mutex
+	stamp tokenStamp
+	token string
+}
+
+// tokenStamp is what tells a rewritten token file from the one read.
+type tokenStamp struct {
+	mtime time.Time
+	size  int64
+}
+
+// NewTokenFile reads path now, so a missing or unreadable file is an error
+// at start rather than at the first RPC.
+func NewTokenFile(path string, insecure bool) (*TokenFile, error) {
+	f := &TokenFile{path: path, insecure: insecure}
+	if _, err := f.current(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// current is the file's token, re-read if the file changed since it was
+// last read.
+func (f *TokenFile) current() (string, error) {
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		return "", fmt.Errorf("reading the token file: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	stamp := tokenStamp{fi.ModTime(), fi.Size()}
+	if f.token != "" && stamp == f.stamp {
+		return f.token, nil
+	}
+	token, err := ReadToken(f.path)
+	if err != nil {
+		return "", fmt.Errorf("reading the token file: %w", err)
+	}
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", f.path)
+	}
+	f.token, f.stamp = token, stamp
+	return token, nil
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (f *TokenFile) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	token, err := f.current()
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return map[string]string{"authorization": "Bearer " + token}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (f *TokenFile) RequireTransportSecurity() bool { return !f.insecure }
+
 // DialOptions are a client's side of these rules: TLS from files when secure
 // (serverName "" verifies the dialed host), plaintext otherwise, and the
-// bearer token of tokenFile, if any, which refuses plaintext unless secure
-// is false on purpose.
+// bearer token of tokenFile, if any (re-read when the file changes), which
+// refuses plaintext unless secure is false on purpose.
 func DialOptions(files TLSFiles, secure bool, serverName, tokenFile string) ([]grpc.DialOption, error) {
 	var opts []grpc.DialOption
 	if secure {
@@ -254,11 +323,11 @@ func DialOptions(files TLSFiles, secure bool, serverName, tokenFile string) ([]g
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
 	if tokenFile != "" {
-		token, err := ReadToken(tokenFile)
+		creds, err := NewTokenFile(tokenFile, !secure)
 		if err != nil {
-			return nil, fmt.Errorf("reading the token file: %w", err)
+			return nil, err
 		}
-		opts = append(opts, grpc.WithPerRPCCredentials(BearerToken{Token: token, Insecure: !secure}))
+		opts = append(opts, grpc.WithPerRPCCredentials(creds))
 	}
 	return opts, nil
 }
