@@ -47,6 +47,8 @@ type Coordinator struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Server     Server `json:"server"`
+	// TokenReview checks callers' Kubernetes tokens.
+	TokenReview TokenReview `json:"tokenReview"`
 	// ProberAuth is how the coordinator authenticates to its probers.
 	ProberAuth ClientAuth `json:"proberAuth"`
 	// Probers are the probers a job may use. There is no default.
@@ -82,6 +84,18 @@ type Server struct {
 	TLS           TLS    `json:"tls"`
 	TokenFile     string `json:"tokenFile"`
 	Insecure      bool   `json:"insecure"`
+}
+
+// TokenReview checks the bearer tokens callers present with the
+// Kubernetes API (TokenReview, then a SubjectAccessReview per namespace of
+// a job's probers), asked with the in-cluster ServiceAccount or
+// $KUBECONFIG. Audience is the audience a token must be for (empty: the
+// API server's own, so a caller's kubectl token works); AllowedUsers, if
+// any, are the only users let in (system:serviceaccount:NAMESPACE:NAME).
+type TokenReview struct {
+	Enabled      bool     `json:"enabled"`
+	Audience     string   `json:"audience"`
+	AllowedUsers []string `json:"allowedUsers"`
 }
 
 // TLS names PEM files: a certificate, its private key, and a CA. On a

@@ -92,6 +92,7 @@ func TestValidFiles(t *testing.T) {
 		Server: Server{Listen: "[::]:9444", HTTPListen: "[::]:8444", MetricsListen: "[::]:9090",
 			TLS:       TLS{Cert: "/etc/dsprobe/tls/tls.crt", Key: "/etc/dsprobe/tls/tls.key", CA: "/etc/dsprobe/tls/ca.crt"},
 			TokenFile: "/etc/dsprobe/token"},
+		TokenReview: TokenReview{Enabled: true, Audience: "dsprobe-coordinator", AllowedUsers: []string{"system:serviceaccount:ci:deployer"}},
 		ProberAuth: ClientAuth{
 			TLS:        TLS{Cert: "/etc/dsprobe/prober-client/tls.crt", Key: "/etc/dsprobe/prober-client/tls.key", CA: "/etc/dsprobe/prober-client/ca.crt"},
 			ServerName: "prober.dsprobe.svc", TokenFile: "/etc/dsprobe/prober-token"},

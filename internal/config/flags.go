@@ -55,6 +55,9 @@ var proberFlags = slices.Concat(serverFlags("POST /v1/probe"), []flagSpec{
 // coordinatorFlags leave out the probers: --prober and --probers-file are
 // not one field's value each (see CoordinatorFlags).
 var coordinatorFlags = slices.Concat(serverFlags("POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}"), []flagSpec{
+	{"token-review", "tokenReview.enabled", "check callers' Kubernetes bearer tokens with TokenReview and authorise each job with a SubjectAccessReview per prober namespace"},
+	{"token-audience", "tokenReview.audience", "`audience` a caller's token must be for (default: the API server's)"},
+	{"token-allow-user", "tokenReview.allowedUsers", "the only Kubernetes `user` let in, e.g. system:serviceaccount:ci:deployer (repeatable; default every user)"},
 	{"prober-tls-cert", "proberAuth.tls.cert", "client certificate `file` presented to probers (mTLS)"},
 	{"prober-tls-key", "proberAuth.tls.key", "client private key `file` for probers"},
 	{"prober-tls-ca", "proberAuth.tls.ca", "CA `file` that signs the certificates of probers (default: system roots)"},

@@ -163,6 +163,14 @@ func validateProber(c *Prober, v *validator) {
 
 func validateCoordinator(c *Coordinator, v *validator) {
 	v.server(c.Server)
+	for i, u := range c.TokenReview.AllowedUsers {
+		if name := strings.TrimSpace(u); name == "" || name != u {
+			v.fieldf(index("tokenReview.allowedUsers", i), "%q: want a Kubernetes user name, e.g. system:serviceaccount:NAMESPACE:NAME", u)
+		}
+	}
+	if len(c.TokenReview.AllowedUsers) > 0 && !c.TokenReview.Enabled {
+		v.errorf("tokenReview.allowedUsers", "%s has no effect without %s", v.name("tokenReview.allowedUsers"), v.name("tokenReview.enabled"))
+	}
 	if t := c.ProberAuth.TLS; (t.Cert == "") != (t.Key == "") {
 		v.tlsPairMissing("proberAuth.tls")
 	}
