@@ -26,6 +26,30 @@ type User struct {
 // server does not accept the token (as opposed to not answering).
 var ErrTokenRefused = errors.New("token refused")
 
+// ProberAudience is the audience of the token a coordinator presents to
+// probers: a token minted for anything else (the API server, another
+// service) is refused, so one leaked elsewhere cannot trigger probes.
+const ProberAudience = "dsprobe-prober"
+
+// AcceptTokenReview judges a TokenReview's answer for audience (empty:
+// the API server's own): nil when the token is authenticated for it, else
+// an error wrapping ErrTokenRefused with the API server's reason. The
+// audience is checked on the answer: an authenticator that ignores the
+// audiences asked answers for the API server's own, and a token for the
+// API server must not pass for one for dsprobe.
+func AcceptTokenReview(audience string, authenticated bool, audiences []string, reason string) error {
+	if !authenticated {
+		if reason == "" {
+			reason = "not authenticated"
+		}
+		return fmt.Errorf("%w: %s", ErrTokenRefused, reason)
+	}
+	if audience != "" && !slices.Contains(audiences, audience) {
+		return fmt.Errorf("%w: not a token for audience %s (it is for %s)", ErrTokenRefused, audience, strings.Join(audiences, ", "))
+	}
+	return nil
+}
+
 // TokenReviewer authenticates a bearer token with the Kubernetes API
 // (TokenReview), for an audience it was built for. internal/kube
 // implements it; this package stays free of client-go.

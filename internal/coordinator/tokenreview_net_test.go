@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -77,59 +78,96 @@ func TestKubernetesTokens(t *testing.T) {
 		t.Fatalf("the reviewer's ServiceAccount lists Pods: got %v, want Forbidden (least privilege)", err)
 	}
 
-	t.Run("coordinator to prober", func(t *testing.T) {
-		prober := startAuthenticatedProber(t, &authn.Authenticator{
-			Tokens:       kube.NewTokenReviewer(reviewer, kube.ProberAudience),
-			AllowedUsers: []string{"system:serviceaccount:dsprobe:coordinator"},
-		})
-		probe := func(token string) error {
-			file := filepath.Join(t.TempDir(), "token")
-			if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
-				t.Fatal(err)
+	// A prober reviews with the API's plain HTTP (its binary carries no
+	// client-go), the coordinator with client-go: both must judge alike.
+	reviewerToken := filepath.Join(t.TempDir(), "reviewer-token")
+	if err := os.WriteFile(reviewerToken, []byte(mint(t, admin, reviewerSA)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, httpClient := c.API(t)
+	tokenFile, err := authn.NewTokenFile(reviewerToken, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		name   string
+		tokens authn.TokenReviewer
+	}{
+		{"HTTP", authn.NewAPITokenReviewer(authn.APIServer{URL: url, Client: httpClient, Token: tokenFile}, authn.ProberAudience)},
+		{"client-go", kube.NewTokenReviewer(reviewer, authn.ProberAudience)},
+	} {
+		t.Run("coordinator to prober, "+r.name, func(t *testing.T) {
+			prober := startAuthenticatedProber(t, &authn.Authenticator{
+				Tokens:       r.tokens,
+				AllowedUsers: []string{"system:serviceaccount:dsprobe:coordinator"},
+			})
+			probe := func(token string) error {
+				file := filepath.Join(t.TempDir(), "token")
+				if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				// The coordinator's own way to a prober: the token file,
+				// read as the projected volume's.
+				opts, err := authn.DialOptions(authn.TLSFiles{}, false, "", file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn := &GRPCConnector{Options: opts}
+				defer conn.Close()
+				client, err := conn.Prober(&dsprobev1.ProberInfo{Name: "p", Address: prober})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = client.Probe(t.Context(), &dsprobev1.ProbeRequest{Target: "192.0.2.1:80"})
+				return err
 			}
-			// The coordinator's own way to a prober: the token file,
-			// read as the projected volume's.
-			opts, err := authn.DialOptions(authn.TLSFiles{}, false, "", file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := &GRPCConnector{Options: opts}
-			defer conn.Close()
-			client, err := conn.Prober(&dsprobev1.ProberInfo{Name: "p", Address: prober})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = client.Probe(t.Context(), &dsprobev1.ProbeRequest{Target: "192.0.2.1:80"})
-			return err
-		}
-		// RBAC reaches the reviewer's binding shortly after it is made.
-		eventually(t, "the coordinator's token accepted", func() error {
-			return probe(mint(t, admin, coordinatorSA, kube.ProberAudience))
-		})
+			// RBAC reaches the reviewer's binding shortly after it is made.
+			eventually(t, "the coordinator's token accepted", func() error {
+				return probe(mint(t, admin, coordinatorSA, authn.ProberAudience))
+			})
 
-		now := time.Now()
-		claims := func(exp time.Time) map[string]any {
-			return map[string]any{
-				"iss": "https://kubernetes.default.svc.cluster.local", "sub": "system:serviceaccount:dsprobe:coordinator",
-				"aud": []string{kube.ProberAudience}, "iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": exp.Unix(),
-				"kubernetes.io": map[string]any{"namespace": "dsprobe", "serviceaccount": map[string]any{"name": "coordinator", "uid": string(coordinatorSA.UID)}},
+			now := time.Now()
+			claims := func(exp time.Time) map[string]any {
+				return map[string]any{
+					"iss": "https://kubernetes.default.svc.cluster.local", "sub": "system:serviceaccount:dsprobe:coordinator",
+					"aud": []string{authn.ProberAudience}, "iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": exp.Unix(),
+					"kubernetes.io": map[string]any{"namespace": "dsprobe", "serviceaccount": map[string]any{"name": "coordinator", "uid": string(coordinatorSA.UID)}},
+				}
 			}
-		}
-		// The expired token differs from an accepted one in its expiry
-		// alone: this one proves the signature and claims are right.
-		if err := probe(c.SignToken(t, claims(now.Add(time.Hour)))); err != nil {
-			t.Fatalf("a signed token that has not expired: got %v, want it accepted", err)
-		}
-		for _, tt := range []struct{ name, token string }{
-			{"another audience", mint(t, admin, coordinatorSA, "dsprobe-elsewhere")},
-			{"the API server's audience", mint(t, admin, coordinatorSA)},
-			{"a ServiceAccount not allowed", mint(t, admin, intruderSA, kube.ProberAudience)},
-			{"expired", c.SignToken(t, claims(now.Add(-time.Hour)))},
-			{"garbage", "not-a-token"},
-		} {
-			if err := probe(tt.token); status.Code(err) != codes.Unauthenticated {
-				t.Errorf("%s: got %v, want Unauthenticated", tt.name, err)
+			// The expired token differs from an accepted one in its expiry
+			// alone: this one proves the signature and claims are right.
+			if err := probe(c.SignToken(t, claims(now.Add(time.Hour)))); err != nil {
+				t.Fatalf("a signed token that has not expired: got %v, want it accepted", err)
 			}
+			for _, tt := range []struct{ name, token string }{
+				{"another audience", mint(t, admin, coordinatorSA, "dsprobe-elsewhere")},
+				{"the API server's audience", mint(t, admin, coordinatorSA)},
+				{"a ServiceAccount not allowed", mint(t, admin, intruderSA, authn.ProberAudience)},
+				{"expired", c.SignToken(t, claims(now.Add(-time.Hour)))},
+				{"garbage", "not-a-token"},
+			} {
+				if err := probe(tt.token); status.Code(err) != codes.Unauthenticated {
+					t.Errorf("%s: got %v, want Unauthenticated", tt.name, err)
+				}
+			}
+		})
+	}
+
+	// A reviewer whose ServiceAccount may not create TokenReviews cannot
+	// say: the caller is told the check is unavailable, not refused.
+	t.Run("a reviewer without RBAC", func(t *testing.T) {
+		unbound := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(unbound, []byte(mint(t, admin, intruderSA)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tokenFile, err := authn.NewTokenFile(unbound, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := &authn.Authenticator{Tokens: authn.NewAPITokenReviewer(authn.APIServer{URL: url, Client: httpClient, Token: tokenFile}, authn.ProberAudience)}
+		ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", "Bearer "+mint(t, admin, coordinatorSA, authn.ProberAudience)))
+		if _, err := auth.Authenticate(ctx); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "tokenreviews") {
+			t.Errorf("got %v, want Unavailable saying the reviewer may not create tokenreviews", err)
 		}
 	})
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -52,7 +51,7 @@ func TestReviewToken(t *testing.T) {
 		refused bool // ErrTokenRefused
 		failed  bool // another error
 	}{
-		{"accepted for the audience", authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: []string{ProberAudience}, User: podUser}, nil, false, false},
+		{"accepted for the audience", authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: []string{authn.ProberAudience}, User: podUser}, nil, false, false},
 		{"accepted, but for the API server's audience only", authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: []string{"https://kubernetes.default.svc"}, User: podUser}, nil, true, false},
 		{"accepted without audiences", authenticationv1.TokenReviewStatus{Authenticated: true, User: podUser}, nil, true, false},
 		{"not authenticated", authenticationv1.TokenReviewStatus{Error: "token has expired"}, nil, true, false},
@@ -63,7 +62,7 @@ func TestReviewToken(t *testing.T) {
 			client, asked := reviewClient(func(*authenticationv1.TokenReview) (authenticationv1.TokenReviewStatus, error) {
 				return tt.status, tt.apiErr
 			})
-			r := NewTokenReviewer(client, ProberAudience)
+			r := NewTokenReviewer(client, authn.ProberAudience)
 			for range 2 {
 				u, err := r.ReviewToken(t.Context(), "t0ken")
 				switch {
@@ -81,8 +80,8 @@ func TestReviewToken(t *testing.T) {
 					}
 				}
 			}
-			if got := (*asked)[0].Spec; got.Token != "t0ken" || !slices.Equal(got.Audiences, []string{ProberAudience}) {
-				t.Errorf("asked %+v, want the token for audience %s", got, ProberAudience)
+			if got := (*asked)[0].Spec; got.Token != "t0ken" || !slices.Equal(got.Audiences, []string{authn.ProberAudience}) {
+				t.Errorf("asked %+v, want the token for audience %s", got, authn.ProberAudience)
 			}
 			// An acceptance is kept; a refusal or an error is asked again.
 			want := 2
@@ -148,25 +147,5 @@ func TestMayProbeFrom(t *testing.T) {
 	want := authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "dsprobe.io", Resource: "probes"}
 	if got := asked[0]; *got.ResourceAttributes != want || got.User != "alice" || got.UID != "u" || !slices.Equal(got.Groups, user.Groups) || !slices.Equal(got.Extra["k"], authorizationv1.ExtraValue{"v"}) {
 		t.Errorf("asked %+v, want alice with her groups, UID and extra, %+v", got, want)
-	}
-}
-
-func TestTTLCache(t *testing.T) {
-	now := time.Unix(0, 0)
-	c := newTTLCache[int](2, 10*time.Second)
-	c.now = func() time.Time { return now }
-	c.put("a", 1)
-	now = now.Add(time.Second)
-	c.put("b", 2)
-	c.put("c", 3) // full: a, the closest to expiring, goes
-	if _, ok := c.get("a"); ok {
-		t.Error("a kept beyond the size")
-	}
-	if v, ok := c.get("c"); !ok || v != 3 {
-		t.Errorf("c: got %v, %v", v, ok)
-	}
-	now = now.Add(10 * time.Second)
-	if _, ok := c.get("b"); ok {
-		t.Error("b kept beyond its TTL")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"os"
 	"testing"
 
@@ -64,4 +65,16 @@ func (c *Cluster) SignToken(t testing.TB, claims map[string]any) string {
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// API is the API server's URL and an HTTP client that trusts its CA and
+// reaches it in the node namespace, presenting no credentials: for a
+// client that speaks the API without client-go.
+func (c *Cluster) API(t testing.TB) (string, *http.Client) {
+	t.Helper()
+	client, err := rest.HTTPClientFor(rest.AnonymousClientConfig(c.config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.config.Host, client
 }
