@@ -32,6 +32,9 @@ type Prober struct {
 	// default is $POD_NAMESPACE.
 	Namespace string `json:"namespace"`
 	Server    Server `json:"server"`
+	// TokenReview checks the coordinator's projected ServiceAccount
+	// token (audience dsprobe-prober).
+	TokenReview TokenReview `json:"tokenReview"`
 	// Allow is where the prober may connect. It has no default: a prober
 	// must be told its cluster's CIDRs.
 	Allow     Allow     `json:"allow"`
@@ -87,11 +90,12 @@ type Server struct {
 }
 
 // TokenReview checks the bearer tokens callers present with the
-// Kubernetes API (TokenReview, then a SubjectAccessReview per namespace of
-// a job's probers), asked with the in-cluster ServiceAccount or
-// $KUBECONFIG. Audience is the audience a token must be for (empty: the
-// API server's own, so a caller's kubectl token works); AllowedUsers, if
-// any, are the only users let in (system:serviceaccount:NAMESPACE:NAME).
+// Kubernetes API (TokenReview; on the coordinator, then a
+// SubjectAccessReview per namespace of a job's probers), asked with the
+// Pod's ServiceAccount (the coordinator also takes $KUBECONFIG). Audience
+// is the audience a token must be for (empty: the API server's own, so a
+// caller's kubectl token works); AllowedUsers, if any, are the only users
+// let in (system:serviceaccount:NAMESPACE:NAME): a prober must list them.
 type TokenReview struct {
 	Enabled      bool     `json:"enabled"`
 	Audience     string   `json:"audience"`
@@ -187,8 +191,11 @@ func DefaultProber() Prober {
 		APIVersion: APIVersion,
 		Kind:       KindProber,
 		Server:     Server{Listen: "127.0.0.1:9443"},
-		Admission:  Admission{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20},
-		JobTimeout: Duration(30 * time.Second),
+		// A token is for probers or refused, so one minted for anything
+		// else cannot trigger probes.
+		TokenReview: TokenReview{Audience: authn.ProberAudience},
+		Admission:   Admission{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20},
+		JobTimeout:  Duration(30 * time.Second),
 	}
 }
 

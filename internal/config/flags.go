@@ -44,6 +44,9 @@ var otlpFlags = []flagSpec{
 }
 
 var proberFlags = slices.Concat(serverFlags("POST /v1/probe"), []flagSpec{
+	{"token-review", "tokenReview.enabled", "accept the coordinator's projected ServiceAccount token, checked with TokenReview"},
+	{"token-audience", "tokenReview.audience", "`audience` a caller's token must be for"},
+	{"token-allow-user", "tokenReview.allowedUsers", "a Kubernetes `user` let in, e.g. system:serviceaccount:dsprobe:coordinator (repeatable; required with --token-review)"},
 	{"allow-cidr", "allow.cidrs", "`CIDR` targets and their resolved addresses may be in (repeatable; the cluster's Pod and Service CIDRs)"},
 	{"allow-name", "allow.names", "host `name` a target may use: exact, *.suffix, or * for any (repeatable)"},
 	{"allow-port", "allow.ports", "`PORT` or FROM-TO a target may use (repeatable; default every port)"},
