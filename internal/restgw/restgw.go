@@ -51,6 +51,10 @@ func Handler(ctx context.Context, register func(*grpc.Server), gateway func(cont
 			http.Error(w, err.Error(), code)
 			return
 		}
+		// The gateway forwards Grpc-Metadata-Authorization as
+		// "authorization" too: drop it, so the service sees the very
+		// credential authenticated here.
+		r.Header.Del("Grpc-Metadata-Authorization")
 		mux.ServeHTTP(w, r)
 	}), stop, nil
 }
