@@ -51,8 +51,9 @@ func AcceptTokenReview(audience string, authenticated bool, audiences []string, 
 }
 
 // TokenReviewer authenticates a bearer token with the Kubernetes API
-// (TokenReview), for an audience it was built for. internal/kube
-// implements it; this package stays free of client-go.
+// (TokenReview), for an audience it was built for: internal/kube's with
+// client-go (the coordinator), NewAPITokenReviewer's over plain HTTP (the
+// prober); this package stays free of client-go.
 type TokenReviewer interface {
 	ReviewToken(ctx context.Context, token string) (User, error)
 }
