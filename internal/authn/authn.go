@@ -11,7 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -132,64 +135,118 @@ func CheckPlaintext(address string, insecure bool) error {
 
 // Authenticator decides whether a gRPC caller may trigger work. A caller is
 // authenticated by a verified client certificate (when the server requires
-// them) or by presenting Token as "authorization: Bearer TOKEN".
+// them), by presenting Token as "authorization: Bearer TOKEN", or by a
+// bearer token the Kubernetes API accepts (Tokens).
 type Authenticator struct {
 	// Token, if set, is accepted as a bearer token.
 	Token string
+	// Tokens, if set, reviews every other bearer token (TokenReview); the
+	// user it accepts travels in the call's context (UserFrom). A token
+	// presented must be valid: a refused one fails the call even with a
+	// client certificate, so a caller is never taken for someone else.
+	Tokens TokenReviewer
+	// AllowedUsers, if any, are the only users Tokens may let in
+	// (system:serviceaccount:NAMESPACE:NAME): a prober accepts its
+	// coordinator's ServiceAccount, not every one in the cluster.
+	AllowedUsers []string
 	// AllowUnauthenticated lets every caller in: only for plaintext on
 	// loopback or an explicit --insecure.
 	AllowUnauthenticated bool
 }
 
-// Authenticate returns nil for an authenticated caller and a gRPC
-// Unauthenticated status otherwise.
-func (a *Authenticator) Authenticate(ctx context.Context) error {
-	if a.AllowUnauthenticated {
-		return nil
-	}
+// Authenticate returns ctx, carrying the Kubernetes user if a token
+// review found one, for an authenticated caller, and a gRPC status
+// (Unauthenticated; Unavailable when the API could not review a token)
+// otherwise.
+func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, error) {
+	certified := false
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
-			return nil
+			certified = true
 		}
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
-		if a.tokenOK(v) {
-			return nil
+	return a.authenticate(ctx, certified, md.Get("authorization"))
+}
+
+// authenticate decides on a caller from whether its transport is already
+// trusted (a verified client certificate) and the Authorization values it
+// sent: the static token, else a token Tokens accepts, else the transport.
+func (a *Authenticator) authenticate(ctx context.Context, trusted bool, authorization []string) (context.Context, error) {
+	for _, v := range authorization {
+		token, ok := strings.CutPrefix(v, "Bearer ")
+		if !ok || token == "" {
+			continue
+		}
+		if a.tokenOK(token) {
+			return ctx, nil
+		}
+		if a.Tokens != nil {
+			user, err := a.reviewToken(ctx, token)
+			if err != nil {
+				return ctx, err
+			}
+			return WithUser(ctx, user), nil
 		}
 	}
-	return status.Error(codes.Unauthenticated, errAuthRequired.Error())
+	if trusted || a.AllowUnauthenticated {
+		return ctx, nil
+	}
+	return ctx, status.Error(codes.Unauthenticated, errAuthRequired.Error())
 }
 
 var errAuthRequired = errors.New("authentication required: a client certificate signed by the configured CA, or a valid bearer token")
 
-// tokenOK checks an Authorization value against Token, in constant time.
-func (a *Authenticator) tokenOK(authorization string) bool {
-	token, ok := strings.CutPrefix(authorization, "Bearer ")
-	return a.Token != "" && ok && subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1
+// tokenOK checks a bearer token against Token, in constant time.
+func (a *Authenticator) tokenOK(token string) bool {
+	return a.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1
 }
 
 // AuthenticateHTTP is Authenticate for the REST mapping: a verified client
-// certificate on the TLS connection, or "Authorization: Bearer TOKEN".
-func (a *Authenticator) AuthenticateHTTP(r *http.Request) error {
-	if a.AllowUnauthenticated {
-		return nil
+// certificate on the TLS connection, or "Authorization: Bearer TOKEN". It
+// returns the HTTP status of a refusal with its error.
+func (a *Authenticator) AuthenticateHTTP(r *http.Request) (int, error) {
+	trusted := r.TLS != nil && len(r.TLS.VerifiedChains) > 0
+	if _, err := a.authenticate(r.Context(), trusted, r.Header.Values("Authorization")); err != nil {
+		st := status.Convert(err)
+		if st.Code() == codes.Unavailable {
+			return http.StatusServiceUnavailable, errors.New(st.Message())
+		}
+		return http.StatusUnauthorized, errors.New(st.Message())
 	}
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		return nil
-	}
-	if a.tokenOK(r.Header.Get("Authorization")) {
-		return nil
-	}
-	return errAuthRequired
+	return http.StatusOK, nil
 }
 
 // UnaryInterceptor authenticates every unary call, except the health
 // service, which load balancers and kubelets call without credentials.
 func (a *Authenticator) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return unaryInterceptor(a.Authenticate)
+}
+
+// StreamInterceptor authenticates every streaming call but the health
+// service's.
+func (a *Authenticator) StreamInterceptor() grpc.StreamServerInterceptor {
+	return streamInterceptor(a.Authenticate)
+}
+
+// GatewayInterceptors are the interceptors of the REST mapping's in-memory
+// gRPC server, behind AuthenticateHTTP: the caller is authenticated
+// already, and they identify the Kubernetes user of the bearer token the
+// gateway forwards (a review the cache answers), so a REST job is
+// authorised as its gRPC twin.
+func (a *Authenticator) GatewayInterceptors() (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	identify := func(ctx context.Context) (context.Context, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		return a.authenticate(ctx, true, md.Get("authorization"))
+	}
+	return unaryInterceptor(identify), streamInterceptor(identify)
+}
+
+func unaryInterceptor(check func(context.Context) (context.Context, error)) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !isHealth(info.FullMethod) {
-			if err := a.Authenticate(ctx); err != nil {
+			var err error
+			if ctx, err = check(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -197,18 +254,27 @@ func (a *Authenticator) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamInterceptor authenticates every streaming call but the health
-// service's.
-func (a *Authenticator) StreamInterceptor() grpc.StreamServerInterceptor {
+func streamInterceptor(check func(context.Context) (context.Context, error)) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if !isHealth(info.FullMethod) {
-			if err := a.Authenticate(ss.Context()); err != nil {
+			ctx, err := check(ss.Context())
+			if err != nil {
 				return err
 			}
+			ss = &contextStream{ServerStream: ss, ctx: ctx}
 		}
 		return handler(srv, ss)
 	}
 }
+
+// contextStream is a server stream whose context carries what
+// authentication found.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
 
 func isHealth(method string) bool { return strings.HasPrefix(method, "/grpc.health.v1.Health/") }
 
@@ -238,10 +304,76 @@ func ReadToken(path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// TokenFile is per-RPC credentials sending the bearer token of a file as
+// "authorization: Bearer TOKEN". The file is re-read when its modification
+// time or size changes: a projected ServiceAccount token is rotated by the
+// kubelet, which replaces the file, and the next RPC must present the new
+// token. Like BearerToken it insists on TLS unless Insecure is set.
+type TokenFile struct {
+	path     string
+	insecure bool
+
+	mu    sync.Mutex
+	stamp tokenStamp
+	token string
+}
+
+// tokenStamp is what tells a rewritten token file from the one read.
+type tokenStamp struct {
+	mtime time.Time
+	size  int64
+}
+
+// NewTokenFile reads path now, so a missing or unreadable file is an error
+// at start rather than at the first RPC.
+func NewTokenFile(path string, insecure bool) (*TokenFile, error) {
+	f := &TokenFile{path: path, insecure: insecure}
+	if _, err := f.current(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// current is the file's token, re-read if the file changed since it was
+// last read.
+func (f *TokenFile) current() (string, error) {
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		return "", fmt.Errorf("reading the token file: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	stamp := tokenStamp{fi.ModTime(), fi.Size()}
+	if f.token != "" && stamp == f.stamp {
+		return f.token, nil
+	}
+	token, err := ReadToken(f.path)
+	if err != nil {
+		return "", fmt.Errorf("reading the token file: %w", err)
+	}
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", f.path)
+	}
+	f.token, f.stamp = token, stamp
+	return token, nil
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (f *TokenFile) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	token, err := f.current()
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return map[string]string{"authorization": "Bearer " + token}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (f *TokenFile) RequireTransportSecurity() bool { return !f.insecure }
+
 // DialOptions are a client's side of these rules: TLS from files when secure
 // (serverName "" verifies the dialed host), plaintext otherwise, and the
-// bearer token of tokenFile, if any, which refuses plaintext unless secure
-// is false on purpose.
+// bearer token of tokenFile, if any (re-read when the file changes), which
+// refuses plaintext unless secure is false on purpose.
 func DialOptions(files TLSFiles, secure bool, serverName, tokenFile string) ([]grpc.DialOption, error) {
 	var opts []grpc.DialOption
 	if secure {
@@ -254,11 +386,11 @@ func DialOptions(files TLSFiles, secure bool, serverName, tokenFile string) ([]g
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
 	if tokenFile != "" {
-		token, err := ReadToken(tokenFile)
+		creds, err := NewTokenFile(tokenFile, !secure)
 		if err != nil {
-			return nil, fmt.Errorf("reading the token file: %w", err)
+			return nil, err
 		}
-		opts = append(opts, grpc.WithPerRPCCredentials(BearerToken{Token: token, Insecure: !secure}))
+		opts = append(opts, grpc.WithPerRPCCredentials(creds))
 	}
 	return opts, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,48 @@ func TestTLSFilesErrors(t *testing.T) {
 	os.WriteFile(empty, []byte("not pem"), 0o600)
 	if _, err := (TLSFiles{CA: empty}).ClientConfig("x"); err == nil {
 		t.Error("CA without PEM: got no error")
+	}
+}
+
+// The kubelet rotates a projected ServiceAccount token by replacing the
+// file: the next RPC must present the new token, without a restart.
+func TestTokenFileRotated(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	write := func(token string, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// An explicit mtime: two writes within the file system's
+		// timestamp granularity must still count as a change.
+		if err := os.Chtimes(file, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := time.Now().Add(-time.Hour)
+	write("first", first)
+	addr := serve(t, &Authenticator{Token: "second"}, nil)
+	opts, err := DialOptions(TLSFiles{}, false, "", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	invoke := func() error {
+		return conn.Invoke(t.Context(), "/dsprobe.v1.Prober/Probe", &emptypb.Empty{}, &emptypb.Empty{})
+	}
+	if err := invoke(); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("first token: got %v, want Unauthenticated", err)
+	}
+	write("second", first.Add(time.Minute))
+	if err := invoke(); err != nil {
+		t.Errorf("after rotation: got %v, want the new token presented", err)
+	}
+	os.Remove(file)
+	if err := invoke(); status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), file) {
+		t.Errorf("token file gone: got %v, want Unauthenticated naming the file", err)
 	}
 }

@@ -32,6 +32,9 @@ type Prober struct {
 	// default is $POD_NAMESPACE.
 	Namespace string `json:"namespace"`
 	Server    Server `json:"server"`
+	// TokenReview checks the coordinator's projected ServiceAccount
+	// token (audience dsprobe-prober).
+	TokenReview TokenReview `json:"tokenReview"`
 	// Allow is where the prober may connect. It has no default: a prober
 	// must be told its cluster's CIDRs.
 	Allow     Allow     `json:"allow"`
@@ -47,6 +50,8 @@ type Coordinator struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Server     Server `json:"server"`
+	// TokenReview checks callers' Kubernetes tokens.
+	TokenReview TokenReview `json:"tokenReview"`
 	// ProberAuth is how the coordinator authenticates to its probers.
 	ProberAuth ClientAuth `json:"proberAuth"`
 	// Probers are the probers a job may use. There is no default.
@@ -82,6 +87,19 @@ type Server struct {
 	TLS           TLS    `json:"tls"`
 	TokenFile     string `json:"tokenFile"`
 	Insecure      bool   `json:"insecure"`
+}
+
+// TokenReview checks the bearer tokens callers present with the
+// Kubernetes API (TokenReview; on the coordinator, then a
+// SubjectAccessReview per namespace of a job's probers), asked with the
+// Pod's ServiceAccount (the coordinator also takes $KUBECONFIG). Audience
+// is the audience a token must be for (empty: the API server's own, so a
+// caller's kubectl token works); AllowedUsers, if any, are the only users
+// let in (system:serviceaccount:NAMESPACE:NAME): a prober must list them.
+type TokenReview struct {
+	Enabled      bool     `json:"enabled"`
+	Audience     string   `json:"audience"`
+	AllowedUsers []string `json:"allowedUsers"`
 }
 
 // TLS names PEM files: a certificate, its private key, and a CA. On a
@@ -173,8 +191,11 @@ func DefaultProber() Prober {
 		APIVersion: APIVersion,
 		Kind:       KindProber,
 		Server:     Server{Listen: "127.0.0.1:9443"},
-		Admission:  Admission{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20},
-		JobTimeout: Duration(30 * time.Second),
+		// A token is for probers or refused, so one minted for anything
+		// else cannot trigger probes.
+		TokenReview: TokenReview{Audience: authn.ProberAudience},
+		Admission:   Admission{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20},
+		JobTimeout:  Duration(30 * time.Second),
 	}
 }
 

@@ -79,6 +79,7 @@ func TestValidFiles(t *testing.T) {
 		Server: Server{Listen: "[::]:9443", HTTPListen: "[::]:8443", MetricsListen: "[::]:9090",
 			TLS:       TLS{Cert: "/etc/dsprobe/tls/tls.crt", Key: "/etc/dsprobe/tls/tls.key", CA: "/etc/dsprobe/tls/ca.crt"},
 			TokenFile: "/etc/dsprobe/token"},
+		TokenReview: TokenReview{Enabled: true, Audience: "dsprobe-prober", AllowedUsers: []string{"system:serviceaccount:dsprobe:coordinator"}},
 		Allow: Allow{CIDRs: []string{"10.96.0.0/12", "fd00:10:96::/112", "10.244.0.0/16", "fd00:10:244::/56"},
 			Names: []string{"*.svc.cluster.local"}, Ports: []PortRange{"80", "443", "8000-8999"}},
 		Admission:  Admission{MaxConcurrent: 4, MaxWaiting: 8, Rate: 10, Burst: 20},
@@ -92,6 +93,7 @@ func TestValidFiles(t *testing.T) {
 		Server: Server{Listen: "[::]:9444", HTTPListen: "[::]:8444", MetricsListen: "[::]:9090",
 			TLS:       TLS{Cert: "/etc/dsprobe/tls/tls.crt", Key: "/etc/dsprobe/tls/tls.key", CA: "/etc/dsprobe/tls/ca.crt"},
 			TokenFile: "/etc/dsprobe/token"},
+		TokenReview: TokenReview{Enabled: true, Audience: "dsprobe-coordinator", AllowedUsers: []string{"system:serviceaccount:ci:deployer"}},
 		ProberAuth: ClientAuth{
 			TLS:        TLS{Cert: "/etc/dsprobe/prober-client/tls.crt", Key: "/etc/dsprobe/prober-client/tls.key", CA: "/etc/dsprobe/prober-client/ca.crt"},
 			ServerName: "prober.dsprobe.svc", TokenFile: "/etc/dsprobe/prober-token"},

@@ -44,6 +44,9 @@ var otlpFlags = []flagSpec{
 }
 
 var proberFlags = slices.Concat(serverFlags("POST /v1/probe"), []flagSpec{
+	{"token-review", "tokenReview.enabled", "accept the coordinator's projected ServiceAccount token, checked with TokenReview"},
+	{"token-audience", "tokenReview.audience", "`audience` a caller's token must be for"},
+	{"token-allow-user", "tokenReview.allowedUsers", "a Kubernetes `user` let in, e.g. system:serviceaccount:dsprobe:coordinator (repeatable; required with --token-review)"},
 	{"allow-cidr", "allow.cidrs", "`CIDR` targets and their resolved addresses may be in (repeatable; the cluster's Pod and Service CIDRs)"},
 	{"allow-name", "allow.names", "host `name` a target may use: exact, *.suffix, or * for any (repeatable)"},
 	{"allow-port", "allow.ports", "`PORT` or FROM-TO a target may use (repeatable; default every port)"},
@@ -55,6 +58,9 @@ var proberFlags = slices.Concat(serverFlags("POST /v1/probe"), []flagSpec{
 // coordinatorFlags leave out the probers: --prober and --probers-file are
 // not one field's value each (see CoordinatorFlags).
 var coordinatorFlags = slices.Concat(serverFlags("POST /v1/jobs, GET /v1/probers, GET /v1/jobs/{id}"), []flagSpec{
+	{"token-review", "tokenReview.enabled", "check callers' Kubernetes bearer tokens with TokenReview and authorise each job with a SubjectAccessReview per prober namespace"},
+	{"token-audience", "tokenReview.audience", "`audience` a caller's token must be for (default: the API server's)"},
+	{"token-allow-user", "tokenReview.allowedUsers", "the only Kubernetes `user` let in, e.g. system:serviceaccount:ci:deployer (repeatable; default every user)"},
 	{"prober-tls-cert", "proberAuth.tls.cert", "client certificate `file` presented to probers (mTLS)"},
 	{"prober-tls-key", "proberAuth.tls.key", "client private key `file` for probers"},
 	{"prober-tls-ca", "proberAuth.tls.ca", "CA `file` that signs the certificates of probers (default: system roots)"},

@@ -139,6 +139,13 @@ func (v *validator) err() error { return errors.Join(v.errs...) }
 
 func validateProber(c *Prober, v *validator) {
 	v.server(c.Server)
+	v.tokenReview(c.TokenReview)
+	if c.TokenReview.Enabled && len(c.TokenReview.AllowedUsers) == 0 {
+		// Any ServiceAccount can mint a token for any audience: the
+		// audience alone does not say the caller is the coordinator.
+		v.errorf("tokenReview.allowedUsers", "%s without %s would let every ServiceAccount of the cluster trigger probes: name the coordinator's (system:serviceaccount:NAMESPACE:NAME)",
+			v.name("tokenReview.enabled"), v.name("tokenReview.allowedUsers"))
+	}
 	if len(c.Allow.CIDRs) == 0 {
 		v.errorf("allow.cidrs", "no %s: the prober would refuse every target (give the cluster's Pod and Service CIDRs)", v.name("allow.cidrs"))
 	}
@@ -163,6 +170,7 @@ func validateProber(c *Prober, v *validator) {
 
 func validateCoordinator(c *Coordinator, v *validator) {
 	v.server(c.Server)
+	v.tokenReview(c.TokenReview)
 	if t := c.ProberAuth.TLS; (t.Cert == "") != (t.Key == "") {
 		v.tlsPairMissing("proberAuth.tls")
 	}
@@ -204,6 +212,17 @@ func validateCoordinator(c *Coordinator, v *validator) {
 	}
 	v.admission(c.Admission)
 	v.otlp(c.OTLP)
+}
+
+func (v *validator) tokenReview(tr TokenReview) {
+	for i, u := range tr.AllowedUsers {
+		if name := strings.TrimSpace(u); name == "" || name != u {
+			v.fieldf(index("tokenReview.allowedUsers", i), "%q: want a Kubernetes user name, e.g. system:serviceaccount:NAMESPACE:NAME", u)
+		}
+	}
+	if len(tr.AllowedUsers) > 0 && !tr.Enabled {
+		v.errorf("tokenReview.allowedUsers", "%s has no effect without %s", v.name("tokenReview.allowedUsers"), v.name("tokenReview.enabled"))
+	}
 }
 
 // check reports err, a problem of the value at path that names the value

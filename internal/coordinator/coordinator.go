@@ -55,6 +55,13 @@ type Connector interface {
 	Prober(p *dsprobev1.ProberInfo) (dsprobev1.ProberClient, error)
 }
 
+// JobAuthorizer decides whether the caller of ctx may run a job on probers
+// in namespaces (each named once, sorted): nil, or a gRPC status naming
+// the namespaces refused.
+type JobAuthorizer interface {
+	AuthorizeJob(ctx context.Context, namespaces []string) error
+}
+
 // Service implements dsprobe.v1.Coordinator.
 type Service struct {
 	dsprobev1.UnimplementedCoordinatorServer
@@ -70,6 +77,10 @@ type Service struct {
 	ProberTimeout time.Duration
 	// Jobs keeps finished jobs for GetJob; nil keeps none.
 	Jobs *JobStore
+	// Authorizer, if set, authorises each job in the namespaces of the
+	// probers it would use; nil lets every authenticated caller use every
+	// prober.
+	Authorizer JobAuthorizer
 	// Limiter admits jobs (RESOURCE_EXHAUSTED beyond its limits); nil
 	// admits every job.
 	Limiter *admission.Limiter
@@ -96,6 +107,11 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	probers, err := s.selectProbers(ctx, req)
 	if err != nil {
 		return err
+	}
+	if s.Authorizer != nil {
+		if err := s.Authorizer.AuthorizeJob(ctx, namespacesOf(probers)); err != nil {
+			return err
+		}
 	}
 	if s.Limiter != nil {
 		release, err := s.Limiter.Acquire(ctx)
@@ -197,6 +213,16 @@ func (s *Service) selectProbers(ctx context.Context, req *dsprobev1.RunProbeRequ
 		return nil, status.Error(codes.FailedPrecondition, "no prober matches the request")
 	}
 	return out, nil
+}
+
+// namespacesOf names the namespaces of probers, each once, sorted.
+func namespacesOf(probers []*dsprobev1.ProberInfo) []string {
+	var out []string
+	for _, p := range probers {
+		out = append(out, p.GetNamespace())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (s *Service) askProber(ctx context.Context, p *dsprobev1.ProberInfo, req *dsprobev1.ProbeRequest, timeout time.Duration) *dsprobev1.ProberResult {

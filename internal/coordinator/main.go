@@ -15,8 +15,10 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/admission"
+	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/daemon"
+	"github.com/dsprobe/dsprobe/internal/kube"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -72,6 +74,30 @@ func proberOptions(auth config.ClientAuth) ([]grpc.DialOption, error) {
 	return append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(telemetry.Propagator())))), nil
 }
 
+// kubeGate is how the coordinator checks callers' Kubernetes tokens and
+// authorises their jobs; both nil when TokenReview is off.
+type kubeGate struct {
+	tokens authn.TokenReviewer
+	jobs   JobAuthorizer
+}
+
+// tokenReview builds the TokenReview and SubjectAccessReview clients of
+// tr, asking the API server of the in-cluster ServiceAccount or
+// $KUBECONFIG.
+func tokenReview(tr config.TokenReview) (kubeGate, error) {
+	if !tr.Enabled {
+		return kubeGate{}, nil
+	}
+	client, _, err := kube.Client(kube.Target{})
+	if err != nil {
+		return kubeGate{}, fmt.Errorf("token review: %w", err)
+	}
+	return kubeGate{
+		tokens: kube.NewTokenReviewer(client, tr.Audience),
+		jobs:   authn.NamespaceAuthorizer{Authorizer: kube.NewAuthorizer(client)},
+	}, nil
+}
+
 func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error {
 	stopTracing, err := daemon.SetupTracing(ctx, cfg.OTLP, "dsprobe-coordinator", log)
 	if err != nil {
@@ -85,16 +111,21 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
 
+	gate, err := tokenReview(cfg.TokenReview)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	svc := &Service{
 		Discovery: staticProbers(cfg), Connector: connector,
 		Concurrency: cfg.Concurrency, ProberTimeout: time.Duration(cfg.ProberTimeout), Jobs: NewJobStore(cfg.KeepJobs),
-		Limiter: admission.New(cfg.Admission.Limits()),
+		Limiter: admission.New(cfg.Admission.Limits()), Authorizer: gate.jobs,
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
 	}
 	return daemon.Serve(ctx, cfg.Server, daemon.Service{
 		Register: func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, svc) },
 		Gateway:  dsprobev1.RegisterCoordinatorHandler,
 		Metrics:  reg,
+		Tokens:   gate.tokens, AllowedUsers: cfg.TokenReview.AllowedUsers,
 	}, log, "coordinator", "probers", len(cfg.Probers))
 }

@@ -110,3 +110,17 @@ func TestMainServesTheConfigFile(t *testing.T) {
 		t.Errorf("got results %v, want p1's", run.Results)
 	}
 }
+
+// --token-review needs a Kubernetes API to ask; without one the
+// coordinator says so and exits 3 rather than serving callers it could not
+// check.
+func TestTokenReviewWithoutACluster(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	var stderr bytes.Buffer
+	code := Main(context.Background(), []string{"--prober", "a/team-a=127.0.0.1:9443", "--listen", "127.0.0.1:0", "--token-review"}, &bytes.Buffer{}, &stderr)
+	if code != 3 || !strings.Contains(stderr.String(), "no Kubernetes API configured") {
+		t.Errorf("got exit %d and %q, want 3 saying no Kubernetes API is configured", code, stderr.String())
+	}
+}

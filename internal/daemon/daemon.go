@@ -81,13 +81,12 @@ func Main[C any](ctx context.Context, cmd Command[C], args []string, stdout, std
 	return 0
 }
 
-// serverOptions returns the options of an authenticated gRPC server and the
-// Authenticator behind them (for the REST gateway): TLS (mTLS with a CA) and
-// the bearer token of tokenFile. Without either, callers are let in
-// unauthenticated, which the configuration's validation allowed only on
-// loopback or when insecure, and a warning says so.
-func serverOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
-	auth := &authn.Authenticator{}
+// serverOptions returns the options of an authenticated gRPC server and
+// auth behind them (for the REST gateway): TLS (mTLS with a CA), the bearer
+// token of tokenFile, and the tokens auth.Tokens reviews. Without any,
+// callers are let in unauthenticated, which the configuration's validation
+// allowed only on loopback or when insecure, and a warning says so.
+func serverOptions(tlsFiles authn.TLSFiles, tokenFile string, auth *authn.Authenticator, log *slog.Logger) ([]grpc.ServerOption, *authn.Authenticator, error) {
 	if tokenFile != "" {
 		token, err := authn.ReadToken(tokenFile)
 		if err != nil {
@@ -106,7 +105,7 @@ func serverOptions(tlsFiles authn.TLSFiles, tokenFile string, log *slog.Logger) 
 			return nil, nil, err
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
-	} else if auth.Token == "" {
+	} else if auth.Token == "" && auth.Tokens == nil {
 		auth.AllowUnauthenticated = true
 		log.Warn("serving without authentication: plaintext on loopback or --insecure; do not expose this server")
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/restgw"
 )
@@ -29,6 +30,11 @@ type Service struct {
 	Gateway func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
 	// Metrics is served on MetricsListen.
 	Metrics *prometheus.Registry
+	// Tokens, if set, reviews callers' bearer tokens with the Kubernetes
+	// API; AllowedUsers, if any, are the only users it lets in (see
+	// authn.Authenticator).
+	Tokens       authn.TokenReviewer
+	AllowedUsers []string
 }
 
 // Serve serves svc as s says until ctx ends, then stops gracefully: its
@@ -39,7 +45,7 @@ type Service struct {
 // on, and attrs.
 func Serve(ctx context.Context, s config.Server, svc Service, log *slog.Logger, name string, attrs ...any) error {
 	tlsFiles := s.TLS.Files()
-	opts, auth, err := serverOptions(tlsFiles, s.TokenFile, log)
+	opts, auth, err := serverOptions(tlsFiles, s.TokenFile, &authn.Authenticator{Tokens: svc.Tokens, AllowedUsers: svc.AllowedUsers}, log)
 	if err != nil {
 		return err
 	}

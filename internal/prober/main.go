@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/admission"
+	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/config"
 	"github.com/dsprobe/dsprobe/internal/daemon"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -22,8 +24,9 @@ const usage = `Usage: prober [--config FILE] [flags]
 
 Serves dsprobe.v1.Prober over gRPC (and grpc.health.v1): runs probe jobs sent
 by a coordinator or the dsprobe CLI against targets its allow-list permits.
-Every caller must present a client certificate signed by --tls-ca or the
-bearer token of --token-file; plaintext is refused off loopback unless
+Every caller must present a client certificate signed by --tls-ca, the
+bearer token of --token-file, or (--token-review) a Kubernetes token for
+--token-audience of a --token-allow-user, checked with TokenReview; plaintext is refused off loopback unless
 --insecure is given. --config reads a ProberConfig file (docs/configuration.md);
 a flag given overrides it.
 
@@ -55,6 +58,14 @@ func serve(ctx context.Context, cfg config.Prober, log *slog.Logger) error {
 	}
 	defer stopTracing()
 
+	var tokens authn.TokenReviewer
+	if cfg.TokenReview.Enabled {
+		api, err := authn.InClusterAPI()
+		if err != nil {
+			return fmt.Errorf("token review: %w", err)
+		}
+		tokens = authn.NewAPITokenReviewer(api, cfg.TokenReview.Audience)
+	}
 	reg := prometheus.NewRegistry()
 	svc := &Service{
 		Allow:      &policy,
@@ -67,5 +78,6 @@ func serve(ctx context.Context, cfg config.Prober, log *slog.Logger) error {
 		Register: func(s *grpc.Server) { dsprobev1.RegisterProberServer(s, svc) },
 		Gateway:  dsprobev1.RegisterProberHandler,
 		Metrics:  reg,
+		Tokens:   tokens, AllowedUsers: cfg.TokenReview.AllowedUsers,
 	}, log, "prober", "name", cfg.Name, "namespace", cfg.Namespace)
 }

@@ -40,3 +40,21 @@ func TestServiceDefaultIsTheConfigurations(t *testing.T) {
 		t.Errorf("got DefaultJobTimeout %v, want the configuration's %v", DefaultJobTimeout, want)
 	}
 }
+
+// --token-review needs the API server of the Pod the prober runs in;
+// elsewhere the prober says so and exits 3 rather than serving callers
+// it could not check.
+func TestTokenReviewOutsideAPod(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	var stderr bytes.Buffer
+	code := Main(context.Background(), []string{"--allow-cidr", "10.0.0.0/8", "--listen", "127.0.0.1:0",
+		"--token-review", "--token-allow-user", "system:serviceaccount:dsprobe:coordinator"}, &bytes.Buffer{}, &stderr)
+	if code != 3 || !strings.Contains(stderr.String(), "not in a Kubernetes Pod") {
+		t.Errorf("got exit %d and %q, want 3 saying it is not in a Kubernetes Pod", code, stderr.String())
+	}
+	stderr.Reset()
+	code = Main(context.Background(), []string{"--allow-cidr", "10.0.0.0/8", "--token-review"}, &bytes.Buffer{}, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--token-review without --token-allow-user") {
+		t.Errorf("no allowed user: got exit %d and %q, want 2 naming both flags", code, stderr.String())
+	}
+}

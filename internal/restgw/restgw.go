@@ -20,7 +20,8 @@ import (
 // HTTP handler and a function that closes the in-memory connection.
 func Handler(ctx context.Context, register func(*grpc.Server), gateway func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error, auth *authn.Authenticator) (http.Handler, func(), error) {
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
+	unary, stream := auth.GatewayInterceptors()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream))
 	register(srv)
 	go srv.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///in-memory",
@@ -43,11 +44,17 @@ func Handler(ctx context.Context, register func(*grpc.Server), gateway func(cont
 		return nil, nil, err
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := auth.AuthenticateHTTP(r); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="dsprobe"`)
-			http.Error(w, err.Error(), http.StatusUnauthorized)
+		if code, err := auth.AuthenticateHTTP(r); err != nil {
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dsprobe"`)
+			}
+			http.Error(w, err.Error(), code)
 			return
 		}
+		// The gateway forwards Grpc-Metadata-Authorization as
+		// "authorization" too: drop it, so the service sees the very
+		// credential authenticated here.
+		r.Header.Del("Grpc-Metadata-Authorization")
 		mux.ServeHTTP(w, r)
 	}), stop, nil
 }

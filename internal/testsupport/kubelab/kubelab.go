@@ -63,6 +63,10 @@ type Cluster struct {
 	// Client is an administrator's client (group system:masters), dialing
 	// the API server inside the node namespace.
 	Client kubernetes.Interface
+	// config is Client's configuration; saKey signs ServiceAccount tokens
+	// (see tokens.go).
+	config *rest.Config
+	saKey  string
 
 	mu       sync.Mutex
 	podCIDR4 netip.Prefix
@@ -124,7 +128,7 @@ func Start(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Client = client
+	c.Client, c.config, c.saKey = client, config, saKey
 	waitFor(t, "the API server to be ready", func() (bool, error) {
 		var code int
 		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(t.Context()).StatusCode(&code)
