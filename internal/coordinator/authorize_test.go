@@ -20,6 +20,13 @@ type refuseNamespace struct {
 	asked   [][]string
 }
 
+// refuse changes the refused namespace between calls.
+func (r *refuseNamespace) refuse(ns string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refused = ns
+}
+
 func (r *refuseNamespace) AuthorizeJob(_ context.Context, namespaces []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,5 +60,42 @@ func TestRunProbeAuthorizesNamespaces(t *testing.T) {
 	want := [][]string{{"team-a", "team-b"}, {"team-a"}}
 	if !slices.EqualFunc(az.asked, want, slices.Equal) {
 		t.Errorf("asked about %q, want %q", az.asked, want)
+	}
+}
+
+// Reading is authorised as running is: a caller sees the probers, and the
+// kept jobs, only of namespaces it may probe from. Without this, any token
+// the coordinator accepts could list every vantage point and read every
+// job's results.
+func TestReadsAreAuthorizedByNamespace(t *testing.T) {
+	healthy := startProber(t, &stubProber{ipv6OK: true})
+	az := &refuseNamespace{}
+	svc := &Service{Authorizer: az, Jobs: NewJobStore(0), Discovery: Static{
+		{Name: "a", Namespace: "team-a", Address: healthy},
+		{Name: "b", Namespace: "team-b", Address: healthy},
+	}}
+	c := startCoordinator(t, svc)
+	run, err := RunJob(t.Context(), c, &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "192.0.2.1:80"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	az.refuse("team-b") // from now on this caller may not probe from team-b
+	list, err := c.ListProbers(t.Context(), &dsprobev1.ListProbersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetProbers()) != 1 || list.GetProbers()[0].GetNamespace() != "team-a" {
+		t.Errorf("got probers %v, want team-a's only", list.GetProbers())
+	}
+	if _, err := c.ListProbers(t.Context(), &dsprobev1.ListProbersRequest{Namespaces: []string{"team-b"}}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("listing team-b: got %v, want PermissionDenied", err)
+	}
+	if _, err := c.GetJob(t.Context(), &dsprobev1.GetJobRequest{JobId: run.ID}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("reading a job that used team-b's prober: got %v, want PermissionDenied", err)
+	}
+	az.refuse("")
+	if job, err := c.GetJob(t.Context(), &dsprobev1.GetJobRequest{JobId: run.ID}); err != nil || len(job.GetJob().GetProbers()) != 2 {
+		t.Errorf("allowed: got %v, %v; want the job with both answers", job, err)
 	}
 }

@@ -307,20 +307,56 @@ func (s *Service) ListProbers(ctx context.Context, req *dsprobev1.ListProbersReq
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "discovering probers: %v", err)
 	}
+	if s.Authorizer != nil && len(req.GetNamespaces()) > 0 {
+		// Namespaces the caller names must all be its to probe from.
+		if err := s.Authorizer.AuthorizeJob(ctx, slices.Compact(slices.Sorted(slices.Values(req.GetNamespaces())))); err != nil {
+			return nil, err
+		}
+	}
+	allowed := map[string]bool{}
 	out := &dsprobev1.ListProbersResponse{}
 	for _, p := range all {
-		if len(req.GetNamespaces()) == 0 || slices.Contains(req.GetNamespaces(), p.GetNamespace()) {
-			out.Probers = append(out.Probers, p)
+		ns := p.GetNamespace()
+		if len(req.GetNamespaces()) > 0 && !slices.Contains(req.GetNamespaces(), ns) {
+			continue
 		}
+		if s.Authorizer != nil && len(req.GetNamespaces()) == 0 {
+			// Listing them all: only the vantage points of namespaces
+			// the caller may probe from, asked once each.
+			ok, seen := allowed[ns]
+			if !seen {
+				err := s.Authorizer.AuthorizeJob(ctx, []string{ns})
+				if err != nil && status.Code(err) != codes.PermissionDenied {
+					return nil, err
+				}
+				ok, allowed[ns] = err == nil, err == nil
+			}
+			if !ok {
+				continue
+			}
+		}
+		out.Probers = append(out.Probers, p)
 	}
 	return out, nil
 }
 
 // GetJob returns a running or finished job still kept.
-func (s *Service) GetJob(_ context.Context, req *dsprobev1.GetJobRequest) (*dsprobev1.GetJobResponse, error) {
+// A job's results are the caller's to read only if it may probe from every
+// namespace the job used, as it would need to run it.
+func (s *Service) GetJob(ctx context.Context, req *dsprobev1.GetJobRequest) (*dsprobev1.GetJobResponse, error) {
 	job := s.Jobs.get(req.GetJobId())
 	if job == nil {
 		return nil, status.Errorf(codes.NotFound, "no job %q (finished jobs are kept up to a limit)", req.GetJobId())
+	}
+	if s.Authorizer != nil {
+		var namespaces []string
+		for _, r := range job.GetProbers() {
+			namespaces = append(namespaces, r.GetNamespace())
+		}
+		slices.Sort(namespaces)
+		if err := s.Authorizer.AuthorizeJob(ctx, slices.Compact(namespaces)); err != nil {
+			return nil, err
+		}
 	}
 	return &dsprobev1.GetJobResponse{Job: job}, nil
 }
