@@ -63,6 +63,7 @@ type Cluster struct {
 	// Client is an administrator's client (group system:masters), dialing
 	// the API server inside the node namespace.
 	Client kubernetes.Interface
+	admin  *rest.Config
 
 	mu       sync.Mutex
 	podCIDR4 netip.Prefix
@@ -124,7 +125,7 @@ func Start(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Client = client
+	c.Client, c.admin = client, config
 	waitFor(t, "the API server to be ready", func() (bool, error) {
 		var code int
 		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(t.Context()).StatusCode(&code)
@@ -173,7 +174,7 @@ healthzBindAddress: 127.0.0.1:10256
 // kube-dns ClusterIPs (UDP and TCP) to it.
 func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	t.Helper()
-	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false)
+	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false, nil)
 	corefile := filepath.Join(c.dir, "Corefile")
 	writeFile(t, corefile, fmt.Sprintf(`.:53 {
     errors
@@ -230,13 +231,14 @@ func answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name stri
 // IPv6 addresses of the node's Pod CIDRs, and marks it Running and Ready
 // with both addresses, as the kubelet would once its containers started.
 // Programs run in it (Host.Command, Start) resolve through cluster DNS: its
-// resolv.conf is the one a kubelet writes for dnsPolicy ClusterFirst.
-func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string]string) *testhost.Host {
+// resolv.conf is the one a kubelet writes for dnsPolicy ClusterFirst. Its
+// one container declares ports (a named gRPC port, say).
+func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string]string, ports ...corev1.ContainerPort) *testhost.Host {
 	t.Helper()
-	return c.addPod(t, namespace, name, labels, true)
+	return c.addPod(t, namespace, name, labels, true, ports)
 }
 
-func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string]string, clusterDNS bool) *testhost.Host {
+func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string]string, clusterDNS bool, ports []corev1.ContainerPort) *testhost.Host {
 	t.Helper()
 	c.ensureNamespace(t, namespace)
 	c.mu.Lock()
@@ -257,7 +259,7 @@ func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string
 		Spec: corev1.PodSpec{
 			NodeName:                     NodeName,
 			AutomountServiceAccountToken: new(false),
-			Containers:                   []corev1.Container{{Name: "main", Image: "dsprobe.test/lab-pod"}},
+			Containers:                   []corev1.Container{{Name: "main", Image: "dsprobe.test/lab-pod", Ports: ports}},
 		},
 	}
 	var created *corev1.Pod
@@ -428,6 +430,16 @@ func proxyHealthy(node *http.Client) func() (bool, error) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, nil
 	}
+}
+
+// Config is a client configuration for the API server that authenticates
+// with token (a ServiceAccount's, from the TokenRequest API) and dials
+// inside the node namespace, as Client does: a client with only the
+// rights RBAC gives that ServiceAccount.
+func (c *Cluster) Config(token string) *rest.Config {
+	config := rest.CopyConfig(c.admin)
+	config.BearerToken = token
+	return config
 }
 
 // writeKubeconfig writes the administrator's kubeconfig for the
