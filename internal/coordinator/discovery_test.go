@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -57,5 +58,18 @@ func TestNotReadyProbersGetNoJobs(t *testing.T) {
 	list, err := c.ListProbers(context.Background(), &dsprobev1.ListProbersRequest{})
 	if err != nil || len(list.GetProbers()) != 3 || list.GetProbers()[1].GetNotReadyReason() == "" {
 		t.Errorf("got %v %v, want all three probers, the NotReady ones with their reason", list, err)
+	}
+}
+
+// Told to discover its probers with no cluster to ask, the coordinator
+// stops at once and says why, rather than serving with no prober.
+func TestDiscoveryWithoutACluster(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	var stderr bytes.Buffer
+	code := Main(t.Context(), []string{"--discover-label-selector", "app=prober", "--listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
+	if code != 3 || !strings.Contains(stderr.String(), "no Kubernetes API configured") {
+		t.Errorf("got exit %d and %q, want 3 (serving failed) saying no Kubernetes API is configured", code, stderr.String())
 	}
 }

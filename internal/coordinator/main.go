@@ -23,8 +23,9 @@ import (
 const usage = `Usage: coordinator [--config FILE] [flags]
 
 Serves dsprobe.v1.Coordinator over gRPC: fans probe jobs out to the probers
-it knows (--prober, --probers-file, or the probers of --config), streams one
-result per prober and a summary, and keeps finished jobs for GetJob. Callers
+it knows (--prober, --probers-file, or the probers of --config; or, in a
+cluster, the Pods --discover-label-selector selects), streams one result per
+ready prober and a summary, and keeps finished jobs for GetJob. Callers
 authenticate with a client certificate signed by --tls-ca or the bearer token
 of --token-file; the coordinator authenticates to probers with
 --prober-tls-* or --prober-token-file. --config reads a CoordinatorConfig file
@@ -84,10 +85,15 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	}
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
+	probers, stopDiscovery, discoveryAttrs, err := discovery(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopDiscovery()
 
 	reg := prometheus.NewRegistry()
 	svc := &Service{
-		Discovery: staticProbers(cfg), Connector: connector,
+		Discovery: probers, Connector: connector,
 		Concurrency: cfg.Concurrency, ProberTimeout: time.Duration(cfg.ProberTimeout), Jobs: NewJobStore(cfg.KeepJobs),
 		Limiter: admission.New(cfg.Admission.Limits()),
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
@@ -96,5 +102,5 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 		Register: func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, svc) },
 		Gateway:  dsprobev1.RegisterCoordinatorHandler,
 		Metrics:  reg,
-	}, log, "coordinator", "probers", len(cfg.Probers))
+	}, log, "coordinator", discoveryAttrs...)
 }
