@@ -10,12 +10,10 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/kube"
@@ -44,7 +42,7 @@ func TestDiscoveryInCluster(t *testing.T) {
 		if ns == "elsewhere" {
 			labels = nil
 		}
-		createNamespace(t, c.Client, ns, labels)
+		c.AddNamespace(t, ns, labels)
 	}
 	pods := map[string]*testhost.Host{}
 	for _, ns := range append(selected, "elsewhere") {
@@ -52,13 +50,13 @@ func TestDiscoveryInCluster(t *testing.T) {
 	}
 	c.AddPod(t, "probe-a", "web", map[string]string{"app": "web"}, grpcPort)
 	pods["probe-c/starting"] = c.AddPod(t, "probe-c", "starting", proberLabels, grpcPort)
-	markNotReady(t, c.Client, "probe-c", "starting")
+	c.SetPodNotReady(t, "probe-c", "starting")
 
-	token := leastPrivilegeToken(t, c.Client, "dsprobe", "coordinator")
-	client, err := kubernetes.NewForConfig(c.Config(token))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What the discovery with a namespace selector reads, and nothing
+	// else.
+	token := c.ServiceAccountToken(t, "dsprobe", "coordinator",
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}})
+	client := c.ClientFor(t, token)
 	if _, err := client.CoreV1().Services("probe-a").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("the coordinator's token listing Services: got %v, want forbidden (it is not least-privilege)", err)
 	}
@@ -118,66 +116,6 @@ func TestDiscoveryInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitProber(t, ctx, d, changed, "probe-a/prober", func(p *dsprobev1.ProberInfo) bool { return p == nil })
-}
-
-func createNamespace(t *testing.T, client kubernetes.Interface, name string, labels map[string]string) {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	if _, err := client.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// markNotReady turns a Pod's Ready condition False, as a kubelet does when a
-// container's readiness probe fails.
-func markNotReady(t *testing.T, client kubernetes.Interface, namespace, name string) {
-	t.Helper()
-	pod, err := client.CoreV1().Pods(namespace).Get(t.Context(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
-			pod.Status.Conditions[i].Status, pod.Status.Conditions[i].Reason = corev1.ConditionFalse, "ContainersNotReady"
-		}
-	}
-	if _, err := client.CoreV1().Pods(namespace).UpdateStatus(t.Context(), pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// leastPrivilegeToken makes a ServiceAccount bound to a ClusterRole that may
-// only list and watch Pods and Namespaces — what the discovery with a
-// namespace selector reads — and returns a token for it from the
-// TokenRequest API.
-func leastPrivilegeToken(t *testing.T, client kubernetes.Interface, namespace, name string) string {
-	t.Helper()
-	createNamespace(t, client, namespace, nil)
-	sa, err := client.CoreV1().ServiceAccounts(namespace).Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "dsprobe-discovery"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}}},
-	}
-	if _, err := client.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "dsprobe-discovery"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: sa.Name}},
-	}
-	if _, err := client.RbacV1().ClusterRoleBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := client.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), sa.Name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr.Status.Token
 }
 
 func proberMap(t *testing.T, d *kube.Discovery) map[string]*dsprobev1.ProberInfo {

@@ -432,14 +432,18 @@ func proxyHealthy(node *http.Client) func() (bool, error) {
 	}
 }
 
-// Config is a client configuration for the API server that authenticates
-// with token (a ServiceAccount's, from the TokenRequest API) and dials
-// inside the node namespace, as Client does: a client with only the
-// rights RBAC gives that ServiceAccount.
-func (c *Cluster) Config(token string) *rest.Config {
+// ClientFor is a client that authenticates with token (a ServiceAccount's,
+// from ServiceAccountToken) and dials inside the node namespace, as Client
+// does: a client with only the rights RBAC gives that ServiceAccount.
+func (c *Cluster) ClientFor(t testing.TB, token string) kubernetes.Interface {
+	t.Helper()
 	config := rest.CopyConfig(c.admin)
 	config.BearerToken = token
-	return config
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatalf("kubelab: %v", err)
+	}
+	return client
 }
 
 // writeKubeconfig writes the administrator's kubeconfig for the
