@@ -64,8 +64,8 @@ func TestJobsGoToDiscoveredProbers(t *testing.T) {
 	}
 	c.SetPodNotReady(t, "probe-c", "starting")
 
-	token := c.ServiceAccountToken(t, "dsprobe", "coordinator",
-		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}})
+	token := c.ServiceAccountToken(t, "dsprobe", "coordinator")
+	c.Grant(t, "dsprobe", "coordinator", "", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}})
 	client := c.ClientFor(t, token)
 	d, err := kube.NewDiscovery(client, kube.DiscoveryOptions{
 		LabelSelector: "app.kubernetes.io/name=dsprobe-prober", NamespaceSelector: "dsprobe.io/probers=on",

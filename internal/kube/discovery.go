@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -58,6 +60,14 @@ type Discovery struct {
 	synced       []cache.InformerSynced
 	podInformers []cache.SharedIndexInformer
 	stop         context.CancelFunc
+
+	mu sync.Mutex
+	// listErr is the API server's last refusal of a List or Watch, so
+	// that Start can say why the caches never filled.
+	listErr error
+	// refused, while Start waits, ends its wait at once when the API
+	// server refuses the credentials or their rights: retrying cannot help.
+	refused context.CancelCauseFunc
 }
 
 // NewDiscovery checks opts and prepares the informers of client; nothing is
@@ -86,6 +96,9 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 		d.podListers = append(d.podListers, pods.Lister())
 		d.podInformers = append(d.podInformers, pods.Informer())
 		d.synced = append(d.synced, pods.Informer().HasSynced)
+		if err := pods.Informer().SetWatchErrorHandlerWithContext(d.recordListError); err != nil {
+			return nil, fmt.Errorf("kubernetes discovery: %w", err)
+		}
 	}
 	if opts.NamespaceSelector != "" {
 		f := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -94,8 +107,23 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 		d.factories = append(d.factories, f)
 		d.nsLister = ns.Lister()
 		d.synced = append(d.synced, ns.Informer().HasSynced)
+		if err := ns.Informer().SetWatchErrorHandlerWithContext(d.recordListError); err != nil {
+			return nil, fmt.Errorf("kubernetes discovery: %w", err)
+		}
 	}
 	return d, nil
+}
+
+// recordListError keeps err for Start's error, then does what an informer
+// does by default (log it; the informer backs off and lists again).
+func (d *Discovery) recordListError(ctx context.Context, r *cache.Reflector, err error) {
+	d.mu.Lock()
+	d.listErr = err
+	if d.refused != nil && (apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)) {
+		d.refused(err)
+	}
+	d.mu.Unlock()
+	cache.DefaultWatchErrorHandler(ctx, r, err)
 }
 
 // selectors parses the label selectors, reporting every problem at once.
@@ -141,9 +169,21 @@ func (d *Discovery) OnChange(f func()) error {
 }
 
 // Start lists and starts watching, and returns once every cache holds the
-// first List, or with ctx's error, or when the API server refuses (for
-// want of RBAC, say) for as long as ctx lasts.
+// first List; or at once with the API server's error when it refuses the
+// credentials or their rights (RBAC: list and watch on pods, and on
+// namespaces with a NamespaceSelector); or when ctx ends, with the last
+// error of the API server, if any.
 func (d *Discovery) Start(ctx context.Context) error {
+	wait, refused := context.WithCancelCause(ctx)
+	defer refused(nil)
+	d.mu.Lock()
+	d.refused = refused
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.refused = nil
+		d.mu.Unlock()
+	}()
 	// The informers run until Stop, not until ctx, which only bounds the
 	// first sync.
 	run, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -151,10 +191,16 @@ func (d *Discovery) Start(ctx context.Context) error {
 	for _, f := range d.factories {
 		f.Start(run.Done())
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), d.synced...) {
-		return fmt.Errorf("kubernetes discovery: waiting for the first list of prober Pods (is list/watch of pods allowed?): %w", context.Cause(ctx))
+	if cache.WaitForCacheSync(wait.Done(), d.synced...) {
+		return nil
 	}
-	return nil
+	d.mu.Lock()
+	listErr := d.listErr
+	d.mu.Unlock()
+	if listErr != nil {
+		return fmt.Errorf("kubernetes discovery: listing the prober Pods: %w", listErr)
+	}
+	return fmt.Errorf("kubernetes discovery: waiting for the first list of prober Pods: %w", context.Cause(ctx))
 }
 
 // Stop ends the watches and waits for the informers' goroutines.

@@ -54,8 +54,8 @@ func TestDiscoveryInCluster(t *testing.T) {
 
 	// What the discovery with a namespace selector reads, and nothing
 	// else.
-	token := c.ServiceAccountToken(t, "dsprobe", "coordinator",
-		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}})
+	token := c.ServiceAccountToken(t, "dsprobe", "coordinator")
+	c.Grant(t, "dsprobe", "coordinator", "", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}})
 	client := c.ClientFor(t, token)
 	if _, err := client.CoreV1().Services("probe-a").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("the coordinator's token listing Services: got %v, want forbidden (it is not least-privilege)", err)
@@ -116,6 +116,36 @@ func TestDiscoveryInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitProber(t, ctx, d, changed, "probe-a/prober", func(p *dsprobev1.ProberInfo) bool { return p == nil })
+
+	// Namespaces listed need no cluster-wide rights: a RoleBinding in each
+	// is enough, as each is watched on its own. The same ServiceAccount
+	// told to search every namespace is refused, and Start says so at once.
+	teamToken := c.ServiceAccountToken(t, "dsprobe", "team-coordinator")
+	for _, ns := range []string{"probe-b", "probe-c"} {
+		c.Grant(t, "dsprobe", "team-coordinator", ns, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}})
+	}
+	team := c.ClientFor(t, teamToken)
+	listed, err := kube.NewDiscovery(team, kube.DiscoveryOptions{LabelSelector: "app.kubernetes.io/name=dsprobe-prober", Namespaces: []string{"probe-b", "probe-c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listed.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer listed.Stop()
+	want = []string{"probe-b/late", "probe-b/prober", "probe-c/prober", "probe-c/starting"}
+	if got := slices.Sorted(maps.Keys(proberMap(t, listed))); !slices.Equal(got, want) {
+		t.Errorf("namespaces listed: got probers %v, want %v", got, want)
+	}
+	everywhere, err := kube.NewDiscovery(team, kube.DiscoveryOptions{LabelSelector: "app.kubernetes.io/name=dsprobe-prober"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = everywhere.Start(ctx)
+	everywhere.Stop()
+	if !apierrors.IsForbidden(err) || ctx.Err() != nil {
+		t.Errorf("every namespace with rights in two: got %v, want the API server's refusal before the test's deadline", err)
+	}
 }
 
 func proberMap(t *testing.T, d *kube.Discovery) map[string]*dsprobev1.ProberInfo {

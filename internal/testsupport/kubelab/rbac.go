@@ -10,32 +10,16 @@ import (
 )
 
 // ServiceAccountToken creates the ServiceAccount namespace/name (and the
-// namespace if missing), binds it cluster-wide to a ClusterRole of exactly
-// rules (none: no binding), and returns a token for it from the
-// TokenRequest API, valid for an hour. ClientFor(token) is then a client with
-// those rights and no others, as RBAC grants them: how a test runs a
+// namespace if missing) and returns a token for it from the TokenRequest
+// API, valid for an hour. ClientFor(token) is then a client with the
+// rights Grant gives the ServiceAccount and no others: how a test runs a
 // component with least privilege instead of as an administrator.
-func (c *Cluster) ServiceAccountToken(t testing.TB, namespace, name string, rules ...rbacv1.PolicyRule) string {
+func (c *Cluster) ServiceAccountToken(t testing.TB, namespace, name string) string {
 	t.Helper()
 	c.ensureNamespace(t, namespace)
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := c.Client.CoreV1().ServiceAccounts(namespace).Create(t.Context(), sa, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("kubelab: creating ServiceAccount %s/%s: %v", namespace, name, err)
-	}
-	if len(rules) > 0 {
-		roleName := "kubelab:" + namespace + ":" + name
-		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: roleName}, Rules: rules}
-		if _, err := c.Client.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("kubelab: creating ClusterRole %s: %v", roleName, err)
-		}
-		binding := &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: roleName},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
-		}
-		if _, err := c.Client.RbacV1().ClusterRoleBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("kubelab: binding ClusterRole %s: %v", roleName, err)
-		}
 	}
 	hour := int64(3600)
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}
@@ -44,4 +28,30 @@ func (c *Cluster) ServiceAccountToken(t testing.TB, namespace, name string, rule
 		t.Fatalf("kubelab: requesting a token for %s/%s: %v", namespace, name, err)
 	}
 	return tr.Status.Token
+}
+
+// Grant gives the ServiceAccount namespace/name exactly rules, through a
+// ClusterRole bound cluster-wide when in is empty, else bound by a
+// RoleBinding in namespace in alone.
+func (c *Cluster) Grant(t testing.TB, namespace, name, in string, rules ...rbacv1.PolicyRule) {
+	t.Helper()
+	roleName := "kubelab:" + namespace + ":" + name + ":in:" + in // a role per grant
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: roleName}, Rules: rules}
+	if _, err := c.Client.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("kubelab: creating ClusterRole %s: %v", roleName, err)
+	}
+	meta := metav1.ObjectMeta{Name: roleName, Namespace: in}
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}}
+	var err error
+	if in == "" {
+		_, err = c.Client.RbacV1().ClusterRoleBindings().Create(t.Context(),
+			&rbacv1.ClusterRoleBinding{ObjectMeta: meta, RoleRef: ref, Subjects: subjects}, metav1.CreateOptions{})
+	} else {
+		_, err = c.Client.RbacV1().RoleBindings(in).Create(t.Context(),
+			&rbacv1.RoleBinding{ObjectMeta: meta, RoleRef: ref, Subjects: subjects}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		t.Fatalf("kubelab: binding ClusterRole %s in %q: %v", roleName, in, err)
+	}
 }
