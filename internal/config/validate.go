@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -234,6 +235,9 @@ func (v *validator) discovery(k KubernetesDiscovery, withProbers bool) {
 	for i, ns := range k.Namespaces {
 		for _, problem := range validation.IsDNS1123Label(ns) {
 			v.fieldf(index(at+"namespaces", i), "namespace %q: %s", ns, problem)
+		}
+		if slices.Contains(k.Namespaces[:i], ns) {
+			v.fieldf(index(at+"namespaces", i), "namespace %q is listed twice", ns)
 		}
 	}
 	for _, problem := range validation.IsValidPortName(k.Port) {

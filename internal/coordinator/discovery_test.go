@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/config"
+	"github.com/dsprobe/dsprobe/internal/kube"
 )
 
 // discoveryFunc is a Discovery that reports readiness, as the Kubernetes
@@ -71,5 +73,13 @@ func TestDiscoveryWithoutACluster(t *testing.T) {
 	code := Main(t.Context(), []string{"--discover-label-selector", "app=prober", "--listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
 	if code != 3 || !strings.Contains(stderr.String(), "no Kubernetes API configured") {
 		t.Errorf("got exit %d and %q, want 3 (serving failed) saying no Kubernetes API is configured", code, stderr.String())
+	}
+}
+
+// The gRPC port's name kube assumes is the configuration's default, so a
+// coordinator built in code finds the same port as the binary.
+func TestDiscoveryPortDefaultIsTheConfigurations(t *testing.T) {
+	if got, want := kube.DefaultPortName, config.DefaultCoordinator().Discovery.Kubernetes.Port; got != want {
+		t.Errorf("got kube.DefaultPortName %q, want the configuration's %q", got, want)
 	}
 }

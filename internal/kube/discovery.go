@@ -82,7 +82,7 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 	}
 	d := &Discovery{opts: opts, podSelector: podSelector, nsSelector: nsSelector}
 	onlyProbers := informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.LabelSelector })
-	namespaces := opts.Namespaces
+	namespaces := slices.Compact(slices.Sorted(slices.Values(opts.Namespaces)))
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
@@ -229,35 +229,31 @@ func (d *Discovery) Probers(context.Context) ([]*dsprobev1.ProberInfo, error) {
 			return nil, fmt.Errorf("kubernetes discovery: %w", err)
 		}
 		for _, pod := range pods {
-			if ok, err := d.namespaceSelected(pod.Namespace); err != nil {
-				return nil, err
-			} else if ok {
-				out = append(out, ProberOf(pod, d.opts.PortName))
+			if d.namespaceSelected(pod.Namespace) {
+				out = append(out, proberOf(pod, d.opts.PortName))
 			}
 		}
 	}
 	slices.SortFunc(out, func(a, b *dsprobev1.ProberInfo) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
 	return out, nil
 }
 
-func (d *Discovery) namespaceSelected(name string) (bool, error) {
+// namespaceSelected reports whether the namespace selector, if any,
+// selects the namespace: the namespace cache holds only those it matched.
+func (d *Discovery) namespaceSelected(name string) bool {
 	if d.nsLister == nil {
-		return true, nil
+		return true
 	}
 	ns, err := d.nsLister.Get(name)
-	if err != nil {
-		// Not in the cache: its labels do not match (or it is gone).
-		return false, nil
-	}
-	return d.nsSelector.Matches(labels.Set(ns.Labels)), nil
+	return err == nil && d.nsSelector.Matches(labels.Set(ns.Labels))
 }
 
-// ProberOf is the prober a Pod is: reached at its primary podIP on the
+// proberOf is the prober a Pod is: reached at its primary podIP on the
 // container port named portName, ready when the Pod is Running, Ready, not
 // terminating and has both of those; otherwise NotReadyReason says why.
-func ProberOf(pod *corev1.Pod, portName string) *dsprobev1.ProberInfo {
+func proberOf(pod *corev1.Pod, portName string) *dsprobev1.ProberInfo {
 	p := &dsprobev1.ProberInfo{Name: pod.Name, Namespace: pod.Namespace, Node: pod.Spec.NodeName}
 	for _, ip := range pod.Status.PodIPs {
 		addr, err := netip.ParseAddr(ip.IP)

@@ -50,7 +50,7 @@ func TestProberOf(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := proberPod("team-a", "p", prober)
 			tt.change(pod)
-			got := ProberOf(pod, "grpc")
+			got := proberOf(pod, "grpc")
 			if got.GetNotReadyReason() != tt.reason || got.GetReady() != (tt.reason == "") {
 				t.Errorf("got ready %v, reason %q; want reason %q", got.GetReady(), got.GetNotReadyReason(), tt.reason)
 			}
@@ -58,14 +58,14 @@ func TestProberOf(t *testing.T) {
 	}
 
 	t.Run("addresses", func(t *testing.T) {
-		got := ProberOf(proberPod("team-a", "p", prober), "grpc")
+		got := proberOf(proberPod("team-a", "p", prober), "grpc")
 		if got.GetAddress() != "10.244.0.5:8443" || strings.Join(got.GetPodIps(), ",") != "10.244.0.5,fd00:10:244::5" ||
 			len(got.GetFamilies()) != 2 || got.GetFamilies()[1] != dsprobev1.Family_FAMILY_IPV6 || got.GetNode() != "node-1" {
 			t.Errorf("got %v, want 10.244.0.5:8443, both podIPs and families, node-1", got)
 		}
 		v6first := proberPod("team-a", "p", prober)
 		v6first.Status.PodIP = "fd00:10:244::5"
-		if got := ProberOf(v6first, "grpc").GetAddress(); got != "[fd00:10:244::5]:8443" {
+		if got := proberOf(v6first, "grpc").GetAddress(); got != "[fd00:10:244::5]:8443" {
 			t.Errorf("IPv6 primary podIP: got address %q, want [fd00:10:244::5]:8443", got)
 		}
 	})
@@ -120,7 +120,7 @@ func TestDiscoverySelection(t *testing.T) {
 		want string
 	}{
 		{"every namespace", DiscoveryOptions{LabelSelector: "app=prober"}, "a/p1 b/p2 c/p3"},
-		{"listed namespaces", DiscoveryOptions{LabelSelector: "app=prober", Namespaces: []string{"c", "a"}}, "a/p1 c/p3"},
+		{"listed namespaces, one twice", DiscoveryOptions{LabelSelector: "app=prober", Namespaces: []string{"c", "a", "c"}}, "a/p1 c/p3"},
 		{"namespace selector", DiscoveryOptions{LabelSelector: "app=prober", NamespaceSelector: "probe=yes"}, "a/p1 b/p2"},
 		{"set-based selector", DiscoveryOptions{LabelSelector: "app in (web)"}, "a/web"},
 	}
