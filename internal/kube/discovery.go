@@ -96,8 +96,8 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 		d.podListers = append(d.podListers, pods.Lister())
 		d.podInformers = append(d.podInformers, pods.Informer())
 		d.synced = append(d.synced, pods.Informer().HasSynced)
-		if err := pods.Informer().SetWatchErrorHandlerWithContext(d.recordListError); err != nil {
-			return nil, fmt.Errorf("kubernetes discovery: %w", err)
+		if err := d.prepare(pods.Informer()); err != nil {
+			return nil, err
 		}
 	}
 	if opts.NamespaceSelector != "" {
@@ -107,11 +107,49 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 		d.factories = append(d.factories, f)
 		d.nsLister = ns.Lister()
 		d.synced = append(d.synced, ns.Informer().HasSynced)
-		if err := ns.Informer().SetWatchErrorHandlerWithContext(d.recordListError); err != nil {
-			return nil, fmt.Errorf("kubernetes discovery: %w", err)
+		if err := d.prepare(ns.Informer()); err != nil {
+			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// prepare makes an informer keep only what discovery reads (trim) and
+// report the API server's refusals to Start (recordListError).
+func (d *Discovery) prepare(inf cache.SharedIndexInformer) error {
+	if err := errors.Join(inf.SetTransform(trim), inf.SetWatchErrorHandlerWithContext(d.recordListError)); err != nil {
+		return fmt.Errorf("kubernetes discovery: %w", err)
+	}
+	return nil
+}
+
+// trim is what the caches keep of an object: for a Pod, what proberOf
+// reads, and for a Namespace, its labels; never managedFields,
+// annotations, volumes, environments or container statuses, which are
+// most of a Pod's size. It is idempotent, as an informer's transform must
+// be.
+func trim(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion,
+				Labels: o.Labels, DeletionTimestamp: o.DeletionTimestamp},
+			Spec:   corev1.PodSpec{NodeName: o.Spec.NodeName},
+			Status: corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs},
+		}
+		for _, c := range o.Spec.Containers {
+			pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+		}
+		for _, c := range o.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason})
+			}
+		}
+		return pod, nil
+	case *corev1.Namespace:
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion, Labels: o.Labels}}, nil
+	}
+	return obj, nil
 }
 
 // recordListError keeps err for Start's error, then does what an informer

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -16,9 +18,10 @@ import (
 // named grpc.
 func proberPod(ns, name string, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels,
+			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
 		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{
-			Name:  "prober",
+			Name: "prober", Image: "dsprobe/prober", Env: []corev1.EnvVar{{Name: "POD_NAME", Value: name}},
 			Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9090}, {Name: "grpc", ContainerPort: 8443}},
 		}}},
 		Status: corev1.PodStatus{
@@ -53,6 +56,11 @@ func TestProberOf(t *testing.T) {
 			got := proberOf(pod, "grpc")
 			if got.GetNotReadyReason() != tt.reason || got.GetReady() != (tt.reason == "") {
 				t.Errorf("got ready %v, reason %q; want reason %q", got.GetReady(), got.GetNotReadyReason(), tt.reason)
+			}
+			// The caches keep a trimmed Pod: the same prober, every field.
+			trimmed, _ := trim(pod)
+			if fromCache := proberOf(trimmed.(*corev1.Pod), "grpc"); !proto.Equal(fromCache, got) {
+				t.Errorf("from the trimmed Pod: got %v, want %v", fromCache, got)
 			}
 		})
 	}
@@ -146,5 +154,22 @@ func TestDiscoverySelection(t *testing.T) {
 				t.Errorf("got %v, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// The caches hold trimmed Pods (what proberOf reads, tested above), not
+// what else a Pod carries; trimming twice changes nothing, as an
+// informer's transform must allow.
+func TestTrim(t *testing.T) {
+	pod := proberPod("team-a", "p", map[string]string{"app": "prober"})
+	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	once, _ := trim(pod)
+	trimmed := once.(*corev1.Pod)
+	if trimmed.Annotations != nil || trimmed.ManagedFields != nil || trimmed.Spec.Containers[0].Env != nil || trimmed.Spec.Containers[0].Image != "" {
+		t.Errorf("got %+v, want no annotations, managedFields, env or image", trimmed)
+	}
+	twice, _ := trim(trimmed)
+	if !equality.Semantic.DeepEqual(twice, trimmed) {
+		t.Errorf("trimmed twice: got %+v, want %+v", twice, trimmed)
 	}
 }
