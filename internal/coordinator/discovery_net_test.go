@@ -73,8 +73,19 @@ func TestJobsGoToDiscoveredProbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The coordinator runs in a Pod of its own, reaching the probers at
+	// their podIPs as it would in a cluster.
+	coordinatorPod := c.AddPod(t, "dsprobe", "coordinator", nil)
+	conn := &GRPCConnector{Options: []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return coordinatorPod.DialContext(ctx, "tcp", addr)
+		}),
+	}}
+	defer conn.Close()
 	changed := make(chan struct{}, 1)
 	if err := d.OnChange(func() {
+		retainDiscovered(t.Context(), d, conn) // as serve does
 		select {
 		case changed <- struct{}{}:
 		default:
@@ -86,17 +97,6 @@ func TestJobsGoToDiscoveredProbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Stop()
-
-	// The coordinator runs in a Pod of its own, reaching the probers at
-	// their podIPs as it would in a cluster.
-	coordinatorPod := c.AddPod(t, "dsprobe", "coordinator", nil)
-	conn := &GRPCConnector{Options: []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return coordinatorPod.DialContext(ctx, "tcp", addr)
-		}),
-	}}
-	defer conn.Close()
 	coord := startCoordinator(t, &Service{Discovery: d, Connector: conn})
 	job := &dsprobev1.RunProbeRequest{Probe: &dsprobev1.ProbeRequest{Target: "web.shop.svc:80"}, ProberTimeoutMs: 2000}
 
@@ -118,13 +118,14 @@ func TestJobsGoToDiscoveredProbers(t *testing.T) {
 		t.Errorf("got %v, want probe-c's prober, and starting NotReady with its reason", ps)
 	}
 
-	// A prober that holds its job; while it does, it goes away and
-	// another Pod appears.
+	// A prober that holds its job; while it does, its Pod goes away and
+	// another appears. The call to the Pod gone ends when the Pod does,
+	// not at the job's budget, here far longer than the test waits.
 	addProber("probe-b", "slow", true)
 	waitForProber(t, d, changed, "probe-b/slow", true)
 	done := make(chan *JobRun, 1)
 	go func() {
-		run, err := RunJob(t.Context(), coord, job)
+		run, err := RunJob(t.Context(), coord, &dsprobev1.RunProbeRequest{Probe: job.GetProbe(), ProberTimeoutMs: uint32(MaxProberTimeout.Milliseconds())})
 		if err != nil {
 			t.Errorf("the job with a Pod going away: %v", err)
 		}
@@ -141,6 +142,11 @@ func TestJobsGoToDiscoveredProbers(t *testing.T) {
 	}
 	if got, want := answered(run), []string{"probe-a/prober", "probe-b/prober", "probe-c/prober"}; !slices.Equal(got, want) || len(run.Results) != 4 {
 		t.Errorf("got answers from %v of %d probers, want the four known when it started, all but probe-b/slow answering", got, len(run.Results))
+	}
+	for _, r := range run.Results {
+		if r.GetProber() == "slow" && r.GetError().GetCode() != "Canceled" {
+			t.Errorf("the prober whose Pod went away: got %v, want its call canceled when the Pod went", r)
+		}
 	}
 
 	waitForProber(t, d, changed, "probe-a/late", true)

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
@@ -81,5 +84,27 @@ func TestDiscoveryWithoutACluster(t *testing.T) {
 func TestDiscoveryPortDefaultIsTheConfigurations(t *testing.T) {
 	if got, want := kube.DefaultPortName, config.DefaultCoordinator().Discovery.Kubernetes.Port; got != want {
 		t.Errorf("got kube.DefaultPortName %q, want the configuration's %q", got, want)
+	}
+}
+
+// Retain closes and forgets the connections to addresses no prober has
+// any more, and keeps the others for reuse.
+func TestConnectorRetain(t *testing.T) {
+	conn := &GRPCConnector{Options: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}
+	defer conn.Close()
+	stay := &dsprobev1.ProberInfo{Name: "stay", Address: "127.0.0.1:1"}
+	gone := &dsprobev1.ProberInfo{Name: "gone", Address: "[::1]:1"}
+	for _, p := range []*dsprobev1.ProberInfo{stay, gone} {
+		if _, err := conn.Prober(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept, closed := conn.conns[stay.Address], conn.conns[gone.Address]
+	conn.Retain([]*dsprobev1.ProberInfo{stay})
+	if len(conn.conns) != 1 || conn.conns[stay.Address] != kept {
+		t.Errorf("got connections %v, want only the one to %s, reused", conn.conns, stay.Address)
+	}
+	if state := closed.GetState(); state != connectivity.Shutdown {
+		t.Errorf("the connection to the address gone: got state %v, want Shutdown", state)
 	}
 }

@@ -5,8 +5,8 @@
 // arrives and then a summary, and keeps finished jobs (bounded) for GetJob.
 // One slow or dead prober never fails or stalls the job: it is reported in
 // its own entry when its budget runs out. Each job takes the probers
-// discovery knows when it starts, so a Pod that appears or goes away
-// during a job neither joins it nor holds it longer than its budget.
+// discovery knows when it starts: a Pod that appears during a job joins
+// the next one, and a call to a Pod that is gone ends when it goes.
 //
 // It reaches probers over gRPC alone, so it never carries the prober's
 // service.

@@ -85,7 +85,7 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	}
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
-	probers, stopDiscovery, discoveryAttrs, err := discovery(ctx, cfg)
+	probers, stopDiscovery, discoveryAttrs, err := discovery(ctx, cfg, connector)
 	if err != nil {
 		return err
 	}
