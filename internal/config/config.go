@@ -54,8 +54,11 @@ type Coordinator struct {
 	TokenReview TokenReview `json:"tokenReview"`
 	// ProberAuth is how the coordinator authenticates to its probers.
 	ProberAuth ClientAuth `json:"proberAuth"`
-	// Probers are the probers a job may use. There is no default.
+	// Probers are the probers a job may use when they are not discovered
+	// (Discovery), e.g. without a cluster. There is no default.
 	Probers []StaticProber `json:"probers"`
+	// Discovery finds the probers instead of Probers.
+	Discovery Discovery `json:"discovery"`
 	// Concurrency bounds the probers asked at once per job.
 	Concurrency int `json:"concurrency"`
 	// ProberTimeout is each prober's budget when a job sets none, raised
@@ -175,6 +178,38 @@ type OTLP struct {
 	Insecure bool   `json:"insecure"`
 }
 
+// Discovery is where the coordinator finds its probers when it is not
+// given a list.
+type Discovery struct {
+	Kubernetes KubernetesDiscovery `json:"kubernetes"`
+}
+
+// KubernetesDiscovery finds the probers as Pods, watched through the
+// Kubernetes API (internal/kube). It is off while LabelSelector is empty.
+type KubernetesDiscovery struct {
+	// LabelSelector selects the prober Pods
+	// ("app.kubernetes.io/name=dsprobe-prober"); empty turns discovery
+	// off.
+	LabelSelector string `json:"labelSelector"`
+	// Namespaces are the namespaces searched; empty means every
+	// namespace, or those NamespaceSelector selects.
+	Namespaces []string `json:"namespaces"`
+	// NamespaceSelector selects the namespaces searched by their labels;
+	// it excludes Namespaces.
+	NamespaceSelector string `json:"namespaceSelector"`
+	// Port is the name of the prober container's gRPC port.
+	Port string `json:"port"`
+	// Kubeconfig and Context name the API server as kubectl's
+	// --kubeconfig and --context do; empty follows kubectl ($KUBECONFIG,
+	// ~/.kube/config, the current context, else the Pod's in-cluster
+	// ServiceAccount).
+	Kubeconfig string `json:"kubeconfig"`
+	Context    string `json:"context"`
+}
+
+// Enabled reports whether the probers are discovered.
+func (k KubernetesDiscovery) Enabled() bool { return k.LabelSelector != "" }
+
 // StaticProber is a prober the coordinator is told about: its name, its
 // namespace (its vantage point) and its gRPC address, HOST:PORT.
 type StaticProber struct {
@@ -200,7 +235,8 @@ func DefaultProber() Prober {
 }
 
 // DefaultCoordinator is the coordinator's configuration before a file or
-// a flag sets anything. It lists no prober, which validation refuses.
+// a flag sets anything. It lists no prober and discovers none, which
+// validation refuses.
 func DefaultCoordinator() Coordinator {
 	return Coordinator{
 		APIVersion:    APIVersion,
@@ -209,6 +245,7 @@ func DefaultCoordinator() Coordinator {
 		Concurrency:   16,
 		ProberTimeout: Duration(45 * time.Second),
 		KeepJobs:      100,
+		Discovery:     Discovery{Kubernetes: KubernetesDiscovery{Port: "grpc"}},
 		// A job holds up to Concurrency prober calls but does little work
 		// of its own, so the coordinator runs and queues more jobs at
 		// once than a prober.

@@ -101,9 +101,17 @@ func TestValidFiles(t *testing.T) {
 			{"prober-a", "team-a", "prober.team-a.svc:9443"},
 			{"prober-b", "team-b", "[fd00:10:96::a]:9443"},
 		},
+		Discovery:   Discovery{Kubernetes: KubernetesDiscovery{Port: "grpc"}},
 		Concurrency: 16, ProberTimeout: Duration(45 * time.Second), KeepJobs: 100,
 		Admission: Admission{MaxConcurrent: 8, MaxWaiting: 16, Rate: 10, Burst: 20},
 		OTLP:      OTLP{Endpoint: "http://otel-collector.observability:4318", Insecure: true},
+	}
+	discovering := DefaultCoordinator()
+	discovering.Server = Server{Listen: "[::]:9444", TLS: TLS{Cert: "/etc/dsprobe/tls/tls.crt", Key: "/etc/dsprobe/tls/tls.key", CA: "/etc/dsprobe/tls/ca.crt"}}
+	discovering.ProberAuth = ClientAuth{TLS: TLS{CA: "/etc/dsprobe/prober-client/ca.crt"}, TokenFile: "/etc/dsprobe/prober-token"}
+	discovering.Discovery.Kubernetes = KubernetesDiscovery{
+		LabelSelector: "app.kubernetes.io/name=dsprobe-prober", NamespaceSelector: "dsprobe.io/probers=on", Port: "grpc",
+		Kubeconfig: "/etc/dsprobe/kubeconfig", Context: "prod",
 	}
 	listed := DefaultCoordinator()
 	listed.Probers = []StaticProber{{"prober-a", "team-a", "127.0.0.1:9443"}, {"prober-b", "team-b", "[::1]:9443"}}
@@ -114,11 +122,12 @@ func TestValidFiles(t *testing.T) {
 		want         any
 		wantWarnings int
 	}{
-		"prober-minimal.yaml":      {minimalProber, 0},
-		"prober-full.yaml":         {fullProber, 0},
-		"coordinator-minimal.yaml": {minimalCoordinator, 0},
-		"coordinator-full.yaml":    {fullCoordinator, 0},
-		"probers.yaml":             {listed, 0},
+		"prober-minimal.yaml":        {minimalProber, 0},
+		"prober-full.yaml":           {fullProber, 0},
+		"coordinator-minimal.yaml":   {minimalCoordinator, 0},
+		"coordinator-full.yaml":      {fullCoordinator, 0},
+		"coordinator-discovery.yaml": {discovering, 0},
+		"probers.yaml":               {listed, 0},
 		// The old format is read as it always was, with a warning.
 		"probers-old.txt": {listed, 1},
 	}

@@ -16,6 +16,9 @@
 //
 // The servers read their configuration from here, never the reverse.
 //
+// The prober reads its configuration here and needs no Kubernetes client:
+// label selectors are checked with k8s.io/apimachinery alone.
+//
 // It must not depend on internal/daemon, internal/prober,
-// internal/coordinator, internal/demo or internal/cli.
+// internal/coordinator, internal/demo, internal/cli or k8s.io/client-go/....
 package config

@@ -70,6 +70,12 @@ var coordinatorFlags = slices.Concat(serverFlags("POST /v1/jobs, GET /v1/probers
 	{"concurrency", "concurrency", "probers asked at once per job"},
 	{"prober-timeout", "proberTimeout", "each prober's budget when a job sets none (raised to the probe's own timeout plus 15s when that is longer)"},
 	{"keep-jobs", "keepJobs", "finished jobs kept for GetJob"},
+	{"discover-label-selector", "discovery.kubernetes.labelSelector", "discover the probers as the Pods this Kubernetes label `selector` selects, instead of --prober"},
+	{"discover-namespace", "discovery.kubernetes.namespaces", "search this `namespace` for prober Pods (repeatable; default every namespace)"},
+	{"discover-namespace-selector", "discovery.kubernetes.namespaceSelector", "search the namespaces this label `selector` selects for prober Pods"},
+	{"discover-port", "discovery.kubernetes.port", "`name` of the prober container's gRPC port"},
+	{"kubeconfig", "discovery.kubernetes.kubeconfig", "kubeconfig `file` (default: $KUBECONFIG, ~/.kube/config, else in-cluster)"},
+	{"kube-context", "discovery.kubernetes.context", "kubeconfig `context` (default: the current context)"},
 }, admissionFlags, otlpFlags)
 
 // commandLine is a daemon's flags bound to its configuration C, and the

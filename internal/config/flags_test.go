@@ -194,7 +194,14 @@ func TestProberFlagProblems(t *testing.T) {
 		{"no probers file", []string{"--probers-file", "testdata/no-such-file"}, []string{
 			"--probers-file: open testdata/no-such-file: no such file or directory",
 		}},
-		{"an empty list", []string{"--probers-file", emptyList}, []string{"no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file"}},
+		{"an empty list", []string{"--probers-file", emptyList}, []string{"no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file, or discover them with --discover-label-selector"}},
+		{"discovered", []string{"--discover-label-selector", "app=prober", "--discover-namespace", "a", "--discover-namespace", "b"}, nil},
+		{"namespaces without a selector", []string{"--discover-namespace", "a"}, []string{
+			"--discover-label-selector must select the prober Pods when namespaces are given",
+			"no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file, or discover them with --discover-label-selector",
+		}},
+		{"discovered and listed", []string{"--discover-label-selector", "app=prober", "--prober", "a/ns=127.0.0.1:1"},
+			[]string{"--discover-label-selector and a list of probers exclude each other: the list is for running without a cluster"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

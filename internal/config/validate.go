@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/authn"
@@ -174,11 +178,13 @@ func validateCoordinator(c *Coordinator, v *validator) {
 	if t := c.ProberAuth.TLS; (t.Cert == "") != (t.Key == "") {
 		v.tlsPairMissing("proberAuth.tls")
 	}
-	if len(c.Probers) == 0 && !v.probersUnread {
+	v.discovery(c.Discovery.Kubernetes, len(c.Probers) > 0)
+	if len(c.Probers) == 0 && !v.probersUnread && !c.Discovery.Kubernetes.Enabled() {
 		if v.configFile == "" {
-			v.errs = append(v.errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file"))
+			v.errs = append(v.errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file, or discover them with --discover-label-selector"))
 		} else {
-			v.errorf("probers", "no prober: list them under %s, or give --prober or --probers-file", v.name("probers"))
+			v.errorf("probers", "no prober: list them under %s, or give --prober or --probers-file, or discover them with %s",
+				v.name("probers"), v.name("discovery.kubernetes.labelSelector"))
 		}
 	}
 	plaintext := !c.ProberAuth.TLS.Files().Enabled() && !c.ProberAuth.Insecure
@@ -223,6 +229,48 @@ func (v *validator) tokenReview(tr TokenReview) {
 	if len(tr.AllowedUsers) > 0 && !tr.Enabled {
 		v.errorf("tokenReview.allowedUsers", "%s has no effect without %s", v.name("tokenReview.allowedUsers"), v.name("tokenReview.enabled"))
 	}
+}
+
+// discovery checks the Kubernetes discovery's settings; withProbers says
+// the probers are listed too, which it excludes.
+func (v *validator) discovery(k KubernetesDiscovery, withProbers bool) {
+	const at = "discovery.kubernetes."
+	if !k.Enabled() {
+		if len(k.Namespaces) > 0 || k.NamespaceSelector != "" {
+			v.fieldf(at+"labelSelector", "must select the prober Pods when namespaces are given")
+		}
+		return
+	}
+	if withProbers {
+		v.errorf(at+"labelSelector", "%s and a list of probers exclude each other: the list is for running without a cluster", v.name(at+"labelSelector"))
+	}
+	v.check(at+"labelSelector", checkSelector(k.LabelSelector))
+	if k.NamespaceSelector != "" {
+		v.check(at+"namespaceSelector", checkSelector(k.NamespaceSelector))
+		if len(k.Namespaces) > 0 {
+			v.errorf(at+"namespaceSelector", "%s and %s exclude each other", v.name(at+"namespaceSelector"), v.name(at+"namespaces"))
+		}
+	}
+	for i, ns := range k.Namespaces {
+		for _, problem := range validation.IsDNS1123Label(ns) {
+			v.fieldf(index(at+"namespaces", i), "namespace %q: %s", ns, problem)
+		}
+		if slices.Contains(k.Namespaces[:i], ns) {
+			v.fieldf(index(at+"namespaces", i), "namespace %q is listed twice", ns)
+		}
+	}
+	for _, problem := range validation.IsValidPortName(k.Port) {
+		v.fieldf(at+"port", "port name %q: %s", k.Port, problem)
+	}
+}
+
+// checkSelector parses a Kubernetes label selector as the API server
+// would, so a typo is reported with the rest of the configuration.
+func checkSelector(s string) error {
+	if _, err := labels.Parse(s); err != nil {
+		return fmt.Errorf("selector %q: %w", s, err)
+	}
+	return nil
 }
 
 // check reports err, a problem of the value at path that names the value

@@ -38,6 +38,26 @@ func (c *GRPCConnector) Prober(p *dsprobev1.ProberInfo) (dsprobev1.ProberClient,
 	return dsprobev1.NewProberClient(conn), nil
 }
 
+// Retain closes the connections to every address but those of probers,
+// and forgets them: with discovery, the probers' Pods come and go, and a
+// connection to a Pod that is gone would otherwise stay, redialling, for
+// the coordinator's life. A call still running on one ends at once
+// (Canceled) instead of waiting out its budget.
+func (c *GRPCConnector) Retain(probers []*dsprobev1.ProberInfo) {
+	keep := make(map[string]bool, len(probers))
+	for _, p := range probers {
+		keep[p.GetAddress()] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for addr, conn := range c.conns {
+		if !keep[addr] {
+			conn.Close()
+			delete(c.conns, addr)
+		}
+	}
+}
+
 // Close closes every connection.
 func (c *GRPCConnector) Close() error {
 	c.mu.Lock()

@@ -1,10 +1,12 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,11 +46,22 @@ type Discovery interface {
 	Probers(ctx context.Context) ([]*dsprobev1.ProberInfo, error)
 }
 
-// Static is a fixed list of probers (a flag or a config file).
+// Static is a fixed list of probers (a flag or a config file). It knows no
+// readiness: every prober is taken as ready.
 type Static []*dsprobev1.ProberInfo
 
-// Probers returns the list.
-func (s Static) Probers(context.Context) ([]*dsprobev1.ProberInfo, error) { return s, nil }
+// Probers returns the list, every prober marked ready.
+func (s Static) Probers(context.Context) ([]*dsprobev1.ProberInfo, error) {
+	out := make([]*dsprobev1.ProberInfo, len(s))
+	for i, p := range s {
+		if !p.GetReady() {
+			p = proto.CloneOf(p)
+			p.Ready = true
+		}
+		out[i] = p
+	}
+	return out, nil
+}
 
 // Connector returns a client for a prober; implementations reuse connections.
 type Connector interface {
@@ -190,26 +203,41 @@ func (s *Service) waitAndAsk(ctx context.Context, slots chan struct{}, p *dsprob
 	return s.askProber(ctx, p, req, timeout)
 }
 
-// selectProbers returns the probers the request names (all when it names none),
-// or an error naming the unknown ones.
+// selectProbers returns the ready probers the request names (all when it
+// names none), or an error naming the unknown ones, or those it names that
+// are not ready and why. A prober that is not ready (a NotReady or
+// terminating Pod) is sent no job.
 func (s *Service) selectProbers(ctx context.Context, req *dsprobev1.RunProbeRequest) ([]*dsprobev1.ProberInfo, error) {
 	all, err := s.Discovery.Probers(ctx)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "discovering probers: %v", err)
-	}
-	var out []*dsprobev1.ProberInfo
-	for _, p := range all {
-		if (len(req.GetProbers()) == 0 || slices.Contains(req.GetProbers(), p.GetName())) &&
-			(len(req.GetNamespaces()) == 0 || slices.Contains(req.GetNamespaces(), p.GetNamespace())) {
-			out = append(out, p)
-		}
 	}
 	for _, name := range req.GetProbers() {
 		if !slices.ContainsFunc(all, func(p *dsprobev1.ProberInfo) bool { return p.GetName() == name }) {
 			return nil, status.Errorf(codes.InvalidArgument, "unknown prober %q", name)
 		}
 	}
+	var out []*dsprobev1.ProberInfo
+	var notReady []string
+	for _, p := range all {
+		if (len(req.GetProbers()) > 0 && !slices.Contains(req.GetProbers(), p.GetName())) ||
+			(len(req.GetNamespaces()) > 0 && !slices.Contains(req.GetNamespaces(), p.GetNamespace())) {
+			continue
+		}
+		if !p.GetReady() {
+			id, why := p.GetNamespace()+"/"+p.GetName(), cmp.Or(p.GetNotReadyReason(), "no reason given")
+			if slices.Contains(req.GetProbers(), p.GetName()) {
+				return nil, status.Errorf(codes.FailedPrecondition, "prober %s is not ready: %s", id, why)
+			}
+			notReady = append(notReady, id+": "+why)
+			continue
+		}
+		out = append(out, p)
+	}
 	if len(out) == 0 {
+		if len(notReady) > 0 {
+			return nil, status.Errorf(codes.FailedPrecondition, "no ready prober matches the request (not ready: %s)", strings.Join(notReady, "; "))
+		}
 		return nil, status.Error(codes.FailedPrecondition, "no prober matches the request")
 	}
 	return out, nil

@@ -58,22 +58,30 @@ func (s *stubProber) Probe(ctx context.Context, req *dsprobev1.ProbeRequest) (*d
 }
 
 func startProber(t testing.TB, s dsprobev1.ProberServer) string {
-	srv := grpc.NewServer()
-	dsprobev1.RegisterProberServer(srv, s)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
+	serveProber(t, ln, s)
 	return ln.Addr().String()
 }
 
+// serveProber serves s in plaintext on ln until the test ends.
+func serveProber(t testing.TB, ln net.Listener, s dsprobev1.ProberServer) {
+	srv := grpc.NewServer()
+	dsprobev1.RegisterProberServer(srv, s)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+}
+
 // startCoordinator serves the coordinator on loopback and returns a client.
+// Unless svc has a Connector, it reaches probers in plaintext.
 func startCoordinator(t testing.TB, svc *Service) dsprobev1.CoordinatorClient {
-	conn := &GRPCConnector{Options: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}
-	t.Cleanup(func() { conn.Close() })
-	svc.Connector = conn
+	if svc.Connector == nil {
+		conn := &GRPCConnector{Options: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}
+		t.Cleanup(func() { conn.Close() })
+		svc.Connector = conn
+	}
 	srv := grpc.NewServer()
 	dsprobev1.RegisterCoordinatorServer(srv, svc)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -25,8 +25,9 @@ import (
 const usage = `Usage: coordinator [--config FILE] [flags]
 
 Serves dsprobe.v1.Coordinator over gRPC: fans probe jobs out to the probers
-it knows (--prober, --probers-file, or the probers of --config), streams one
-result per prober and a summary, and keeps finished jobs for GetJob. Callers
+it knows (--prober, --probers-file, or the probers of --config; or, in a
+cluster, the Pods --discover-label-selector selects), streams one result per
+ready prober and a summary, and keeps finished jobs for GetJob. Callers
 authenticate with a client certificate signed by --tls-ca or the bearer token
 of --token-file; the coordinator authenticates to probers with
 --prober-tls-* or --prober-token-file. --config reads a CoordinatorConfig file
@@ -82,13 +83,13 @@ type kubeGate struct {
 }
 
 // tokenReview builds the TokenReview and SubjectAccessReview clients of
-// tr, asking the API server of the in-cluster ServiceAccount or
-// $KUBECONFIG.
-func tokenReview(tr config.TokenReview) (kubeGate, error) {
+// tr, asking the API server discovery asks: its kubeconfig and context when
+// set, else the in-cluster ServiceAccount or $KUBECONFIG.
+func tokenReview(tr config.TokenReview, k config.KubernetesDiscovery) (kubeGate, error) {
 	if !tr.Enabled {
 		return kubeGate{}, nil
 	}
-	client, _, err := kube.Client(kube.Target{})
+	client, _, err := kube.Client(kube.Target{Kubeconfig: k.Kubeconfig, Context: k.Context})
 	if err != nil {
 		return kubeGate{}, fmt.Errorf("token review: %w", err)
 	}
@@ -110,14 +111,19 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	}
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
+	probers, stopDiscovery, discoveryAttrs, err := discovery(ctx, cfg, connector)
+	if err != nil {
+		return err
+	}
+	defer stopDiscovery()
 
-	gate, err := tokenReview(cfg.TokenReview)
+	gate, err := tokenReview(cfg.TokenReview, cfg.Discovery.Kubernetes)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	svc := &Service{
-		Discovery: staticProbers(cfg), Connector: connector,
+		Discovery: probers, Connector: connector,
 		Concurrency: cfg.Concurrency, ProberTimeout: time.Duration(cfg.ProberTimeout), Jobs: NewJobStore(cfg.KeepJobs),
 		Limiter: admission.New(cfg.Admission.Limits()), Authorizer: gate.jobs,
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
@@ -127,5 +133,5 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 		Gateway:  dsprobev1.RegisterCoordinatorHandler,
 		Metrics:  reg,
 		Tokens:   gate.tokens, AllowedUsers: cfg.TokenReview.AllowedUsers,
-	}, log, "coordinator", "probers", len(cfg.Probers))
+	}, log, "coordinator", discoveryAttrs...)
 }

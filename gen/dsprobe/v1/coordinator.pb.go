@@ -636,10 +636,17 @@ type ProberInfo struct {
 	Node string `protobuf:"bytes,4,opt,name=node,proto3" json:"node,omitempty"`
 	// The families its Pod has addresses of.
 	Families []Family `protobuf:"varint,5,rep,packed,name=families,proto3,enum=dsprobe.v1.Family" json:"families,omitempty"`
-	// True when it is ready to take jobs.
-	Ready         bool `protobuf:"varint,6,opt,name=ready,proto3" json:"ready,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// True when it is ready to take jobs; a job is never sent to a prober
+	// that is not.
+	Ready bool `protobuf:"varint,6,opt,name=ready,proto3" json:"ready,omitempty"`
+	// Every address of its Pod (status.podIPs), one per family, the primary
+	// first; empty outside Kubernetes.
+	PodIps []string `protobuf:"bytes,7,rep,name=pod_ips,json=podIps,proto3" json:"pod_ips,omitempty"`
+	// Why it is not ready, e.g. "terminating" or "condition Ready is False
+	// (ContainersNotReady)"; empty when it is.
+	NotReadyReason string `protobuf:"bytes,8,opt,name=not_ready_reason,json=notReadyReason,proto3" json:"not_ready_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ProberInfo) Reset() {
@@ -712,6 +719,20 @@ func (x *ProberInfo) GetReady() bool {
 		return x.Ready
 	}
 	return false
+}
+
+func (x *ProberInfo) GetPodIps() []string {
+	if x != nil {
+		return x.PodIps
+	}
+	return nil
+}
+
+func (x *ProberInfo) GetNotReadyReason() string {
+	if x != nil {
+		return x.NotReadyReason
+	}
+	return ""
 }
 
 // Which job to return.
@@ -952,7 +973,7 @@ const file_dsprobe_v1_coordinator_proto_rawDesc = "" +
 	"namespaces\x18\x01 \x03(\tR\n" +
 	"namespaces\"G\n" +
 	"\x13ListProbersResponse\x120\n" +
-	"\aprobers\x18\x01 \x03(\v2\x16.dsprobe.v1.ProberInfoR\aprobers\"\xb2\x01\n" +
+	"\aprobers\x18\x01 \x03(\v2\x16.dsprobe.v1.ProberInfoR\aprobers\"\xf5\x01\n" +
 	"\n" +
 	"ProberInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -960,7 +981,9 @@ const file_dsprobe_v1_coordinator_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04node\x18\x04 \x01(\tR\x04node\x12.\n" +
 	"\bfamilies\x18\x05 \x03(\x0e2\x12.dsprobe.v1.FamilyR\bfamilies\x12\x14\n" +
-	"\x05ready\x18\x06 \x01(\bR\x05ready\"&\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready\x12\x17\n" +
+	"\apod_ips\x18\a \x03(\tR\x06podIps\x12(\n" +
+	"\x10not_ready_reason\x18\b \x01(\tR\x0enotReadyReason\"&\n" +
 	"\rGetJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"3\n" +
 	"\x0eGetJobResponse\x12!\n" +

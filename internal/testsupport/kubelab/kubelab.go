@@ -177,7 +177,7 @@ healthzBindAddress: 127.0.0.1:10256
 // kube-dns ClusterIPs (UDP and TCP) to it.
 func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	t.Helper()
-	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false)
+	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false, nil)
 	corefile := filepath.Join(c.dir, "Corefile")
 	writeFile(t, corefile, fmt.Sprintf(`.:53 {
     errors
@@ -234,13 +234,14 @@ func answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name stri
 // IPv6 addresses of the node's Pod CIDRs, and marks it Running and Ready
 // with both addresses, as the kubelet would once its containers started.
 // Programs run in it (Host.Command, Start) resolve through cluster DNS: its
-// resolv.conf is the one a kubelet writes for dnsPolicy ClusterFirst.
-func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string]string) *testhost.Host {
+// resolv.conf is the one a kubelet writes for dnsPolicy ClusterFirst. Its
+// one container declares ports (a named gRPC port, say).
+func (c *Cluster) AddPod(t testing.TB, namespace, name string, labels map[string]string, ports ...corev1.ContainerPort) *testhost.Host {
 	t.Helper()
-	return c.addPod(t, namespace, name, labels, true)
+	return c.addPod(t, namespace, name, labels, true, ports)
 }
 
-func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string]string, clusterDNS bool) *testhost.Host {
+func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string]string, clusterDNS bool, ports []corev1.ContainerPort) *testhost.Host {
 	t.Helper()
 	c.ensureNamespace(t, namespace)
 	c.mu.Lock()
@@ -261,7 +262,7 @@ func (c *Cluster) addPod(t testing.TB, namespace, name string, labels map[string
 		Spec: corev1.PodSpec{
 			NodeName:                     NodeName,
 			AutomountServiceAccountToken: new(false),
-			Containers:                   []corev1.Container{{Name: "main", Image: "dsprobe.test/lab-pod"}},
+			Containers:                   []corev1.Container{{Name: "main", Image: "dsprobe.test/lab-pod", Ports: ports}},
 		},
 	}
 	var created *corev1.Pod
