@@ -32,7 +32,7 @@ func TestUnreachableCollector(t *testing.T) {
 	var logged lockedBuffer
 	defer log.SetOutput(log.Writer())
 	log.SetOutput(&logged)
-	endpoint := freeLoopbackPort(t)
+	endpoint := closedPort(t)
 	mesh := startDemoMesh(t)
 	tests := []struct {
 		name       string
@@ -131,18 +131,6 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// freeLoopbackPort is a loopback host:port nothing listens on.
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func startDemoMesh(t *testing.T) *demo.Mesh {
