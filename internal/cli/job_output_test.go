@@ -115,7 +115,7 @@ func TestProbeThroughCoordinatorShowsEachProber(t *testing.T) {
 	if row := lineWith(head, "dead "); row != "" {
 		t.Errorf("got the dead prober in the verdict table (%q), want it on a line of its own", row)
 	}
-	if line := lineWith(stdout, "no answer from dead (team-c) after "); !strings.Contains(line, ": Unavailable: ") {
+	if line := lineWith(stdout, "no answer from dead (team-c) after "); !strings.Contains(line, ": UNAVAILABLE: ") {
 		t.Errorf("got %q, want a line saying dead (team-c) gave no answer, with its code\n%s", line, stdout)
 	}
 	for _, want := range []string{

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
+
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/codes"
@@ -276,7 +278,7 @@ func proberError(p *dsprobev1.ProberInfo, err error, took time.Duration) *dsprob
 	st := status.Convert(err)
 	return &dsprobev1.ProberResult{
 		Prober: p.GetName(), Namespace: p.GetNamespace(),
-		Outcome:    &dsprobev1.ProberResult_Error{Error: &dsprobev1.ProberError{Code: st.Code().String(), Message: st.Message()}},
+		Outcome:    &dsprobev1.ProberResult_Error{Error: &dsprobev1.ProberError{Code: rpccode.Code(st.Code()).String(), Message: st.Message()}},
 		DurationMs: ms(took),
 	}
 }

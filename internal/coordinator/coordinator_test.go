@@ -138,7 +138,7 @@ func TestRunProbe(t *testing.T) {
 			got[r.GetProber()] = "result"
 		}
 	}
-	want := map[string]string{"a": "result", "b": "result", "slow": "DeadlineExceeded", "dead": "Unavailable"}
+	want := map[string]string{"a": "result", "b": "result", "slow": "DEADLINE_EXCEEDED", "dead": "UNAVAILABLE"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("prober %s: got %q, want %q (all: %v)", k, got[k], v, got)
@@ -162,8 +162,8 @@ func TestRunProbe(t *testing.T) {
 	}{
 		{m.jobs.WithLabelValues("fail"), 1},
 		{m.probers.WithLabelValues("OK"), 2},
-		{m.probers.WithLabelValues("DeadlineExceeded"), 1},
-		{m.probers.WithLabelValues("Unavailable"), 1},
+		{m.probers.WithLabelValues("DEADLINE_EXCEEDED"), 1},
+		{m.probers.WithLabelValues("UNAVAILABLE"), 1},
 		{familyResults(t, m, "ns-b", "ipv6", "fail", "route"), 1},
 		{familyResults(t, m, "ns-a", "ipv6", "pass", "none"), 1},
 		{familyResults(t, m, "ns-b", "ipv4", "pass", "none"), 1},
@@ -246,8 +246,8 @@ func checkJobSpans(t *testing.T, ended []sdktrace.ReadOnlySpan, run *JobRun, job
 	want := map[string]map[string]string{
 		"prober ns-a/a":    {"k8s.namespace.name": "ns-a", "dsprobe.failing_layer": "none", "dsprobe.ipv6.failing_layer": "none"},
 		"prober ns-b/b":    {"k8s.namespace.name": "ns-b", "dsprobe.failing_layer": "route", "dsprobe.ipv6.failing_layer": "route"},
-		"prober ns-c/slow": {"k8s.namespace.name": "ns-c", "error.type": "DeadlineExceeded"},
-		"prober ns-c/dead": {"k8s.namespace.name": "ns-c", "error.type": "Unavailable"},
+		"prober ns-c/slow": {"k8s.namespace.name": "ns-c", "error.type": "DEADLINE_EXCEEDED"},
+		"prober ns-c/dead": {"k8s.namespace.name": "ns-c", "error.type": "UNAVAILABLE"},
 	}
 	for name, kv := range want {
 		s := probers[name]
@@ -520,7 +520,7 @@ func TestCancellationReachesProbers(t *testing.T) {
 			for _, r := range job.GetProbers() {
 				codes[r.GetProber()] = r.GetError().GetCode()
 			}
-			if len(codes) != 3 || codes["fast"] != "" || codes["hang-1"] != "Canceled" || codes["hang-2"] != "Canceled" {
+			if len(codes) != 3 || codes["fast"] != "" || codes["hang-1"] != "CANCELLED" || codes["hang-2"] != "CANCELLED" {
 				t.Errorf("got prober entries %v, want fast's result and two Canceled", codes)
 			}
 			return
@@ -544,7 +544,7 @@ func TestJobFloodIsLimited(t *testing.T) {
 	first := make(chan error, 1)
 	go func() {
 		run, err := RunJob(context.Background(), c, req)
-		if err == nil && run.Results[0].GetError().GetCode() != "DeadlineExceeded" {
+		if err == nil && run.Results[0].GetError().GetCode() != "DEADLINE_EXCEEDED" {
 			err = fmt.Errorf("got %v, want the hanging prober reported DeadlineExceeded", run.Results)
 		}
 		first <- err

@@ -144,7 +144,7 @@ func TestJobsGoToDiscoveredProbers(t *testing.T) {
 		t.Errorf("got answers from %v of %d probers, want the four known when it started, all but probe-b/slow answering", got, len(run.Results))
 	}
 	for _, r := range run.Results {
-		if r.GetProber() == "slow" && r.GetError().GetCode() != "Canceled" {
+		if r.GetProber() == "slow" && r.GetError().GetCode() != "CANCELLED" {
 			t.Errorf("the prober whose Pod went away: got %v, want its call canceled when the Pod went", r)
 		}
 	}

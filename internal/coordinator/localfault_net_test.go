@@ -68,7 +68,7 @@ func TestJobWithAProberOutOfLocalPorts(t *testing.T) {
 			switch r.GetProber() {
 			case "exhausted":
 				e := r.GetError()
-				if e == nil || e.GetCode() != "ResourceExhausted" || !strings.Contains(e.GetMessage(), "local ports") || r.GetResult() != nil {
+				if e == nil || e.GetCode() != "RESOURCE_EXHAUSTED" || !strings.Contains(e.GetMessage(), "local ports") || r.GetResult() != nil {
 					t.Errorf("exhausted prober: got error %v and result %v, want only a ResourceExhausted error naming the local ports", e, r.GetResult())
 				}
 			case "healthy":

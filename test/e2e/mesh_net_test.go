@@ -213,8 +213,8 @@ func TestMeshOverMutualTLS(t *testing.T) {
 			t.Fatalf("got exit %d and %q, want both probers' refusals", code, stdout)
 		}
 		for _, p := range job.Probers {
-			if p.Error == nil || p.Error.Code != "PermissionDenied" {
-				t.Errorf("prober %s: got %+v, want PermissionDenied", p.Prober, p.Error)
+			if p.Error == nil || p.Error.Code != "PERMISSION_DENIED" {
+				t.Errorf("prober %s: got %+v, want PERMISSION_DENIED", p.Prober, p.Error)
 			}
 		}
 	})
@@ -225,7 +225,7 @@ func TestMeshOverMutualTLS(t *testing.T) {
 			// The first subtest's IPv6 refusal, from each namespace.
 			`dsprobe_coordinator_family_results_total{family="ipv6",layer="listener",namespace="team-a",result="fail"} 1`,
 			`dsprobe_coordinator_family_results_total{family="ipv6",layer="listener",namespace="team-b",result="fail"} 1`,
-			`dsprobe_coordinator_prober_answers_total{code="PermissionDenied"} 2`,
+			`dsprobe_coordinator_prober_answers_total{code="PERMISSION_DENIED"} 2`,
 			`dsprobe_coordinator_jobs_total{result="fail"} 2`,
 		} {
 			if !strings.Contains(coordMetrics, want+"\n") {
