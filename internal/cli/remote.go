@@ -31,7 +31,7 @@ func (c *coordinatorFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "coordinator", "", "run the probe from every prober of this coordinator (`host:port`) instead of locally")
 	c.auth.Register(fs, "", "the coordinator", "the host of --coordinator")
 	fs.Var(&c.namespaces, "namespace", "only probers of this `namespace` (repeatable)")
-	fs.Var(&c.probers, "prober", "only this `prober` (repeatable)")
+	fs.Var(&c.probers, "prober", "only this `prober`: NAME, or NAMESPACE/NAME where names repeat across namespaces (repeatable)")
 }
 
 // dial connects to the coordinator with TLS when a TLS flag is given or the

@@ -99,3 +99,38 @@ func TestReadsAreAuthorizedByNamespace(t *testing.T) {
 		t.Errorf("allowed: got %v, %v; want the job with both answers", job, err)
 	}
 }
+
+// Discovered prober Pods share names across namespaces: NAMESPACE/NAME picks
+// one, NAME alone every prober of that name.
+func TestProberNamedWithItsNamespace(t *testing.T) {
+	healthy := startProber(t, &stubProber{ipv6OK: true})
+	c := startCoordinator(t, &Service{Discovery: Static{
+		{Name: "prober", Namespace: "team-a", Address: healthy, Ready: true},
+		{Name: "prober", Namespace: "team-b", Address: healthy, Ready: true},
+	}})
+	probe := &dsprobev1.ProbeRequest{Target: "192.0.2.1:80"}
+	for _, tt := range []struct {
+		names []string
+		want  []string
+	}{
+		{[]string{"team-b/prober"}, []string{"team-b"}},
+		{[]string{"prober"}, []string{"team-a", "team-b"}},
+		{[]string{"team-a/prober", "team-b/prober"}, []string{"team-a", "team-b"}},
+	} {
+		run, err := RunJob(t.Context(), c, &dsprobev1.RunProbeRequest{Probe: probe, Probers: tt.names})
+		if err != nil {
+			t.Fatalf("%v: %v", tt.names, err)
+		}
+		var got []string
+		for _, r := range run.Results {
+			got = append(got, r.GetNamespace())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("probers %v: got answers from %v, want %v", tt.names, got, tt.want)
+		}
+	}
+	if _, err := RunJob(t.Context(), c, &dsprobev1.RunProbeRequest{Probe: probe, Probers: []string{"team-c/prober"}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("team-c/prober: got %v, want InvalidArgument", err)
+	}
+}

@@ -215,20 +215,23 @@ func (s *Service) selectProbers(ctx context.Context, req *dsprobev1.RunProbeRequ
 		return nil, status.Errorf(codes.Unavailable, "discovering probers: %v", err)
 	}
 	for _, name := range req.GetProbers() {
-		if !slices.ContainsFunc(all, func(p *dsprobev1.ProberInfo) bool { return p.GetName() == name }) {
+		if !slices.ContainsFunc(all, func(p *dsprobev1.ProberInfo) bool { return isNamed(p, name) }) {
 			return nil, status.Errorf(codes.InvalidArgument, "unknown prober %q", name)
 		}
+	}
+	named := func(p *dsprobev1.ProberInfo) bool {
+		return slices.ContainsFunc(req.GetProbers(), func(name string) bool { return isNamed(p, name) })
 	}
 	var out []*dsprobev1.ProberInfo
 	var notReady []string
 	for _, p := range all {
-		if (len(req.GetProbers()) > 0 && !slices.Contains(req.GetProbers(), p.GetName())) ||
+		if (len(req.GetProbers()) > 0 && !named(p)) ||
 			(len(req.GetNamespaces()) > 0 && !slices.Contains(req.GetNamespaces(), p.GetNamespace())) {
 			continue
 		}
 		if !p.GetReady() {
 			id, why := p.GetNamespace()+"/"+p.GetName(), cmp.Or(p.GetNotReadyReason(), "no reason given")
-			if slices.Contains(req.GetProbers(), p.GetName()) {
+			if named(p) {
 				return nil, status.Errorf(codes.FailedPrecondition, "prober %s is not ready: %s", id, why)
 			}
 			notReady = append(notReady, id+": "+why)
@@ -243,6 +246,12 @@ func (s *Service) selectProbers(ctx context.Context, req *dsprobev1.RunProbeRequ
 		return nil, status.Error(codes.FailedPrecondition, "no prober matches the request")
 	}
 	return out, nil
+}
+
+// isNamed reports whether name names p: NAME, or NAMESPACE/NAME, which tells
+// apart discovered Pods that share a name across namespaces.
+func isNamed(p *dsprobev1.ProberInfo, name string) bool {
+	return name == p.GetName() || name == p.GetNamespace()+"/"+p.GetName()
 }
 
 // namespacesOf names the namespaces of probers, each once, sorted.

@@ -85,8 +85,9 @@ type RunProbeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What every prober probes.
 	Probe *ProbeRequest `protobuf:"bytes,1,opt,name=probe,proto3" json:"probe,omitempty"`
-	// Only the probers of these names. Empty means every prober (within
-	// namespaces).
+	// Only the probers of these names: NAME (every prober of that name), or
+	// NAMESPACE/NAME (discovered Pods share names across namespaces). Empty
+	// means every prober (within namespaces).
 	Probers []string `protobuf:"bytes,2,rep,name=probers,proto3" json:"probers,omitempty"`
 	// Only the probers in these namespaces. Empty means every namespace.
 	Namespaces []string `protobuf:"bytes,3,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
