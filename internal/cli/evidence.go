@@ -128,24 +128,14 @@ func runEvidence(ctx context.Context, e *env, args []string) error {
 
 	ctx, cancel := context.WithTimeout(ctx, flags.timeout)
 	defer cancel()
-	objs, err := kube.ReadService(ctx, kube.Target{Kubeconfig: flags.kubeconfig, Context: flags.kubeContext, Namespace: flags.namespace},
-		kube.ServiceQuery{Name: name, Port: flags.port, ClusterDomain: flags.clusterDomain})
+	checked, err := checkService(ctx, e,
+		kube.Target{Kubeconfig: flags.kubeconfig, Context: flags.kubeContext, Namespace: flags.namespace},
+		kube.ServiceQuery{Name: name, Port: flags.port, ClusterDomain: flags.clusterDomain},
+		!flags.noProbe, flags.attemptTimeout)
 	if err != nil {
-		return evidenceReadError(err)
+		return err
 	}
-	m := notMeasured(name)
-	if !flags.noProbe {
-		if m, err = measureService(ctx, e, objs, flags.attemptTimeout); err != nil {
-			return err
-		}
-	}
-	// The kernel's choice of source needs no connect, so the
-	// NetworkPolicies are judged with --no-probe too.
-	prober := objs.Prober(ctx, sourcesToward(objs))
-	var evidence []diagnose.ServiceEvidence
-	for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
-		evidence = append(evidence, m.apply(objs.For(f, prober), f))
-	}
+	objs, evidence := checked.objs, checked.evidence
 	table := diagnose.EvidenceTableOf(evidence...)
 	proven := table.Proven(families...)
 	switch flags.out {
@@ -193,6 +183,39 @@ func evidenceReadError(err error) error {
 	}
 }
 
+// checkedService is what dsprobe evidence and dsprobe probe svc/NAME both
+// know of a Service: its objects, what was measured, and each family's
+// evidence (IPv4, then IPv6).
+type checkedService struct {
+	objs     *kube.ServiceObjects
+	measured serviceMeasurements
+	evidence []diagnose.ServiceEvidence
+}
+
+// checkService reads the Service's objects and, when measure is set,
+// probes it from this machine (measureService). An error is sorted into
+// exit codes as evidenceReadError says.
+func checkService(ctx context.Context, e *env, kt kube.Target, q kube.ServiceQuery, measure bool, attemptTimeout time.Duration) (checkedService, error) {
+	objs, err := kube.ReadService(ctx, kt, q)
+	if err != nil {
+		return checkedService{}, evidenceReadError(err)
+	}
+	m := notMeasured(q.Name)
+	if measure {
+		if m, err = measureService(ctx, e, objs, attemptTimeout); err != nil {
+			return checkedService{}, err
+		}
+	}
+	// The kernel's choice of source needs no connect, so the
+	// NetworkPolicies are judged with --no-probe too.
+	prober := objs.Prober(ctx, sourcesToward(objs))
+	out := checkedService{objs: objs, measured: m}
+	for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
+		out.evidence = append(out.evidence, m.apply(objs.For(f, prober), f))
+	}
+	return out, nil
+}
+
 // serviceMeasurements are the connects dsprobe evidence made, per family,
 // and what the rows without them say instead.
 type serviceMeasurements struct {
@@ -202,6 +225,9 @@ type serviceMeasurements struct {
 	// name, clusterIP and endpoint connects, indexed by family.
 	name, clusterIP, endpoint [3][]diagnose.AddressEvidence
 	listener                  listener.Inference
+	// nameProbe is the probe of the Service's name: its DNS answers and
+	// the client predictions on the measured paths.
+	nameProbe probe.Result
 }
 
 func notMeasured(name string) serviceMeasurements {
@@ -279,6 +305,7 @@ func measureService(ctx context.Context, e *env, objs *kube.ServiceObjects, atte
 		return serviceMeasurements{}, fmt.Errorf("probing Service %s: %w", svc, err)
 	}
 
+	m.nameProbe = results[0] // jobs[0] is the name
 	var observations []listener.Observation
 	for i, j := range jobs {
 		for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
