@@ -21,6 +21,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/authn"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/kube"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -28,7 +29,8 @@ import (
 
 const probeSynopsis = `[--dns-server ADDR]... [--family ipv4|ipv6|both] [--check tcp|http|https|grpc]
               [--profile NAME]... [--timeout DUR] [--attempt-timeout DUR] [-o table|json]
-              [--coordinator ADDR [--namespace NS]... [--prober NAME]...] [--otlp-endpoint ADDR] TARGET`
+              [--coordinator ADDR [--namespace NS]... [--prober NAME]...] [--otlp-endpoint ADDR] TARGET
+       [-n NS] [--context CTX] [--kubeconfig FILE] [--family ipv4|ipv6|both] [-o table|json] svc/NAME[:PORT]`
 
 const probeHelp = `Probes TARGET family by family: resolves A and AAAA separately, connects to
 every address of each requested family directly, runs the application check
@@ -43,6 +45,15 @@ search list. --dns-server asks that server only.
 
 TARGET is host:port, [v6]:port, or a URL: http://, https:// (the check follows
 the scheme) or grpc://host:port (grpc.health.v1).
+
+svc/NAME[:PORT] probes a Kubernetes Service (read as dsprobe evidence reads
+it; PORT by name or number, default its first) from this machine: its name
+(with this machine's resolver: the cluster DNS inside a Pod), every
+ClusterIP and every ready endpoint directly. Each family's verdict judges
+the Service's objects and those paths (LAYER_SERVICE, LAYER_ENDPOINTS, ...);
+the client predictions are the name's. Not yet with --coordinator,
+--dns-server, --check or --profile; exit 3 also when the Kubernetes API
+server cannot be reached.
 
 --profile chooses the prober's own race (default rfc8305); further --profile
 flags add client predictions with overrides (e.g. node,attempt-delay=500ms).
@@ -62,7 +73,8 @@ what to do).
 Examples:
   dsprobe probe svc.example:80
   dsprobe probe --dns-server [2001:db8::53]:53 --family ipv6 https://svc.example/healthz
-  dsprobe probe -o json [2001:db8::1]:443`
+  dsprobe probe -o json [2001:db8::1]:443
+  dsprobe probe -n shop svc/web:http`
 
 // probeFlags are the flags of dsprobe probe.
 type probeFlags struct {
@@ -76,6 +88,13 @@ type probeFlags struct {
 	grpcService                         string
 	remote                              coordinatorFlags
 	otlp                                otlpFlags
+	kube                                serviceTargetFlags
+}
+
+// serviceTargetFlags say where a svc/NAME target is read from, as
+// dsprobe evidence's flags do.
+type serviceTargetFlags struct {
+	namespace, context, kubeconfig, clusterDomain string
 }
 
 func (p *probeFlags) register(fs *flag.FlagSet) {
@@ -93,6 +112,10 @@ func (p *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.grpcService, "grpc-service", "", "grpc: the service name for grpc.health.v1 Check (default: the whole server)")
 	p.remote.register(fs)
 	p.otlp.register(fs)
+	fs.StringVar(&p.kube.namespace, "n", "", "svc/NAME: the Service's namespace (default: the context's, else default)")
+	fs.StringVar(&p.kube.context, "context", "", "svc/NAME: the kubeconfig context to use (default: the current context)")
+	fs.StringVar(&p.kube.kubeconfig, "kubeconfig", "", "svc/NAME: the kubeconfig `file` (default: $KUBECONFIG, ~/.kube/config, else in-cluster)")
+	fs.StringVar(&p.kube.clusterDomain, "cluster-domain", kube.DefaultClusterDomain, "svc/NAME: the cluster's DNS domain: the Service's name is NAME.NS.svc.DOMAIN")
 }
 
 func runProbe(ctx context.Context, e *env, args []string) error {
@@ -105,6 +128,9 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	}
 	if len(positional) != 1 {
 		return argsErrorf(fs, "[flags] TARGET", "want exactly one TARGET, got %d", len(positional))
+	}
+	if isServiceTarget(positional[0]) {
+		return flags.runService(ctx, e, positional[0])
 	}
 	apiReq, req, err := flags.request(e, positional[0])
 	if err != nil {

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
+	"github.com/dsprobe/dsprobe/internal/apiconv"
+	"github.com/dsprobe/dsprobe/internal/diagnose"
+	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/kube"
+)
+
+// isServiceTarget reports whether arg names a Kubernetes Service (svc/...,
+// as kubectl spells the resource) rather than a host or URL: a host name
+// holds no '/' before its port, and a URL's scheme ends in ':'.
+func isServiceTarget(arg string) bool {
+	kind, _, found := strings.Cut(arg, "/")
+	return found && (kind == "svc" || kind == "service" || kind == "services")
+}
+
+// servicePortRef is a Service port as svc/NAME:PORT names it: a number or
+// a port name (lower-case letters, digits and '-').
+var servicePortRef = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`)
+
+// parseServiceTarget reads svc/NAME[:PORT]; port is empty when not given
+// (the Service's first port).
+func parseServiceTarget(arg string) (name, port string, err error) {
+	ref, port, hasPort := strings.Cut(arg, ":")
+	if hasPort && !servicePortRef.MatchString(port) {
+		return "", "", fmt.Errorf("%q: %q is not a Service port (a number or a port name)", arg, port)
+	}
+	if name, err = parseServiceArg(ref); err != nil {
+		return "", "", err
+	}
+	return name, port, nil
+}
+
+// runService probes the Service svc/NAME[:PORT] from this machine, as
+// dsprobe evidence measures it, and prints the probe's view: each family's
+// verdict, every path's connects and the client predictions of the name.
+func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
+	if p.remote.address != "" {
+		return usagef("%s: probing a Service through the coordinator (--coordinator) is not supported yet; run it locally, from a Pod in the cluster", arg)
+	}
+	if len(p.dnsServers) > 0 || p.check != "" || len(p.profiles) > 0 {
+		return usagef("%s: --dns-server, --check and --profile are not supported with a Service yet (its name is resolved as this machine resolves it and checked over TCP)", arg)
+	}
+	name, port, err := parseServiceTarget(arg)
+	if err != nil {
+		return usageError{err}
+	}
+	families, err := (&evidenceFlags{family: p.family}).families()
+	if err != nil {
+		return usageError{err}
+	}
+	if p.timeout <= 0 || p.attemptTimeout <= 0 {
+		return usagef("--timeout and --attempt-timeout must be positive")
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	checked, err := checkService(ctx, e,
+		kube.Target{Kubeconfig: p.kube.kubeconfig, Context: p.kube.context, Namespace: p.kube.namespace},
+		kube.ServiceQuery{Name: name, Port: port, ClusterDomain: p.kube.clusterDomain},
+		true, p.attemptTimeout)
+	if err != nil {
+		return err
+	}
+	passed := true
+	var verdicts []diagnose.Verdict
+	for i, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
+		v := diagnose.JudgeService(checked.evidence[i])
+		verdicts = append(verdicts, v)
+		for _, want := range families {
+			if want == f && !v.OK {
+				passed = false
+			}
+		}
+	}
+	if *p.out == "json" {
+		out, err := serviceProbeJSONOf(checked, families, verdicts, passed)
+		if err != nil {
+			return err
+		}
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		writeServiceProbeTable(e.stdout, checked, verdicts)
+	}
+	if !passed {
+		return errFailed
+	}
+	return nil
+}
+
+// servicePath is one path of a Service as probe svc/NAME measures it.
+type servicePath struct {
+	label    string
+	connects [3][]diagnose.AddressEvidence
+}
+
+func servicePathsOf(c checkedService) []servicePath {
+	m := c.measured
+	return []servicePath{
+		{"name " + c.objs.Evidence.Service.DNSName, m.name},
+		{"ClusterIP", m.clusterIP},
+		{"endpoints", m.endpoint},
+	}
+}
+
+func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.Verdict) {
+	fmt.Fprintf(w, "Service %s  (port %d/%s)\n\n", c.objs.Evidence.Service, c.objs.Port.Port, c.objs.Port.Protocol)
+	for _, v := range verdicts {
+		fmt.Fprintf(w, "%s: %s: %s\n", v.Family.Label(), v.Layer, v.Detail)
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	row(tw, "PATH", "IPv4", "IPv6")
+	for _, path := range servicePathsOf(c) {
+		cells := [2][]string{connectLines(path.connects[dualstack.FamilyIPv4]), connectLines(path.connects[dualstack.FamilyIPv6])}
+		for line := range max(len(cells[0]), len(cells[1])) {
+			fields := []string{"", "", ""}
+			if line == 0 {
+				fields[0] = path.label
+			}
+			for i, cell := range cells {
+				if line < len(cell) {
+					fields[1+i] = cell[line]
+				}
+			}
+			row(tw, fields...)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "listener: %s\n\n", c.measured.listener.Reason)
+
+	res := c.measured.nameProbe
+	clients := make([]*dsprobev1.ClientPrediction, len(res.Clients))
+	for i, p := range res.Clients {
+		clients[i] = apiconv.ClientPrediction(p)
+	}
+	writePredictions(w, "", apiconv.ClientPrediction(res.HappyEyeballs), clients)
+}
+
+// connectLines are a path's connects of one family, as the probe table's
+// connect row shows them.
+func connectLines(connects []diagnose.AddressEvidence) []string {
+	var out []string
+	for _, a := range connects {
+		out = append(out, fmt.Sprintf("%s %s %s", a.Address, a.Outcome, formatMs(a.Connect)))
+	}
+	return orDash(out)
+}
+
+// serviceProbeJSON is dsprobe probe svc/NAME -o json (docs/contracts.md).
+type serviceProbeJSON struct {
+	Service  string        `json:"service"`
+	Name     string        `json:"name"`
+	Port     string        `json:"port"`
+	Families []string      `json:"families"`
+	Passed   bool          `json:"passed"`
+	Verdicts []verdictJSON `json:"verdicts"`
+	Paths    []pathJSON    `json:"paths"`
+	// HappyEyeballs and Clients are the name's predictions, as protojson
+	// ClientPrediction messages: the shape a probe of a host writes.
+	HappyEyeballs json.RawMessage   `json:"happyEyeballs"`
+	Clients       []json.RawMessage `json:"clients"`
+}
+
+type pathJSON struct {
+	Path     string        `json:"path"`
+	Connects []connectJSON `json:"connects"`
+}
+
+type connectJSON struct {
+	Family    string  `json:"family"`
+	Address   string  `json:"address"`
+	Outcome   string  `json:"outcome"`
+	ConnectMs float64 `json:"connectMs"`
+}
+
+func serviceProbeJSONOf(c checkedService, families []dualstack.Family, verdicts []diagnose.Verdict, passed bool) (serviceProbeJSON, error) {
+	out := serviceProbeJSON{
+		Service: c.objs.Evidence.Service.String(),
+		Name:    c.objs.Evidence.Service.DNSName,
+		Port:    fmt.Sprintf("%d/%s", c.objs.Port.Port, c.objs.Port.Protocol),
+		Passed:  passed, Verdicts: []verdictJSON{}, Paths: []pathJSON{}, Clients: []json.RawMessage{},
+	}
+	for _, f := range families {
+		out.Families = append(out.Families, dsprobev1.Family(f).String())
+	}
+	for _, v := range verdicts {
+		out.Verdicts = append(out.Verdicts, verdictJSON{Family: dsprobev1.Family(v.Family).String(), OK: v.OK, FailingLayer: v.Layer.String(), Detail: v.Detail})
+	}
+	// servicePathsOf's order; the name the first path resolves is "name".
+	kinds := []string{"name", "clusterIP", "endpoint"}
+	for i, path := range servicePathsOf(c) {
+		pj := pathJSON{Path: kinds[i], Connects: []connectJSON{}}
+		for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
+			for _, a := range path.connects[f] {
+				pj.Connects = append(pj.Connects, connectJSON{
+					Family: dsprobev1.Family(f).String(), Address: a.Address.String(),
+					Outcome: dsprobev1.Outcome(a.Outcome).String(), ConnectMs: float64(a.Connect.Microseconds()) / 1000,
+				})
+			}
+		}
+		out.Paths = append(out.Paths, pj)
+	}
+	res := c.measured.nameProbe
+	var err error
+	if out.HappyEyeballs, err = protoJSON.Marshal(apiconv.ClientPrediction(res.HappyEyeballs)); err != nil {
+		return out, fmt.Errorf("writing JSON: %w", err)
+	}
+	for _, p := range res.Clients {
+		b, err := protoJSON.Marshal(apiconv.ClientPrediction(p))
+		if err != nil {
+			return out, fmt.Errorf("writing JSON: %w", err)
+		}
+		out.Clients = append(out.Clients, b)
+	}
+	return out, nil
+}
