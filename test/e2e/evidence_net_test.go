@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,52 @@ func (e *evidenceJSON) cell(t *testing.T, row, family string) (status, text stri
 	}
 	t.Fatalf("no row %q in %+v", row, e.Rows)
 	return "", ""
+}
+
+// serviceProbeJSON is dsprobe probe svc/NAME -o json (docs/contracts.md).
+type serviceProbeJSON struct {
+	Service  string   `json:"service"`
+	Name     string   `json:"name"`
+	Port     string   `json:"port"`
+	Families []string `json:"families"`
+	Passed   bool     `json:"passed"`
+	Verdicts []struct {
+		Family       string `json:"family"`
+		OK           bool   `json:"ok"`
+		FailingLayer string `json:"failingLayer"`
+		Detail       string `json:"detail"`
+	} `json:"verdicts"`
+	Paths []struct {
+		Path     string `json:"path"`
+		Connects []struct {
+			Family, Address, Outcome string
+			ConnectMs                float64
+		} `json:"connects"`
+	} `json:"paths"`
+	HappyEyeballs struct {
+		Profile, Family, FailingLayer string
+	} `json:"happyEyeballs"`
+	Clients []struct {
+		Profile string `json:"profile"`
+	} `json:"clients"`
+}
+
+// connected returns the addresses the path connected to.
+func (p *serviceProbeJSON) connected(t *testing.T, path string) []string {
+	t.Helper()
+	for _, pj := range p.Paths {
+		if pj.Path == path {
+			var out []string
+			for _, c := range pj.Connects {
+				if c.Outcome == "OUTCOME_CONNECTED" {
+					out = append(out, c.Address)
+				}
+			}
+			return out
+		}
+	}
+	t.Fatalf("no path %q in %+v", path, p.Paths)
+	return nil
 }
 
 // The rows of the evidence table in the seed's order (DESIGN.md).
@@ -185,6 +232,69 @@ func TestEvidenceInCluster(t *testing.T) {
 		t.Logf("dsprobe evidence -n shop svc/web:\n%s", stdout)
 	})
 
+	probeService := func(t *testing.T, wantCode int, args ...string) *serviceProbeJSON {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		stdout, stderr, code := testhost.RunExit(t, client.Command(ctx, bins["dsprobe"], append([]string{"probe", "--kubeconfig", kubeconfig, "-n", "shop", "-o", "json"}, args...)...))
+		var res serviceProbeJSON
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("exit %d, bad JSON (%v): %s; stderr: %s", code, err, stdout, stderr)
+		}
+		if code != wantCode {
+			t.Errorf("got exit %d (stderr %q), want %d; result: %s", code, stderr, wantCode, stdout)
+		}
+		return &res
+	}
+
+	t.Run("probe svc/web: both families pass on every path", func(t *testing.T) {
+		res := probeService(t, 0, "svc/web")
+		if res.Service != "shop/web" || res.Name != "web.shop.svc.cluster.local" || res.Port != "80/TCP" || !res.Passed {
+			t.Errorf("got %s %s %s passed %v, want shop/web, its name, 80/TCP, passed", res.Service, res.Name, res.Port, res.Passed)
+		}
+		if len(res.Verdicts) != 2 {
+			t.Fatalf("got verdicts %+v, want two", res.Verdicts)
+		}
+		for _, v := range res.Verdicts {
+			if !v.OK || v.FailingLayer != "LAYER_NONE" || v.Detail == "" {
+				t.Errorf("%s: got %v %s %q, want LAYER_NONE with its sentence", v.Family, v.OK, v.FailingLayer, v.Detail)
+			}
+		}
+		svc, err := c.Client.CoreV1().Services("shop").Get(t.Context(), "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var clusterIPs []string
+		for _, ip := range svc.Spec.ClusterIPs {
+			clusterIPs = append(clusterIPs, netip.AddrPortFrom(netip.MustParseAddr(ip), 80).String())
+		}
+		endpoints := []string{netip.AddrPortFrom(web.Addr4(), 8080).String(), netip.AddrPortFrom(web.Addr6(), 8080).String()}
+		for _, want := range []struct {
+			path  string
+			addrs []string
+		}{{"name", clusterIPs}, {"clusterIP", clusterIPs}, {"endpoint", endpoints}} {
+			got := res.connected(t, want.path)
+			slices.Sort(got)
+			slices.Sort(want.addrs)
+			if !slices.Equal(got, want.addrs) {
+				t.Errorf("%s: connected to %v, want %v", want.path, got, want.addrs)
+			}
+		}
+		if res.HappyEyeballs.Profile != "rfc8305" || res.HappyEyeballs.FailingLayer != "LAYER_NONE" || len(res.Clients) == 0 {
+			t.Errorf("got race %+v and %d clients, want the name's rfc8305 race passing and the client predictions", res.HappyEyeballs, len(res.Clients))
+		}
+	})
+
+	t.Run("probe svc/web:80 as a table", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		stdout, stderr, code := testhost.RunExit(t, client.Command(ctx, bins["dsprobe"], "probe", "--kubeconfig", kubeconfig, "-n", "shop", "svc/web:80"))
+		if code != 0 || !strings.HasPrefix(stdout, "Service shop/web  (port 80/TCP)\n\nIPv4: LAYER_NONE: ") || !strings.Contains(stdout, "name web.shop.svc.cluster.local") {
+			t.Errorf("got exit %d (%s) and\n%s\nwant 0 and the probe table", code, stderr, stdout)
+		}
+		t.Logf("dsprobe probe -n shop svc/web:80:\n%s", stdout)
+	})
+
 	t.Run("without probing, the measured rows are missing", func(t *testing.T) {
 		ev := evidenceOf(t, 1, "--no-probe", "svc/web")
 		for _, row := range []string{"DNS", "listener", "verdict"} {
@@ -214,6 +324,20 @@ func TestEvidenceInCluster(t *testing.T) {
 		assertVerdict(t, ev, "FAMILY_IPV6", "LAYER_SERVICE", "set ipFamilyPolicy: PreferDualStack or RequireDualStack")
 		// One family's proof is enough when it is the intent.
 		evidenceOf(t, 0, "--family", "ipv4", "svc/web-v4")
+
+		res := probeService(t, 1, "svc/web-v4")
+		for _, v := range res.Verdicts {
+			switch {
+			case v.Family == "FAMILY_IPV4" && v.FailingLayer != "LAYER_NONE":
+				t.Errorf("IPv4: got %s %q, want LAYER_NONE", v.FailingLayer, v.Detail)
+			case v.Family == "FAMILY_IPV6" && (v.FailingLayer != "LAYER_SERVICE" || !strings.Contains(v.Detail, "ipFamilyPolicy")):
+				t.Errorf("IPv6: got %s %q, want LAYER_SERVICE naming ipFamilyPolicy", v.FailingLayer, v.Detail)
+			}
+		}
+		if len(res.Verdicts) != 2 || res.Passed {
+			t.Errorf("got verdicts %+v, passed %v; want two, failed", res.Verdicts, res.Passed)
+		}
+		probeService(t, 0, "--family", "ipv4", "svc/web-v4")
 	})
 
 	t.Run("a selector that matches nothing: no EndpointSlice proves either family", func(t *testing.T) {
