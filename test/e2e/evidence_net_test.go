@@ -425,6 +425,10 @@ func TestEvidenceInCluster(t *testing.T) {
 		if code != 2 || stderr != "dsprobe evidence: Service shop/absent not found\n" {
 			t.Errorf("got exit %d and %q, want 2 and the Service named", code, stderr)
 		}
+		_, stderr, code = testhost.RunExit(t, client.Command(t.Context(), bins["dsprobe"], "probe", "--kubeconfig", kubeconfig, "-n", "shop", "svc/absent:80"))
+		if code != 2 || stderr != "dsprobe probe: Service shop/absent not found\n" {
+			t.Errorf("probe: got exit %d and %q, want 2 and the Service named", code, stderr)
+		}
 	})
 }
 
