@@ -720,6 +720,20 @@ func TestRemovesStaleNamespaces(t *testing.T) {
 	orphanDone := make(chan error, 1)
 	go func() { orphanDone <- orphan.Wait() }()
 	t.Cleanup(func() { orphan.Process.Kill(); <-orphanDone })
+	// ip netns exec enters the namespace and then execs sleep in place:
+	// until it has, the process is not yet in the namespace, and New
+	// could not know it as the crashed test's.
+	entered := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := exec.CommandContext(t.Context(), "ip", "netns", "pids", stale).Output()
+		if slices.Contains(strings.Fields(string(out)), strconv.Itoa(orphan.Process.Pid)) {
+			break
+		}
+		if time.Now().After(entered) {
+			t.Fatalf("the orphan (pid %d) is not in %s after 10 s", orphan.Process.Pid, stale)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	New(t)
 	if _, err := os.Stat(filepath.Join(netnsRunDir, stale)); !errors.Is(err, os.ErrNotExist) {
