@@ -20,6 +20,9 @@ fi
 step "go vet"
 go vet ./...
 
+step "the CLI builds for macOS (people run dsprobe from their laptops)"
+GOOS=darwin GOARCH=arm64 go build -o /dev/null ./cmd/dsprobe
+
 step "staticcheck"
 staticcheck ./...
 

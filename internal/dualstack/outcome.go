@@ -108,7 +108,7 @@ func ClassifyDialError(err error) Outcome {
 			return OutcomeRefused
 		case syscall.ETIMEDOUT:
 			return OutcomeTimeout
-		case syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ENONET, syscall.EHOSTDOWN:
+		case syscall.ENETUNREACH, syscall.EHOSTUNREACH, errnoNoNetwork, syscall.EHOSTDOWN:
 			// Linux folds ICMPv4 "communication administratively
 			// prohibited" into EHOSTUNREACH too; telling it apart needs
 			// the ICMP type and code from the socket's error queue

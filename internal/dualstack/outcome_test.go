@@ -27,6 +27,8 @@ func TestClassifyDialError(t *testing.T) {
 		{opErr(syscall.ETIMEDOUT), OutcomeTimeout},
 		{opErr(syscall.ENETUNREACH), OutcomeUnreachable},
 		{opErr(syscall.EHOSTUNREACH), OutcomeUnreachable},
+		{opErr(errnoNoNetwork), OutcomeUnreachable},
+		{opErr(syscall.EHOSTDOWN), OutcomeUnreachable},
 		{opErr(syscall.EACCES), OutcomeProhibited},
 		{opErr(syscall.EPERM), OutcomeProhibited},
 		{opErr(syscall.ECONNRESET), OutcomeReset},
