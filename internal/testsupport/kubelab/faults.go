@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -70,9 +71,9 @@ func podInterface(t testing.TB, host *testhost.Host, addr netip.Addr) string {
 	return fields[1]
 }
 
-// faultTable is the nftables table in the node namespace that holds the
-// faults DropServiceIP injects.
-const faultTable = "kubelab_fault"
+// faultTables numbers the nftables tables in node namespaces that hold the
+// faults DropServiceIP injects, one table per fault, so each goes alone.
+var faultTables atomic.Int64
 
 // DropServiceIP makes the node silently drop TCP packets from Pods to a
 // Service's ClusterIP and port before kube-proxy's DNAT sees them, as a
@@ -85,12 +86,13 @@ func (c *Cluster) DropServiceIP(t testing.TB, clusterIP netip.Addr, port uint16)
 	if clusterIP.Is6() {
 		family = "ip6"
 	}
+	table := fmt.Sprintf("kubelab_fault_%d", faultTables.Add(1))
 	// Priority raw (-300) runs before kube-proxy's dstnat (-100).
 	c.nft(t, fmt.Sprintf(`add table inet %[1]s
 add chain inet %[1]s prerouting { type filter hook prerouting priority raw; policy accept; }
 add rule inet %[1]s prerouting %[2]s daddr %[3]s tcp dport %[4]d drop
-`, faultTable, family, clusterIP, port))
-	t.Cleanup(func() { c.nft(t, fmt.Sprintf("delete table inet %s\n", faultTable)) })
+`, table, family, clusterIP, port))
+	t.Cleanup(func() { c.nft(t, fmt.Sprintf("delete table inet %s\n", table)) })
 }
 
 // nft runs an nft script in the node namespace.
@@ -123,9 +125,16 @@ func (c *Cluster) WithholdAAAA(t testing.TB, namespace, service string) {
 		// t.Context() is done once cleanup runs.
 		ctx := context.Background()
 		c.mu.Lock()
-		c.dns.withheld = slices.DeleteFunc(c.dns.withheld, func(n string) bool { return n == name })
+		if i := slices.Index(c.dns.withheld, name); i >= 0 {
+			c.dns.withheld = slices.Delete(c.dns.withheld, i, i+1)
+		}
+		// Another test may still withhold it.
+		still := slices.Contains(c.dns.withheld, name)
 		c.mu.Unlock()
 		c.reloadDNS(t)
+		if still {
+			return
+		}
 		waitFor(t, "CoreDNS to answer AAAA for "+name+" again", func() (bool, error) {
 			return c.dnsAnswer(ctx, name, dualstack.FamilyIPv6) != resolve.StatusNoData, nil
 		})
