@@ -790,6 +790,15 @@ func endpointSlicesOf(all []EndpointSlice, f dualstack.Family) []EndpointSlice {
 	return out
 }
 
+// readyEndpoints counts the ready endpoints of the family's slices.
+func readyEndpoints(all []EndpointSlice, f dualstack.Family) int {
+	n := 0
+	for _, s := range endpointSlicesOf(all, f) {
+		n += s.Ready
+	}
+	return n
+}
+
 func serviceDNSName(svc Service) string {
 	if svc.DNSName != "" {
 		return svc.DNSName

@@ -406,6 +406,10 @@ func kubeProxyCell(ev ServiceEvidence, _ Verdict) Cell {
 		return Cell{Text: fmt.Sprintf("%s: ClusterIP %s answers", mode, addressList(ev.ClusterIPConnects)), Status: CellProof}
 	}
 	endpoints := "; the endpoints were not probed directly"
+	if _, gap := ev.Uncollected[RowEndpointSlices]; !gap && readyEndpoints(ev.EndpointSlices, f) == 0 {
+		// Nothing to probe: the Service has no backend of the family.
+		endpoints = fmt.Sprintf("; the Service has no ready %s endpoint to carry them to", fam)
+	}
 	if len(ev.EndpointConnects) > 0 {
 		endpoints = ", and the endpoints fail too"
 		if !slices.ContainsFunc(ev.EndpointConnects, func(a AddressEvidence) bool { return !completed(a.Outcome) }) {

@@ -161,8 +161,20 @@ func TestEvidenceTableCells(t *testing.T) {
 			want: Cell{"AAAA fd00:10:96::99 from 10.96.0.53:53, not the ClusterIP fd00:10:96::a", CellFailing},
 		},
 		{
-			name: "a ClusterIP refusing while the endpoints were not probed", c: caseNamed(t, "Pods not ready"), row: RowKubeProxy, family: v4,
-			want: Cell{"nftables mode: connects to ClusterIP 10.96.0.10:80 are refused; the endpoints were not probed directly (more fundamental: LAYER_ENDPOINTS, see the verdict)", CellFailing},
+			// Not "the endpoints were not probed": there is none to probe.
+			name: "a ClusterIP refusing with no ready endpoint behind it", c: caseNamed(t, "Pods not ready"), row: RowKubeProxy, family: v4,
+			want: Cell{"nftables mode: connects to ClusterIP 10.96.0.10:80 are refused; the Service has no ready IPv4 endpoint to carry them to (more fundamental: LAYER_ENDPOINTS, see the verdict)", CellFailing},
+		},
+		{
+			name: "a ClusterIP refusing with no endpoint of the family at all", c: caseNamed(t, "IPv4-only Pods behind a RequireDualStack Service"), row: RowKubeProxy, family: v6,
+			want: Cell{"nftables mode: connects to ClusterIP [fd00:10:96::a]:80 are refused; the Service has no ready IPv6 endpoint to carry them to (more fundamental: LAYER_POD_ADDRESS, see the verdict)", CellFailing},
+		},
+		{
+			name: "a ClusterIP failing while the ready endpoints were not probed", c: serviceCase{fault: onlyIPv6(func(f dualstack.Family, ev *ServiceEvidence) {
+				serviceIPConnects(f, ev, dualstack.OutcomeTimeout)
+				ev.EndpointConnects = nil
+			})}, row: RowKubeProxy, family: v6,
+			want: Cell{"nftables mode: connects to ClusterIP [fd00:10:96::a]:80 time out; the endpoints were not probed directly (more fundamental: LAYER_ROUTE, see the verdict)", CellFailing},
 		},
 		{
 			// The inference of both families' connects proves a family

@@ -108,20 +108,73 @@ func (p *serviceProbeJSON) connected(t *testing.T, path string) []string {
 // The rows of the evidence table in the seed's order (DESIGN.md).
 var evidenceRows = []string{"node CIDRs", "Pod IPs", "Service IPs", "EndpointSlices", "DNS", "kube-proxy", "listener", "NetworkPolicy", "verdict"}
 
+// podCLI runs dsprobe evidence and dsprobe probe svc/... as a real binary
+// in a Pod's network namespace, reading the API with kubeconfig, for the
+// Services of namespace.
+type podCLI struct {
+	host                  *testhost.Host
+	kubeconfig, namespace string
+}
+
+// evidence runs dsprobe evidence with args and returns its output and exit.
+func (p podCLI) evidence(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	return testhost.RunExit(t, p.host.Command(ctx, bins["dsprobe"], append([]string{"evidence", "--kubeconfig", p.kubeconfig, "-n", p.namespace}, args...)...))
+}
+
+// evidenceOf runs dsprobe evidence -o json with args, checks the exit and
+// that the table has every row with no blank cell, and returns it.
+func (p podCLI) evidenceOf(t *testing.T, wantCode int, args ...string) *evidenceJSON {
+	t.Helper()
+	stdout, stderr, code := p.evidence(t, append([]string{"-o", "json"}, args...)...)
+	var ev evidenceJSON
+	if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+		t.Fatalf("exit %d, bad JSON (%v): %s; stderr: %s", code, err, stdout, stderr)
+	}
+	var rows []string
+	for _, r := range ev.Rows {
+		rows = append(rows, r.Row)
+		for _, c := range []string{r.IPv4.Text, r.IPv6.Text} {
+			if strings.TrimSpace(c) == "" {
+				t.Errorf("row %s has a blank cell", r.Row)
+			}
+		}
+	}
+	if strings.Join(rows, ",") != strings.Join(evidenceRows, ",") {
+		t.Errorf("got rows %v, want %v", rows, evidenceRows)
+	}
+	if code != wantCode {
+		t.Errorf("got exit %d (stderr %q), want %d; table: %s", code, stderr, wantCode, stdout)
+	}
+	return &ev
+}
+
+// probeService runs dsprobe probe -o json with args, checks the exit and
+// returns the result.
+func (p podCLI) probeService(t *testing.T, wantCode int, args ...string) *serviceProbeJSON {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	stdout, stderr, code := testhost.RunExit(t, p.host.Command(ctx, bins["dsprobe"], append([]string{"probe", "--kubeconfig", p.kubeconfig, "-n", p.namespace, "-o", "json"}, args...)...))
+	var res serviceProbeJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("exit %d, bad JSON (%v): %s; stderr: %s", code, err, stdout, stderr)
+	}
+	if code != wantCode {
+		t.Errorf("got exit %d (stderr %q), want %d; result: %s", code, stderr, wantCode, stdout)
+	}
+	return &res
+}
+
 // The seed's lab and its contrasts, as dsprobe evidence shows them from a
 // Pod (the API through the kubernetes Service, the names through CoreDNS,
 // the ClusterIPs through kube-proxy), reading the API as a ServiceAccount
 // bound to the read-only role the command needs, not as an administrator.
 func TestEvidenceInCluster(t *testing.T) {
 	c := kubelab.Start(t)
-	// kube-proxy's configuration published as kubeadm and kind publish it,
-	// where dsprobe reads the proxy mode.
-	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(t.Context(), &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy"},
-		Data:       map[string]string{"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	publishProxyMode(t, c)
 	web := c.AddPod(t, "shop", "web-1", map[string]string{"app": "web"})
 	webServer(t, web, "tcp", "[::]:8080")
 	client := c.AddPod(t, "dsprobe", "cli", nil)
@@ -130,36 +183,8 @@ func TestEvidenceInCluster(t *testing.T) {
 	for _, ip := range c.AddService(t, "shop", "web", 80, 8080) {
 		c.WaitProxied(t, ip, 80, 1)
 	}
-	evidence := func(t *testing.T, args ...string) (string, string, int) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-		defer cancel()
-		return testhost.RunExit(t, client.Command(ctx, bins["dsprobe"], append([]string{"evidence", "--kubeconfig", kubeconfig, "-n", "shop"}, args...)...))
-	}
-	evidenceOf := func(t *testing.T, wantCode int, args ...string) *evidenceJSON {
-		t.Helper()
-		stdout, stderr, code := evidence(t, append([]string{"-o", "json"}, args...)...)
-		var ev evidenceJSON
-		if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
-			t.Fatalf("exit %d, bad JSON (%v): %s; stderr: %s", code, err, stdout, stderr)
-		}
-		var rows []string
-		for _, r := range ev.Rows {
-			rows = append(rows, r.Row)
-			for _, c := range []string{r.IPv4.Text, r.IPv6.Text} {
-				if strings.TrimSpace(c) == "" {
-					t.Errorf("row %s has a blank cell", r.Row)
-				}
-			}
-		}
-		if strings.Join(rows, ",") != strings.Join(evidenceRows, ",") {
-			t.Errorf("got rows %v, want %v", rows, evidenceRows)
-		}
-		if code != wantCode {
-			t.Errorf("got exit %d (stderr %q), want %d; table: %s", code, stderr, wantCode, stdout)
-		}
-		return &ev
-	}
+	cli := podCLI{host: client, kubeconfig: kubeconfig, namespace: "shop"}
+	evidence, evidenceOf, probeService := cli.evidence, cli.evidenceOf, cli.probeService
 
 	t.Run("RequireDualStack: proof in every row for both families", func(t *testing.T) {
 		ev := evidenceOf(t, 0, "svc/web")
@@ -231,21 +256,6 @@ func TestEvidenceInCluster(t *testing.T) {
 		}
 		t.Logf("dsprobe evidence -n shop svc/web:\n%s", stdout)
 	})
-
-	probeService := func(t *testing.T, wantCode int, args ...string) *serviceProbeJSON {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-		defer cancel()
-		stdout, stderr, code := testhost.RunExit(t, client.Command(ctx, bins["dsprobe"], append([]string{"probe", "--kubeconfig", kubeconfig, "-n", "shop", "-o", "json"}, args...)...))
-		var res serviceProbeJSON
-		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-			t.Fatalf("exit %d, bad JSON (%v): %s; stderr: %s", code, err, stdout, stderr)
-		}
-		if code != wantCode {
-			t.Errorf("got exit %d (stderr %q), want %d; result: %s", code, stderr, wantCode, stdout)
-		}
-		return &res
-	}
 
 	t.Run("probe svc/web: both families pass on every path", func(t *testing.T) {
 		res := probeService(t, 0, "svc/web")
@@ -432,6 +442,18 @@ func TestEvidenceInCluster(t *testing.T) {
 	})
 }
 
+// publishProxyMode publishes kube-proxy's configuration as kubeadm and kind
+// publish it, where dsprobe reads the proxy mode.
+func publishProxyMode(t *testing.T, c *kubelab.Cluster) {
+	t.Helper()
+	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(t.Context(), &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy"},
+		Data:       map[string]string{"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // evidenceRules are what dsprobe evidence reads, and nothing more.
 var evidenceRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get"}},
@@ -527,10 +549,17 @@ func createService(t *testing.T, c *kubelab.Cluster, namespace, name, app string
 // rule from peer.
 func createPolicy(t *testing.T, c *kubelab.Cluster, namespace, name string, peer networkingv1.NetworkPolicyPeer) {
 	t.Helper()
+	createPolicyFor(t, c, namespace, name, "web", peer)
+}
+
+// createPolicyFor creates an ingress NetworkPolicy selecting app=app with
+// one rule from peer.
+func createPolicyFor(t *testing.T, c *kubelab.Cluster, namespace, name, app string, peer networkingv1.NetworkPolicyPeer) {
+	t.Helper()
 	if _, err := c.Client.NetworkingV1().NetworkPolicies(namespace).Create(t.Context(), &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{peer}}},
 		},

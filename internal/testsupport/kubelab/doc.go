@@ -5,7 +5,11 @@
 // node (testhost.AddRoutedHost) whose Pod objects the lab creates and marks
 // Running and Ready with their dual-stack addresses, as a kubelet would. The
 // controllers do the rest: EndpointSlices for each family, ClusterIPs from
-// both Service ranges, and kube-proxy's DNAT from a Pod to a Service.
+// both Service ranges, and kube-proxy's DNAT from a Pod to a Service. The
+// dual-stack faults that no object alone makes are made as in a real
+// cluster: a Pod the CNI gave one family (AddSingleStackPod), a ClusterIP
+// the node drops before kube-proxy (DropServiceIP), AAAA records CoreDNS
+// withholds (WithholdAAAA).
 //
 // The binaries come from scripts/install-deps.sh (the control plane built
 // from the module proxy at the version of scripts/kube/go.mod, etcd from

@@ -1,6 +1,7 @@
 package kubelab
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -67,6 +68,9 @@ type Cluster struct {
 	// (see tokens.go).
 	config *rest.Config
 	saKey  string
+
+	// dns is cluster DNS, whose Corefile WithholdAAAA changes.
+	dns clusterDNS
 
 	mu       sync.Mutex
 	podCIDR4 netip.Prefix
@@ -178,17 +182,12 @@ healthzBindAddress: 127.0.0.1:10256
 func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	t.Helper()
 	pod := c.addPod(t, "kube-system", "coredns", map[string]string{"k8s-app": "kube-dns"}, false, nil)
-	corefile := filepath.Join(c.dir, "Corefile")
-	writeFile(t, corefile, fmt.Sprintf(`.:53 {
-    errors
-    kubernetes %s in-addr.arpa ip6.arpa {
-        kubeconfig %s kubelab
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-    }
-}
-`, ClusterDomain, kubeconfig))
-	pod.Start(t, coredns, "-conf", corefile)
+	c.dns = clusterDNS{pod: pod, corefile: filepath.Join(c.dir, "Corefile"), kubeconfig: kubeconfig}
+	c.writeCorefile(t)
+	cmd := pod.Command(context.Background(), coredns, "-conf", c.dns.corefile)
+	pod.StartCommand(t, cmd)
+	// ip netns exec execs CoreDNS in its own process: signals reach it.
+	c.dns.process = cmd.Process
 
 	policy := corev1.IPFamilyPolicyRequireDualStack
 	_, err := c.Client.CoreV1().Services("kube-system").Create(t.Context(), &corev1.Service{
@@ -210,7 +209,7 @@ func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	}
 	name := "kubernetes.default.svc." + ClusterDomain + "."
 	waitFor(t, "CoreDNS to answer for "+name, func() (bool, error) {
-		return answers(t, pod, netip.AddrPortFrom(pod.Addr4(), 53), name), nil
+		return lookup(t.Context(), pod, netip.AddrPortFrom(pod.Addr4(), 53), name, dualstack.FamilyIPv4) == resolve.StatusPositive, nil
 	})
 	for _, ip := range []netip.Addr{ClusterDNS4, ClusterDNS6} {
 		c.waitProxied(t, ip, "udp", 53, 1)
@@ -218,15 +217,14 @@ func (c *Cluster) startDNS(t testing.TB, coredns, kubeconfig string) {
 	}
 }
 
-// answers reports whether server, asked from host with dsprobe's own
-// resolver (one try, a second at most), answers name's A query with an
-// address.
-func answers(t testing.TB, host *testhost.Host, server netip.AddrPort, name string) bool {
+// lookup asks server, from host with dsprobe's own resolver (one try, a
+// second at most), name's query of the family, and returns what it came to.
+func lookup(ctx context.Context, host *testhost.Host, server netip.AddrPort, name string, f dualstack.Family) resolve.Status {
 	r := &resolve.Resolver{
 		Config: resolve.Config{Servers: []netip.AddrPort{server}, Timeout: time.Second, Attempts: 1},
 		Dialer: host,
 	}
-	return r.Lookup(t.Context(), name, dualstack.FamilyIPv4).Status == resolve.StatusPositive
+	return r.Lookup(ctx, name, f).Status
 }
 
 // AddPod creates a Pod named name in namespace (made if missing) with

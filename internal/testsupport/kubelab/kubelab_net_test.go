@@ -15,6 +15,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/resolve"
 	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
@@ -28,6 +30,8 @@ func TestMain(m *testing.M) {
 // ready Pod's address per family, and kube-proxy carries a Pod's connection
 // to either ClusterIP to a backend. The classic fault reproduces: an app
 // bound to 0.0.0.0 behind a dual-stack Service refuses the IPv6 ClusterIP.
+// The faults the lab makes (a Pod given one family, a ClusterIP dropped at
+// the node, AAAA withheld) do what they say, and only while they last.
 func TestDualStackServices(t *testing.T) {
 	c := kubelab.Start(t)
 	dual := c.AddPod(t, "team-a", "web-dual", map[string]string{"app": "dual"})
@@ -80,6 +84,77 @@ func TestDualStackServices(t *testing.T) {
 		case !tt.refused && err != nil:
 			t.Errorf("client -> %v: %v", tt.to, err)
 		}
+	}
+
+	// The lab's faults, each as a client in a Pod meets it, and gone when
+	// the test that made it ends.
+	v4pod := c.AddSingleStackPod(t, dualstack.FamilyIPv4, "team-a", "v4pod-1", map[string]string{"app": "v4pod"})
+	serve(t, v4pod, "tcp", "[::]:8080")
+	c.AddService(t, "team-a", "v4pod", 80, 8080)
+
+	t.Run("a Pod given IPv4 only has no IPv6 address, in its status or its namespace", func(t *testing.T) {
+		waitEndpoints(t, c, "team-a", "v4pod", v4pod.Addr4())
+		pod, err := c.Client.CoreV1().Pods("team-a").Get(t.Context(), "v4pod-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pod.Status.PodIPs) != 1 || pod.Status.PodIPs[0].IP != v4pod.Addr4().String() || pod.Status.PodIP != v4pod.Addr4().String() {
+			t.Errorf("got podIP %s and podIPs %v, want %v alone", pod.Status.PodIP, pod.Status.PodIPs, v4pod.Addr4())
+		}
+		if out, err := v4pod.Run(t.Context(), "ip", "-6", "-o", "address", "show", "scope", "global"); err != nil || out != "" {
+			t.Errorf("IPv6 addresses in the Pod: got %q (%v), want none", out, err)
+		}
+		list, err := c.Client.DiscoveryV1().EndpointSlices("team-a").List(t.Context(), metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=v4pod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range list.Items {
+			if s.AddressType == discoveryv1.AddressTypeIPv6 && len(s.Endpoints) != 0 {
+				t.Errorf("IPv6 slice %s: got endpoints %+v, want none", s.Name, s.Endpoints)
+			}
+		}
+		if err := dial(t, client, netip.AddrPortFrom(v4pod.Addr4(), 8080)); err != nil {
+			t.Errorf("client -> the Pod's IPv4 address: %v", err)
+		}
+	})
+
+	t.Run("an IPv6 ClusterIP dropped at the node while the endpoint answers", func(t *testing.T) {
+		c.DropServiceIP(t, dualIPs[1], 80)
+		// The deadline ends the dial as the context's or the socket's,
+		// whichever the runtime sees first: both are timeouts.
+		var timeout net.Error
+		if err := dial(t, client, netip.AddrPortFrom(dualIPs[1], 80)); !errors.As(err, &timeout) || !timeout.Timeout() {
+			t.Errorf("client -> %v: got %v, want a timeout", dualIPs[1], err)
+		}
+		for _, to := range []netip.AddrPort{netip.AddrPortFrom(dualIPs[0], 80), netip.AddrPortFrom(dual.Addr6(), 8080)} {
+			if err := dial(t, client, to); err != nil {
+				t.Errorf("client -> %v: %v", to, err)
+			}
+		}
+	})
+	if err := dial(t, client, netip.AddrPortFrom(dualIPs[1], 80)); err != nil {
+		t.Errorf("client -> %v once the fault is gone: %v", dualIPs[1], err)
+	}
+
+	aaaa := func(ctx context.Context) resolve.Answer {
+		r := &resolve.Resolver{
+			Config: resolve.Config{Servers: []netip.AddrPort{netip.AddrPortFrom(kubelab.ClusterDNS4, 53)}, Timeout: 5 * time.Second, Attempts: 1},
+			Dialer: client,
+		}
+		return r.Lookup(ctx, "dual.team-a.svc.cluster.local.", dualstack.FamilyIPv6)
+	}
+	t.Run("AAAA withheld by cluster DNS", func(t *testing.T) {
+		c.WithholdAAAA(t, "team-a", "dual")
+		if a := aaaa(t.Context()); a.Status != resolve.StatusNoData {
+			t.Errorf("got %v %v, want NODATA", a.Status, a.Addresses)
+		}
+		out, err := client.Run(t.Context(), "getent", "ahostsv4", "dual.team-a")
+		if err != nil || !strings.HasPrefix(out, dualIPs[0].String()+" ") {
+			t.Errorf("getent ahostsv4 dual.team-a: got %q (%v), want %v: only AAAA is withheld", out, err, dualIPs[0])
+		}
+	})
+	if a := aaaa(t.Context()); a.Status != resolve.StatusPositive || !slices.Equal(a.Addresses, dualIPs[1:]) {
+		t.Errorf("AAAA once the fault is gone: got %v %v, want %v", a.Status, a.Addresses, dualIPs[1])
 	}
 }
 
