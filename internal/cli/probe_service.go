@@ -14,6 +14,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/kube"
+	"github.com/dsprobe/dsprobe/internal/servicecheck"
 )
 
 // isServiceTarget reports whether arg names a Kubernetes Service (svc/...,
@@ -99,19 +100,15 @@ func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
 	return nil
 }
 
-// servicePath is one path of a Service as probe svc/NAME measures it.
-type servicePath struct {
-	label    string
-	connects [3][]diagnose.AddressEvidence
-}
+// pathLabels are the table's names of the paths servicecheck measures.
+var pathLabels = map[string]string{"clusterIP": "ClusterIP", "endpoint": "endpoints"}
 
-func servicePathsOf(c checkedService) []servicePath {
-	m := c.measured
-	return []servicePath{
-		{"name " + c.objs.Evidence.Service.DNSName, m.name},
-		{"ClusterIP", m.clusterIP},
-		{"endpoints", m.endpoint},
+// pathLabel is a path's name in the table: the name path names the name.
+func pathLabel(kind, dnsName string) string {
+	if l, ok := pathLabels[kind]; ok {
+		return l
 	}
+	return kind + " " + dnsName
 }
 
 func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.Verdict) {
@@ -123,12 +120,12 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	row(tw, "PATH", "IPv4", "IPv6")
-	for _, path := range servicePathsOf(c) {
-		cells := [2][]string{connectLines(path.connects[dualstack.FamilyIPv4]), connectLines(path.connects[dualstack.FamilyIPv6])}
+	for _, path := range c.measured.Paths() {
+		cells := [2][]string{connectLines(path.Connects[dualstack.FamilyIPv4]), connectLines(path.Connects[dualstack.FamilyIPv6])}
 		for line := range max(len(cells[0]), len(cells[1])) {
 			fields := []string{"", "", ""}
 			if line == 0 {
-				fields[0] = path.label
+				fields[0] = pathLabel(path.Kind, c.objs.Evidence.Service.DNSName)
 			}
 			for i, cell := range cells {
 				if line < len(cell) {
@@ -139,9 +136,9 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "listener: %s\n\n", c.measured.listener.Reason)
+	fmt.Fprintf(w, "listener: %s\n\n", c.measured.Listener.Reason)
 
-	res := c.measured.nameProbe
+	res := c.measured.NameResult
 	clients := make([]*dsprobev1.ClientPrediction, len(res.Clients))
 	for i, p := range res.Clients {
 		clients[i] = apiconv.ClientPrediction(p)
@@ -199,12 +196,10 @@ func serviceProbeJSONOf(c checkedService, families []dualstack.Family, verdicts 
 	for _, v := range verdicts {
 		out.Verdicts = append(out.Verdicts, verdictJSON{Family: dsprobev1.Family(v.Family).String(), OK: v.OK, FailingLayer: v.Layer.String(), Detail: v.Detail})
 	}
-	// servicePathsOf's order; the name the first path resolves is "name".
-	kinds := []string{"name", "clusterIP", "endpoint"}
-	for i, path := range servicePathsOf(c) {
-		pj := pathJSON{Path: kinds[i], Connects: []connectJSON{}}
-		for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
-			for _, a := range path.connects[f] {
+	for _, path := range c.measured.Paths() {
+		pj := pathJSON{Path: path.Kind, Connects: []connectJSON{}}
+		for _, f := range servicecheck.Families {
+			for _, a := range path.Connects[f] {
 				pj.Connects = append(pj.Connects, connectJSON{
 					Family: dsprobev1.Family(f).String(), Address: a.Address.String(),
 					Outcome: dsprobev1.Outcome(a.Outcome).String(), ConnectMs: float64(a.Connect.Microseconds()) / 1000,
@@ -213,7 +208,7 @@ func serviceProbeJSONOf(c checkedService, families []dualstack.Family, verdicts 
 		}
 		out.Paths = append(out.Paths, pj)
 	}
-	res := c.measured.nameProbe
+	res := c.measured.NameResult
 	var err error
 	if out.HappyEyeballs, err = protoJSON.Marshal(apiconv.ClientPrediction(res.HappyEyeballs)); err != nil {
 		return out, fmt.Errorf("writing JSON: %w", err)
