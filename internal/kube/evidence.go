@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dsprobe/dsprobe/internal/diagnose"
@@ -421,4 +423,36 @@ func kubeProxyMode(config string) (diagnose.ProxyMode, bool) {
 		return diagnose.ProxyUnknown, false
 	}
 	return diagnose.ProxyIPTables, true
+}
+
+// Validate checks the names of q as the API server checks them, every
+// problem at once: a Service name is an RFC 1035 label, a namespace an
+// RFC 1123 label, a port a number from 1 to 65535 or an IANA service name,
+// a cluster domain a DNS subdomain. Empty fields other than the name
+// keep their defaults.
+func (q ServiceQuery) Validate() error {
+	var problems []string
+	check := func(field, value string, errs []string) {
+		if len(errs) > 0 {
+			problems = append(problems, fmt.Sprintf("%s %q: %s", field, value, strings.Join(errs, "; ")))
+		}
+	}
+	check("Service name", q.Name, validation.IsDNS1035Label(q.Name))
+	if q.Namespace != "" {
+		check("namespace", q.Namespace, validation.IsDNS1123Label(q.Namespace))
+	}
+	if q.Port != "" {
+		if n, err := strconv.Atoi(q.Port); err == nil {
+			check("port", q.Port, validation.IsValidPortNum(n))
+		} else {
+			check("port", q.Port, validation.IsValidPortName(q.Port))
+		}
+	}
+	if q.ClusterDomain != "" {
+		check("cluster domain", q.ClusterDomain, validation.IsDNS1123Subdomain(q.ClusterDomain))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
