@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
@@ -46,9 +47,6 @@ func parseServiceTarget(arg string) (name, port string, err error) {
 // dsprobe evidence measures it, and prints the probe's view: each family's
 // verdict, every path's connects and the client predictions of the name.
 func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
-	if p.remote.address != "" {
-		return usagef("%s: probing a Service through the coordinator (--coordinator) is not supported yet; run it locally, from a Pod in the cluster", arg)
-	}
 	if len(p.dnsServers) > 0 || p.check != "" || len(p.profiles) > 0 {
 		return usagef("%s: --dns-server, --check and --profile are not supported with a Service yet (its name is resolved as this machine resolves it and checked over TCP)", arg)
 	}
@@ -62,6 +60,9 @@ func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
 	}
 	if p.timeout <= 0 || p.attemptTimeout <= 0 {
 		return usagef("--timeout and --attempt-timeout must be positive")
+	}
+	if p.remote.address != "" {
+		return p.runServiceRemote(ctx, e, name, port, families)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -118,24 +119,12 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 	}
 	fmt.Fprintln(w)
 
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	row(tw, "PATH", "IPv4", "IPv6")
+	var rows []pathRow
 	for _, path := range c.measured.Paths() {
-		cells := [2][]string{connectLines(path.Connects[dualstack.FamilyIPv4]), connectLines(path.Connects[dualstack.FamilyIPv6])}
-		for line := range max(len(cells[0]), len(cells[1])) {
-			fields := []string{"", "", ""}
-			if line == 0 {
-				fields[0] = pathLabel(path.Kind, c.objs.Evidence.Service.DNSName)
-			}
-			for i, cell := range cells {
-				if line < len(cell) {
-					fields[1+i] = cell[line]
-				}
-			}
-			row(tw, fields...)
-		}
+		rows = append(rows, pathRow{pathLabel(path.Kind, c.objs.Evidence.Service.DNSName),
+			[2][]string{connectLines(path.Connects[dualstack.FamilyIPv4]), connectLines(path.Connects[dualstack.FamilyIPv6])}})
 	}
-	tw.Flush()
+	writePaths(w, "", rows)
 	fmt.Fprintf(w, "listener: %s\n\n", c.measured.Listener.Reason)
 
 	res := c.measured.NameResult
@@ -146,14 +135,47 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 	writePredictions(w, "", apiconv.ClientPrediction(res.HappyEyeballs), clients)
 }
 
+// pathRow is one path of the PATH table: its label and each family's
+// connect lines.
+type pathRow struct {
+	label string
+	cells [2][]string
+}
+
+// writePaths prints the PATH table, each line indented by indent: a
+// path's connects one per line, IPv4 and IPv6 side by side.
+func writePaths(w io.Writer, indent string, rows []pathRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	row(tw, indent+"PATH", "IPv4", "IPv6")
+	for _, path := range rows {
+		for line := range max(len(path.cells[0]), len(path.cells[1])) {
+			fields := []string{indent, "", ""}
+			if line == 0 {
+				fields[0] = indent + path.label
+			}
+			for i, cell := range path.cells {
+				if line < len(cell) {
+					fields[1+i] = cell[line]
+				}
+			}
+			row(tw, fields...)
+		}
+	}
+	tw.Flush()
+}
+
 // connectLines are a path's connects of one family, as the probe table's
 // connect row shows them.
 func connectLines(connects []diagnose.AddressEvidence) []string {
 	var out []string
 	for _, a := range connects {
-		out = append(out, fmt.Sprintf("%s %s %s", a.Address, a.Outcome, formatMs(a.Connect)))
+		out = append(out, connectLine(a.Address.String(), a.Outcome, a.Connect))
 	}
 	return orDash(out)
+}
+
+func connectLine(address string, o dualstack.Outcome, took time.Duration) string {
+	return fmt.Sprintf("%s %s %s", address, o, formatMs(took))
 }
 
 // serviceProbeJSON is dsprobe probe svc/NAME -o json (docs/contracts.md).

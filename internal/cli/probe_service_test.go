@@ -58,7 +58,7 @@ func TestProbeServiceExitCodes(t *testing.T) {
 		{"a bad port", []string{"probe", "--kubeconfig", kubeconfig, "svc/web:HTTP"}, ExitUsage, `"HTTP" is not a Service port`},
 		{"a bad name", []string{"probe", "--kubeconfig", kubeconfig, "svc/Web_1"}, ExitUsage, `"Web_1" is not a Service name`},
 		{"a bad family", []string{"probe", "--kubeconfig", kubeconfig, "--family", "ipv5", "svc/web"}, ExitUsage, `--family "ipv5"`},
-		{"through the coordinator", []string{"probe", "--coordinator", "127.0.0.1:1", "svc/web"}, ExitUsage, "through the coordinator (--coordinator) is not supported yet"},
+		{"the coordinator unreachable", []string{"probe", "--coordinator", closedPort(t), "-n", "shop", "svc/web"}, ExitInternal, "is unreachable"},
 		{"with --dns-server", []string{"probe", "--dns-server", "192.0.2.53", "svc/web"}, ExitUsage, "not supported with a Service yet"},
 		{"an unknown context", []string{"probe", "--kubeconfig", kubeconfig, "--context", "prod", "svc/web"}, ExitUsage, `context "prod" does not exist`},
 		{"the API server down", []string{"probe", "--kubeconfig", kubeconfig, "-n", "shop", "svc/web:80"}, ExitInternal, "dsprobe probe: could not run the check: the Kubernetes API server " + server + ": "},
