@@ -89,7 +89,7 @@ func TestServiceJob(t *testing.T) {
 	p := &connectingProber{}
 	addr := startProber(t, p)
 	az := &refuseNamespace{refused: "nobody"}
-	c := startCoordinator(t, &Service{Authorizer: az, Services: fakeServices{shopWeb()}, Discovery: Static{
+	c := startCoordinator(t, &Service{Authorizer: az, Services: fakeServices{shopWeb()}, Jobs: NewJobStore(0), Discovery: Static{
 		{Name: "p1", Namespace: "team-a", Address: addr, PodIps: []string{"10.244.0.50", "fd00:10:244::50"}},
 		{Name: "p2", Namespace: "team-b", Address: addr},
 	}})
@@ -127,6 +127,12 @@ func TestServiceJob(t *testing.T) {
 	if got := az.asked[len(az.asked)-1]; !slices.Equal(got, []string{"shop", "team-a", "team-b"}) {
 		t.Errorf("authorised in %v, want the probers' namespaces and the Service's", got)
 	}
+	// The kept job shows shop's objects: only to a caller allowed there.
+	az.refuse("shop")
+	if _, err := c.GetJob(t.Context(), &dsprobev1.GetJobRequest{JobId: run.ID}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetJob by a caller refused in shop: got %v, want PermissionDenied", err)
+	}
+	az.refuse("nobody")
 
 	// --family ipv4 judges IPv4 alone, and passes.
 	run, err = RunJob(t.Context(), c, &dsprobev1.RunProbeRequest{
