@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,19 +84,24 @@ func (o *evidenceFormat) Set(s string) error {
 	return fmt.Errorf("unknown output format %q (want table, json or markdown)", s)
 }
 
-// serviceName is a Service's name as the API accepts it (an RFC 1035
-// label).
-var serviceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-
 // parseServiceArg reads svc/NAME (also service/NAME, services/NAME, as
-// kubectl spells the resource).
+// kubectl spells the resource), the name checked as the API checks it.
 func parseServiceArg(arg string) (string, error) {
+	name, err := serviceRef(arg)
+	if err != nil {
+		return "", err
+	}
+	if err := (kube.ServiceQuery{Name: name}).Validate(); err != nil {
+		return "", fmt.Errorf("%q: %w", arg, err)
+	}
+	return name, nil
+}
+
+// serviceRef is the NAME of svc/NAME, unchecked.
+func serviceRef(arg string) (string, error) {
 	kind, name, found := strings.Cut(arg, "/")
 	if !found || (kind != "svc" && kind != "service" && kind != "services") {
 		return "", fmt.Errorf("%q is not svc/NAME", arg)
-	}
-	if !serviceName.MatchString(name) {
-		return "", fmt.Errorf("%q: %q is not a Service name (lower-case letters, digits and '-', starting with a letter, at most 63)", arg, name)
 	}
 	return name, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,19 +25,19 @@ func isServiceTarget(arg string) bool {
 	return found && (kind == "svc" || kind == "service" || kind == "services")
 }
 
-// servicePortRef is a Service port as svc/NAME:PORT names it: a number or
-// a port name (lower-case letters, digits and '-').
-var servicePortRef = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`)
-
-// parseServiceTarget reads svc/NAME[:PORT]; port is empty when not given
-// (the Service's first port).
+// parseServiceTarget reads svc/NAME[:PORT], PORT a number or a port name,
+// both checked as the API checks them; port is empty when not given (the
+// Service's first port).
 func parseServiceTarget(arg string) (name, port string, err error) {
 	ref, port, hasPort := strings.Cut(arg, ":")
-	if hasPort && !servicePortRef.MatchString(port) {
-		return "", "", fmt.Errorf("%q: %q is not a Service port (a number or a port name)", arg, port)
+	if hasPort && port == "" {
+		return "", "", fmt.Errorf(`%q: "" is not a Service port (a number or a port name)`, arg)
 	}
-	if name, err = parseServiceArg(ref); err != nil {
+	if name, err = serviceRef(ref); err != nil {
 		return "", "", err
+	}
+	if err := (kube.ServiceQuery{Name: name, Port: port}).Validate(); err != nil {
+		return "", "", fmt.Errorf("%q: %w", arg, err)
 	}
 	return name, port, nil
 }

@@ -426,33 +426,28 @@ func kubeProxyMode(config string) (diagnose.ProxyMode, bool) {
 }
 
 // Validate checks the names of q as the API server checks them, every
-// problem at once: a Service name is an RFC 1035 label, a namespace an
-// RFC 1123 label, a port a number from 1 to 65535 or an IANA service name,
-// a cluster domain a DNS subdomain. Empty fields other than the name
-// keep their defaults.
+// problem at once, each as `"x" is not a Service name: why`: a Service
+// name is an RFC 1035 label, a namespace an RFC 1123 label, a port a
+// number from 1 to 65535 or an IANA service name, a cluster domain a DNS
+// subdomain. Empty fields other than the name keep their defaults.
 func (q ServiceQuery) Validate() error {
-	var problems []string
-	check := func(field, value string, errs []string) {
+	var problems []error
+	check := func(what, value string, errs []string) {
 		if len(errs) > 0 {
-			problems = append(problems, fmt.Sprintf("%s %q: %s", field, value, strings.Join(errs, "; ")))
+			problems = append(problems, fmt.Errorf("%q is not %s: %s", value, what, strings.Join(errs, "; ")))
 		}
 	}
-	check("Service name", q.Name, validation.IsDNS1035Label(q.Name))
+	check("a Service name", q.Name, validation.IsDNS1035Label(q.Name))
 	if q.Namespace != "" {
-		check("namespace", q.Namespace, validation.IsDNS1123Label(q.Namespace))
+		check("a namespace", q.Namespace, validation.IsDNS1123Label(q.Namespace))
 	}
-	if q.Port != "" {
-		if n, err := strconv.Atoi(q.Port); err == nil {
-			check("port", q.Port, validation.IsValidPortNum(n))
-		} else {
-			check("port", q.Port, validation.IsValidPortName(q.Port))
-		}
+	if n, err := strconv.Atoi(q.Port); err == nil {
+		check("a Service port", q.Port, validation.IsValidPortNum(n))
+	} else if q.Port != "" {
+		check("a Service port", q.Port, validation.IsValidPortName(q.Port))
 	}
 	if q.ClusterDomain != "" {
-		check("cluster domain", q.ClusterDomain, validation.IsDNS1123Subdomain(q.ClusterDomain))
+		check("a cluster domain", q.ClusterDomain, validation.IsDNS1123Subdomain(q.ClusterDomain))
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return errors.Join(problems...)
 }
