@@ -372,11 +372,7 @@ func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1
 			continue
 		}
 		sum.Answered++
-		verdicts := res.GetFamilies()
-		if svc := r.GetService(); svc != nil {
-			verdicts = svc.GetFamilies() // the name's own verdicts judge less
-		}
-		answers = append(answers, diagnose.ProberVerdicts{Prober: r.GetProber(), Verdicts: apiconv.VerdictsOf(verdicts)})
+		answers = append(answers, diagnose.ProberVerdicts{Prober: r.GetProber(), Verdicts: apiconv.VerdictsOf(proberVerdicts(r))})
 	}
 	for _, v := range diagnose.Merge(answers) {
 		sum.Passed = sum.Passed && v.OK
@@ -386,6 +382,16 @@ func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1
 		sum.Passed = false
 	}
 	return sum
+}
+
+// proberVerdicts are the verdicts a prober's answer gives the job: of a
+// Service job the Service's, which judge the objects and every path (the
+// probe of the name in its result judges the name alone).
+func proberVerdicts(r *dsprobev1.ProberResult) []*dsprobev1.FamilyVerdict {
+	if svc := r.GetService(); svc != nil {
+		return svc.GetFamilies()
+	}
+	return r.GetResult().GetFamilies()
 }
 
 // ListProbers lists the probers discovery knows.

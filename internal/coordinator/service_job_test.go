@@ -18,6 +18,8 @@ import (
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/kube"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fakeServices reads the Services of a fake API server with the CLI's
@@ -89,7 +91,8 @@ func TestServiceJob(t *testing.T) {
 	p := &connectingProber{}
 	addr := startProber(t, p)
 	az := &refuseNamespace{refused: "nobody"}
-	c := startCoordinator(t, &Service{Authorizer: az, Services: fakeServices{shopWeb()}, Jobs: NewJobStore(0), Discovery: Static{
+	metrics := NewMetrics(prometheus.NewRegistry())
+	c := startCoordinator(t, &Service{Authorizer: az, Services: fakeServices{shopWeb()}, Jobs: NewJobStore(0), Metrics: metrics, Discovery: Static{
 		{Name: "p1", Namespace: "team-a", Address: addr, PodIps: []string{"10.244.0.50", "fd00:10:244::50"}},
 		{Name: "p2", Namespace: "team-b", Address: addr},
 	}})
@@ -124,6 +127,10 @@ func TestServiceJob(t *testing.T) {
 	if run.Summary.GetPassed() || len(fams) != 2 || !fams[0].GetOk() || fams[1].GetFailingLayer() != dsprobev1.Layer_LAYER_SERVICE {
 		t.Errorf("summary: got %v, want IPv4 ok and IPv6 LAYER_SERVICE", run.Summary)
 	}
+	// The metrics count the Service's verdicts, not the name's.
+	if got := testutil.ToFloat64(familyResults(t, metrics, "team-a", "ipv6", "fail", "service")); got != 1 {
+		t.Errorf("team-a's IPv6 LAYER_SERVICE verdicts counted: got %v, want 1", got)
+	}
 	if got := az.asked[len(az.asked)-1]; !slices.Equal(got, []string{"shop", "team-a", "team-b"}) {
 		t.Errorf("authorised in %v, want the probers' namespaces and the Service's", got)
 	}
@@ -141,6 +148,45 @@ func TestServiceJob(t *testing.T) {
 	})
 	if err != nil || !run.Summary.GetPassed() || len(run.Summary.GetFamilies()) != 1 {
 		t.Errorf("IPv4 only: got %v, %v; want a pass on IPv4 alone", run, err)
+	}
+}
+
+// refusingProber refuses every IPv6 target, as a prober whose allow-list
+// lacks the IPv6 Pod CIDR does.
+type refusingProber struct{ connectingProber }
+
+func (p *refusingProber) Probe(ctx context.Context, req *dsprobev1.ProbeRequest) (*dsprobev1.ProbeResponse, error) {
+	if strings.HasPrefix(req.GetTarget(), "[") {
+		return nil, status.Errorf(codes.PermissionDenied, "%s is outside the allowed CIDRs", req.GetTarget())
+	}
+	return p.connectingProber.Probe(ctx, req)
+}
+
+// A prober that cannot make one of its probes answers with that error, not
+// with a verdict judged on a path it did not measure.
+func TestServiceJobProberRefusing(t *testing.T) {
+	c := startCoordinator(t, &Service{Services: fakeServices{shopWeb()}, Discovery: Static{
+		{Name: "refusing", Namespace: "team-a", Address: startProber(t, &refusingProber{})},
+		{Name: "ok", Namespace: "team-a", Address: startProber(t, &connectingProber{})},
+	}})
+	run, err := RunJob(t.Context(), c, &dsprobev1.RunProbeRequest{Service: &dsprobev1.ServiceRef{Namespace: "shop", Name: "web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range run.Results {
+		switch r.GetProber() {
+		case "refusing":
+			if e := r.GetError(); e.GetCode() != "PERMISSION_DENIED" || !strings.Contains(e.GetMessage(), "[fd00:10:244::11]:8080 is outside the allowed CIDRs") || r.GetService() != nil {
+				t.Errorf("the refusing prober: got %v, want PERMISSION_DENIED naming the endpoint and no Service result", r)
+			}
+		case "ok":
+			if r.GetService() == nil {
+				t.Errorf("the other prober: got %v, want its Service result", r)
+			}
+		}
+	}
+	if run.Summary.GetFailed() != 1 || run.Summary.GetAnswered() != 1 || run.Summary.GetPassed() {
+		t.Errorf("summary: got %v, want one answer, one failure, not passed", run.Summary)
 	}
 }
 
@@ -162,7 +208,7 @@ func TestServiceJobRefusals(t *testing.T) {
 		want string
 	}{
 		{"no Kubernetes API", withoutAPI, &dsprobev1.RunProbeRequest{Service: web}, codes.FailedPrecondition, "discovery.kubernetes is off"},
-		{"a bad name", withAPI, &dsprobev1.RunProbeRequest{Service: &dsprobev1.ServiceRef{Name: "Web_1"}}, codes.InvalidArgument, `Service name "Web_1"`},
+		{"a bad name", withAPI, &dsprobev1.RunProbeRequest{Service: &dsprobev1.ServiceRef{Name: "Web_1"}}, codes.InvalidArgument, `"Web_1" is not a Service name`},
 		{"a target too", withAPI, &dsprobev1.RunProbeRequest{Service: web, Probe: &dsprobev1.ProbeRequest{Target: "web:80"}}, codes.InvalidArgument, "probe.target must be empty"},
 		{"a DNS server", withAPI, &dsprobev1.RunProbeRequest{Service: web, Probe: &dsprobev1.ProbeRequest{DnsServers: []string{"192.0.2.53"}}}, codes.InvalidArgument, "not supported in a Service job"},
 		{"no such Service", withAPI, &dsprobev1.RunProbeRequest{Service: &dsprobev1.ServiceRef{Namespace: "shop", Name: "gone"}}, codes.NotFound, "Service shop/gone not found"},

@@ -431,10 +431,10 @@ func kubeProxyMode(config string) (diagnose.ProxyMode, bool) {
 // number from 1 to 65535 or an IANA service name, a cluster domain a DNS
 // subdomain. Empty fields other than the name keep their defaults.
 func (q ServiceQuery) Validate() error {
-	var problems []error
+	var problems []string
 	check := func(what, value string, errs []string) {
 		if len(errs) > 0 {
-			problems = append(problems, fmt.Errorf("%q is not %s: %s", value, what, strings.Join(errs, "; ")))
+			problems = append(problems, fmt.Sprintf("%q is not %s: %s", value, what, strings.Join(errs, "; ")))
 		}
 	}
 	check("a Service name", q.Name, validation.IsDNS1035Label(q.Name))
@@ -449,5 +449,8 @@ func (q ServiceQuery) Validate() error {
 	if q.ClusterDomain != "" {
 		check("a cluster domain", q.ClusterDomain, validation.IsDNS1123Subdomain(q.ClusterDomain))
 	}
-	return errors.Join(problems...)
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
