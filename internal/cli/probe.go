@@ -58,6 +58,10 @@ objects, judges each prober's view: this machine needs no Kubernetes API
 (-n defaults to the kubeconfig context's namespace if there is one, else
 default). Not with --dns-server, --check or --profile; exit 2 also when the
 Service does not exist, 3 when the Kubernetes API server cannot be reached.
+Locally, a TARGET NAME.NS.svc.DOMAIN[:PORT] (DOMAIN: --cluster-domain) is
+probed as svc/NAME[:PORT] -n NS when a Kubernetes API is configured and
+answers; otherwise as a host name (saying why on stderr when the API did
+not answer).
 
 --profile chooses the prober's own race (default rfc8305); further --profile
 flags add client predictions with overrides (e.g. node,attempt-delay=500ms).
@@ -135,6 +139,20 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	}
 	if isServiceTarget(positional[0]) {
 		return flags.runService(ctx, e, positional[0])
+	}
+	if svcArg, ok, err := flags.serviceByName(positional[0]); err != nil {
+		return err
+	} else if ok {
+		err := flags.runService(ctx, e, svcArg)
+		var api *kube.APIError
+		switch {
+		case errors.Is(err, kube.ErrNoCluster):
+			// No API to read the Service from: the name is a host name.
+		case errors.As(err, &api):
+			fmt.Fprintf(e.stderr, "dsprobe probe: %s is probed as a host name, not as %s: %v\n", positional[0], svcArg, err)
+		default:
+			return err
+		}
 	}
 	apiReq, req, err := flags.request(e, positional[0])
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,6 +41,35 @@ func parseServiceTarget(arg string) (name, port string, err error) {
 		return "", "", fmt.Errorf("%q: %w", arg, err)
 	}
 	return name, port, nil
+}
+
+// serviceByName reads a target NAME.NS.svc.DOMAIN[:PORT] (DOMAIN the
+// --cluster-domain) as the Service svc/NAME[:PORT] of namespace NS, which
+// it sets as -n: probed locally, with the Kubernetes API, the name is
+// probed as the Service it names. ok is false for any other target, and
+// with --coordinator, --dns-server, --check or --profile, which ask for a
+// probe of a host. -n naming another namespace is bad input.
+func (p *probeFlags) serviceByName(arg string) (svcArg string, ok bool, err error) {
+	if p.remote.address != "" || len(p.dnsServers) > 0 || p.check != "" || len(p.profiles) > 0 {
+		return "", false, nil
+	}
+	host, port, err := net.SplitHostPort(arg)
+	if err != nil {
+		host, port = arg, ""
+	}
+	rest, found := strings.CutSuffix(strings.TrimSuffix(host, "."), ".svc."+strings.TrimSuffix(p.kube.clusterDomain, "."))
+	name, namespace, hasNamespace := strings.Cut(rest, ".")
+	if !found || !hasNamespace || (kube.ServiceQuery{Name: name, Namespace: namespace}).Validate() != nil {
+		return "", false, nil
+	}
+	if p.kube.namespace != "" && p.kube.namespace != namespace {
+		return "", false, usagef("%s is a Service of namespace %s, but -n says %s", arg, namespace, p.kube.namespace)
+	}
+	p.kube.namespace, svcArg = namespace, "svc/"+name
+	if port != "" {
+		svcArg += ":" + port
+	}
+	return svcArg, true, nil
 }
 
 // runService probes the Service svc/NAME[:PORT] from this machine, as

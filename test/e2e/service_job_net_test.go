@@ -198,6 +198,20 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("locally, with the API, a Service's DNS name is probed as the Service", func(t *testing.T) {
+		kubeconfig := evidenceKubeconfig(t, c, "name-reader", evidenceRules)
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		stdout, stderr, code := testhost.RunExit(t, client.Command(ctx, bins["dsprobe"], "probe", "--kubeconfig", kubeconfig, "-o", "json", "web-v4.shop.svc.cluster.local:80"))
+		var res serviceProbeJSON
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 1 {
+			t.Fatalf("got exit %d (%s), %v, want 1 and the Service's probe: %.2000s", code, stderr, err, stdout)
+		}
+		if res.Service != "shop/web-v4" || len(res.Verdicts) != 2 || res.Verdicts[1].FailingLayer != "LAYER_SERVICE" {
+			t.Errorf("got %+v, want Service shop/web-v4 with IPv6 failing at LAYER_SERVICE", res)
+		}
+	})
+
 	t.Run("a coordinator that may watch only the probers refuses Service jobs", func(t *testing.T) {
 		discoveryOnly := startCoordinator("discovery-only", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}}})
 		if _, stderr, code := probe(t, discoveryOnly, "svc/web"); code != 2 || !strings.Contains(stderr, "FAILED_PRECONDITION") || !strings.Contains(stderr, "grant its ServiceAccount list and watch") {
