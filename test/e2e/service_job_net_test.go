@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -61,7 +62,9 @@ type serviceJobJSON struct {
 // prober, a healthy RequireDualStack Service passes both families on its
 // name, both ClusterIPs and its endpoint's both Pod IPs; a SingleStack
 // IPv4 Service over the same Pod fails IPv6 at LAYER_SERVICE on every
-// prober and in the summary; an absent Service is exit 2. A coordinator
+// prober and in the summary; an absent Service is exit 2; a NetworkPolicy
+// admitting one prober's namespace is judged per prober, from its Pod. A
+// coordinator
 // that may watch only the prober Pods serves no Service job, and says
 // what to grant.
 func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
@@ -209,6 +212,33 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 		}
 		if res.Service != "shop/web-v4" || len(res.Verdicts) != 2 || res.Verdicts[1].FailingLayer != "LAYER_SERVICE" {
 			t.Errorf("got %+v, want Service shop/web-v4 with IPv6 failing at LAYER_SERVICE", res)
+		}
+	})
+
+	// The NetworkPolicies are judged from each prober's own Pod: one
+	// admitting the namespace team-a admits prober-a and not prober-b.
+	// (The lab enforces no policy, so both still connect: the row, not the
+	// verdict, tells them apart.)
+	t.Run("a NetworkPolicy is judged from each prober's Pod", func(t *testing.T) {
+		createPolicy(t, c, "shop", "from-team-a", networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "team-a"}},
+		})
+		cells := map[string]string{}
+		poll(t, "the coordinator to watch the NetworkPolicy", func() bool {
+			for _, p := range jobOf(t, 0, "svc/web").Probers {
+				for _, r := range p.Service.Evidence {
+					if r.Row == "NetworkPolicy" {
+						cells[p.Namespace] = r.IPv6.Status + " " + r.IPv6.Text
+					}
+				}
+			}
+			return strings.Contains(cells["team-a"], "from-team-a")
+		})
+		if want := "proof shop/from-team-a (no IPv6 ipBlock) admits IPv6 from the prober"; cells["team-a"] != want {
+			t.Errorf("prober-a: got %q, want %q", cells["team-a"], want)
+		}
+		if want := "failing denied: shop/from-team-a (no IPv6 ipBlock) does not admit IPv6 from the prober"; cells["team-b"] != want {
+			t.Errorf("prober-b: got %q, want %q", cells["team-b"], want)
 		}
 	})
 
