@@ -91,7 +91,10 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 		host.Start(t, bins["prober"], "--listen", "[::]:9443", "--insecure", "--name", p.name, "--namespace", p.namespace,
 			"--allow-cidr", kubelab.ServiceCIDR4.String(), "--allow-cidr", kubelab.ServiceCIDR6.String(),
 			"--allow-cidr", kubelab.ClusterCIDR4.String(), "--allow-cidr", kubelab.ClusterCIDR6.String(),
-			"--allow-name", "*.svc."+kubelab.ClusterDomain)
+			"--allow-name", "*.svc."+kubelab.ClusterDomain,
+			// The tests ask one job after another (and poll with jobs):
+			// no rate limit, so none is refused as over it.
+			"--rate", "0")
 		client.WaitConnect(t, netip.AddrPortFrom(host.Addr4(), 9443))
 	}
 	startCoordinator := func(name string, rules []rbacv1.PolicyRule) netip.AddrPort {
