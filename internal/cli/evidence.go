@@ -6,11 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"net/netip"
-	"regexp"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/localaddr"
 	"github.com/dsprobe/dsprobe/internal/probe"
 	"github.com/dsprobe/dsprobe/internal/resolve"
+	"github.com/dsprobe/dsprobe/internal/servicecheck"
 	"github.com/dsprobe/dsprobe/internal/target"
 )
 
@@ -86,19 +84,24 @@ func (o *evidenceFormat) Set(s string) error {
 	return fmt.Errorf("unknown output format %q (want table, json or markdown)", s)
 }
 
-// serviceName is a Service's name as the API accepts it (an RFC 1035
-// label).
-var serviceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-
 // parseServiceArg reads svc/NAME (also service/NAME, services/NAME, as
-// kubectl spells the resource).
+// kubectl spells the resource), the name checked as the API checks it.
 func parseServiceArg(arg string) (string, error) {
+	name, err := serviceRef(arg)
+	if err != nil {
+		return "", err
+	}
+	if err := (kube.ServiceQuery{Name: name}).Validate(); err != nil {
+		return "", fmt.Errorf("%q: %w", arg, err)
+	}
+	return name, nil
+}
+
+// serviceRef is the NAME of svc/NAME, unchecked.
+func serviceRef(arg string) (string, error) {
 	kind, name, found := strings.Cut(arg, "/")
 	if !found || (kind != "svc" && kind != "service" && kind != "services") {
 		return "", fmt.Errorf("%q is not svc/NAME", arg)
-	}
-	if !serviceName.MatchString(name) {
-		return "", fmt.Errorf("%q: %q is not a Service name (lower-case letters, digits and '-', starting with a letter, at most 63)", arg, name)
 	}
 	return name, nil
 }
@@ -188,141 +191,59 @@ func evidenceReadError(err error) error {
 // evidence (IPv4, then IPv6).
 type checkedService struct {
 	objs     *kube.ServiceObjects
-	measured serviceMeasurements
+	measured servicecheck.Measurement[probe.Result]
 	evidence []diagnose.ServiceEvidence
 }
 
 // checkService reads the Service's objects and, when measure is set,
-// probes it from this machine (measureService). An error is sorted into
-// exit codes as evidenceReadError says.
+// probes it from this machine (servicecheck.Measure with the engine). An
+// error is sorted into exit codes as evidenceReadError says; a probe this
+// machine could not run (no free port, out of descriptors) is exit 3.
 func checkService(ctx context.Context, e *env, kt kube.Target, q kube.ServiceQuery, measure bool, attemptTimeout time.Duration) (checkedService, error) {
 	objs, err := kube.ReadService(ctx, kt, q)
 	if err != nil {
 		return checkedService{}, evidenceReadError(err)
 	}
-	m := notMeasured(q.Name)
+	m := servicecheck.NotMeasured[probe.Result](fmt.Sprintf("not measured (run dsprobe probe svc/%s)", q.Name))
 	if measure {
-		if m, err = measureService(ctx, e, objs, attemptTimeout); err != nil {
+		resolver, err := resolve.LoadSystem(e.resolvConf, e.hosts)
+		if err != nil {
+			return checkedService{}, fmt.Errorf("reading the system resolver configuration: %w", err)
+		}
+		if m, err = servicecheck.Measure(ctx, objs.Probed(), servicecheck.Options{}, localProbe(resolver, attemptTimeout)); err != nil {
 			return checkedService{}, err
 		}
 	}
 	// The kernel's choice of source needs no connect, so the
 	// NetworkPolicies are judged with --no-probe too.
 	prober := objs.Prober(ctx, sourcesToward(objs))
-	out := checkedService{objs: objs, measured: m}
-	for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
-		out.evidence = append(out.evidence, m.apply(objs.For(f, prober), f))
-	}
-	return out, nil
+	return checkedService{objs: objs, measured: m, evidence: m.Evidence(func(f dualstack.Family) diagnose.ServiceEvidence {
+		return objs.For(f, prober)
+	})}, nil
 }
 
-// serviceMeasurements are the connects dsprobe evidence made, per family,
-// and what the rows without them say instead.
-type serviceMeasurements struct {
-	// unmeasured says why nothing was measured; empty when it was.
-	unmeasured string
-	dns        [3]*diagnose.DNSAnswer
-	// name, clusterIP and endpoint connects, indexed by family.
-	name, clusterIP, endpoint [3][]diagnose.AddressEvidence
-	listener                  listener.Inference
-	// nameProbe is the probe of the Service's name: its DNS answers and
-	// the client predictions on the measured paths.
-	nameProbe probe.Result
-}
-
-func notMeasured(name string) serviceMeasurements {
-	return serviceMeasurements{unmeasured: fmt.Sprintf("not measured (run dsprobe probe svc/%s)", name)}
-}
-
-// apply adds the measurements of family f to ev.
-func (m serviceMeasurements) apply(ev diagnose.ServiceEvidence, f dualstack.Family) diagnose.ServiceEvidence {
-	if m.unmeasured != "" {
-		ev.Uncollected = maps.Clone(ev.Uncollected)
-		if ev.Uncollected == nil {
-			ev.Uncollected = map[diagnose.Row]string{}
+// localProbe runs each probe of a Service in this process, with this
+// machine's resolver.
+func localProbe(resolver *resolve.Resolver, attemptTimeout time.Duration) servicecheck.Run[probe.Result] {
+	return func(ctx context.Context, t target.Target) (probe.Result, servicecheck.Observed, error) {
+		req := probe.Request{Target: t, Resolver: resolver, AttemptTimeout: attemptTimeout}
+		if !t.IsLiteral() {
+			req.Families = servicecheck.Families
 		}
-		ev.Uncollected[diagnose.RowDNS] = m.unmeasured
-		ev.Listener = listener.Inference{Reason: m.unmeasured}
-		return ev
-	}
-	ev.DNS = m.dns[f]
-	ev.NameConnects, ev.ClusterIPConnects, ev.EndpointConnects = m.name[f], m.clusterIP[f], m.endpoint[f]
-	ev.Listener = m.listener
-	return ev
-}
-
-// maxParallelProbes bounds the probes in flight, so a Service with many
-// endpoints does not open them all at once.
-const maxParallelProbes = 8
-
-// measureService probes the Service as a client would reach it, from this
-// machine: its name (both families, with this machine's resolver), each
-// ClusterIP and each ready endpoint directly, on the Service port (the
-// endpoints on the slices' port for it). A probe this machine could not run
-// (no free port, out of descriptors) is an error: exit 3.
-func measureService(ctx context.Context, e *env, objs *kube.ServiceObjects, attemptTimeout time.Duration) (serviceMeasurements, error) {
-	svc := objs.Evidence.Service
-	port := uint16(objs.Port.Port)
-	if port == 0 {
-		return serviceMeasurements{unmeasured: fmt.Sprintf("not measured: Service %s has no port", svc)}, nil
-	}
-	resolver, err := resolve.LoadSystem(e.resolvConf, e.hosts)
-	if err != nil {
-		return serviceMeasurements{}, fmt.Errorf("reading the system resolver configuration: %w", err)
-	}
-	type job struct {
-		target target.Target
-		into   *[3][]diagnose.AddressEvidence
-	}
-	var m serviceMeasurements
-	jobs := []job{{target.Target{Host: svc.DNSName, Port: port}, &m.name}}
-	for _, ip := range svc.ClusterIPs {
-		jobs = append(jobs, job{target.Target{Host: ip.String(), Addr: ip, Port: port}, &m.clusterIP})
-	}
-	for _, ap := range objs.ReadyEndpoints {
-		jobs = append(jobs, job{target.Target{Host: ap.Addr().String(), Addr: ap.Addr(), Port: ap.Port()}, &m.endpoint})
-	}
-
-	results := make([]probe.Result, len(jobs))
-	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	// sem holds a token per probe in flight; buffered to the bound so a
-	// probe starts as soon as one ends.
-	sem := make(chan struct{}, maxParallelProbes)
-	for i, j := range jobs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			req := probe.Request{Target: j.target, Resolver: resolver, AttemptTimeout: attemptTimeout}
-			if !j.target.IsLiteral() {
-				req.Families = []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6}
-			}
-			results[i], errs[i] = probe.Run(ctx, req)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return serviceMeasurements{}, fmt.Errorf("probing Service %s: %w", svc, err)
-	}
-
-	m.nameProbe = results[0] // jobs[0] is the name
-	var observations []listener.Observation
-	for i, j := range jobs {
-		for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
-			fe := results[i].Evidence(f)
-			j.into[f] = append(j.into[f], fe.Addresses...)
-			if j.into == &m.name {
-				m.dns[f] = fe.DNS
-			}
+		res, err := probe.Run(ctx, req)
+		if err != nil {
+			return res, servicecheck.Observed{}, err
 		}
-		if j.into == &m.endpoint {
-			for _, a := range results[i].Attempts {
-				observations = append(observations, listener.Observation{Family: a.Family, Outcome: a.Outcome})
-			}
+		var o servicecheck.Observed
+		for _, f := range servicecheck.Families {
+			fe := res.Evidence(f)
+			o.DNS[f], o.Connects[f] = fe.DNS, fe.Addresses
 		}
+		for _, a := range res.Attempts {
+			o.Listener = append(o.Listener, listener.Observation{Family: a.Family, Outcome: a.Outcome})
+		}
+		return res, o, nil
 	}
-	m.listener = listener.Infer(observations)
-	return m, nil
 }
 
 // sourcesToward returns this machine's source address of each family

@@ -30,7 +30,8 @@ import (
 const probeSynopsis = `[--dns-server ADDR]... [--family ipv4|ipv6|both] [--check tcp|http|https|grpc]
               [--profile NAME]... [--timeout DUR] [--attempt-timeout DUR] [-o table|json]
               [--coordinator ADDR [--namespace NS]... [--prober NAME]...] [--otlp-endpoint ADDR] TARGET
-       [-n NS] [--context CTX] [--kubeconfig FILE] [--family ipv4|ipv6|both] [-o table|json] svc/NAME[:PORT]`
+       [-n NS] [--context CTX] [--kubeconfig FILE] [--family ipv4|ipv6|both] [-o table|json]
+              [--coordinator ADDR [--namespace NS]... [--prober NAME]...] svc/NAME[:PORT]`
 
 const probeHelp = `Probes TARGET family by family: resolves A and AAAA separately, connects to
 every address of each requested family directly, runs the application check
@@ -51,9 +52,16 @@ it; PORT by name or number, default its first) from this machine: its name
 (with this machine's resolver: the cluster DNS inside a Pod), every
 ClusterIP and every ready endpoint directly. Each family's verdict judges
 the Service's objects and those paths (LAYER_SERVICE, LAYER_ENDPOINTS, ...);
-the client predictions are the name's. Not yet with --coordinator,
---dns-server, --check or --profile; exit 3 also when the Kubernetes API
-server cannot be reached.
+the client predictions are the name's. With --coordinator every selected
+prober probes those paths and the coordinator, which reads the Service's
+objects, judges each prober's view: this machine needs no Kubernetes API
+(-n defaults to the kubeconfig context's namespace if there is one, else
+default). Not with --dns-server, --check or --profile; exit 2 also when the
+Service does not exist, 3 when the Kubernetes API server cannot be reached.
+Locally, a TARGET NAME.NS.svc.DOMAIN[:PORT] (DOMAIN: --cluster-domain) is
+probed as svc/NAME[:PORT] -n NS when a Kubernetes API is configured and
+answers; otherwise as a host name (saying why on stderr when the API did
+not answer).
 
 --profile chooses the prober's own race (default rfc8305); further --profile
 flags add client predictions with overrides (e.g. node,attempt-delay=500ms).
@@ -131,6 +139,20 @@ func runProbe(ctx context.Context, e *env, args []string) error {
 	}
 	if isServiceTarget(positional[0]) {
 		return flags.runService(ctx, e, positional[0])
+	}
+	if svcArg, ok, err := flags.serviceByName(positional[0]); err != nil {
+		return err
+	} else if ok {
+		err := flags.runService(ctx, e, svcArg)
+		var api *kube.APIError
+		switch {
+		case errors.Is(err, kube.ErrNoCluster):
+			// No API to read the Service from: the name is a host name.
+		case errors.As(err, &api):
+			fmt.Fprintf(e.stderr, "dsprobe probe: %s is probed as a host name, not as %s: %v\n", positional[0], svcArg, err)
+		default:
+			return err
+		}
 	}
 	apiReq, req, err := flags.request(e, positional[0])
 	if err != nil {

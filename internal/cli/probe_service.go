@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
+	"net"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
 	"github.com/dsprobe/dsprobe/internal/kube"
+	"github.com/dsprobe/dsprobe/internal/servicecheck"
 )
 
 // isServiceTarget reports whether arg names a Kubernetes Service (svc/...,
@@ -24,30 +26,56 @@ func isServiceTarget(arg string) bool {
 	return found && (kind == "svc" || kind == "service" || kind == "services")
 }
 
-// servicePortRef is a Service port as svc/NAME:PORT names it: a number or
-// a port name (lower-case letters, digits and '-').
-var servicePortRef = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`)
-
-// parseServiceTarget reads svc/NAME[:PORT]; port is empty when not given
-// (the Service's first port).
+// parseServiceTarget reads svc/NAME[:PORT], PORT a number or a port name,
+// both checked as the API checks them; port is empty when not given (the
+// Service's first port).
 func parseServiceTarget(arg string) (name, port string, err error) {
 	ref, port, hasPort := strings.Cut(arg, ":")
-	if hasPort && !servicePortRef.MatchString(port) {
-		return "", "", fmt.Errorf("%q: %q is not a Service port (a number or a port name)", arg, port)
+	if hasPort && port == "" {
+		return "", "", fmt.Errorf(`%q: "" is not a Service port (a number or a port name)`, arg)
 	}
-	if name, err = parseServiceArg(ref); err != nil {
+	if name, err = serviceRef(ref); err != nil {
 		return "", "", err
 	}
+	if err := (kube.ServiceQuery{Name: name, Port: port}).Validate(); err != nil {
+		return "", "", fmt.Errorf("%q: %w", arg, err)
+	}
 	return name, port, nil
+}
+
+// serviceByName reads a target NAME.NS.svc.DOMAIN[:PORT] (DOMAIN the
+// --cluster-domain) as the Service svc/NAME[:PORT] of namespace NS, which
+// it sets as -n: probed locally, with the Kubernetes API, the name is
+// probed as the Service it names. ok is false for any other target, and
+// with --coordinator, --dns-server, --check or --profile, which ask for a
+// probe of a host. -n naming another namespace is bad input.
+func (p *probeFlags) serviceByName(arg string) (svcArg string, ok bool, err error) {
+	if p.remote.address != "" || len(p.dnsServers) > 0 || p.check != "" || len(p.profiles) > 0 {
+		return "", false, nil
+	}
+	host, port, err := net.SplitHostPort(arg)
+	if err != nil {
+		host, port = arg, ""
+	}
+	rest, found := strings.CutSuffix(strings.TrimSuffix(host, "."), ".svc."+strings.TrimSuffix(p.kube.clusterDomain, "."))
+	name, namespace, hasNamespace := strings.Cut(rest, ".")
+	if !found || !hasNamespace || (kube.ServiceQuery{Name: name, Namespace: namespace}).Validate() != nil {
+		return "", false, nil
+	}
+	if p.kube.namespace != "" && p.kube.namespace != namespace {
+		return "", false, usagef("%s is a Service of namespace %s, but -n says %s", arg, namespace, p.kube.namespace)
+	}
+	p.kube.namespace, svcArg = namespace, "svc/"+name
+	if port != "" {
+		svcArg += ":" + port
+	}
+	return svcArg, true, nil
 }
 
 // runService probes the Service svc/NAME[:PORT] from this machine, as
 // dsprobe evidence measures it, and prints the probe's view: each family's
 // verdict, every path's connects and the client predictions of the name.
 func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
-	if p.remote.address != "" {
-		return usagef("%s: probing a Service through the coordinator (--coordinator) is not supported yet; run it locally, from a Pod in the cluster", arg)
-	}
 	if len(p.dnsServers) > 0 || p.check != "" || len(p.profiles) > 0 {
 		return usagef("%s: --dns-server, --check and --profile are not supported with a Service yet (its name is resolved as this machine resolves it and checked over TCP)", arg)
 	}
@@ -61,6 +89,9 @@ func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
 	}
 	if p.timeout <= 0 || p.attemptTimeout <= 0 {
 		return usagef("--timeout and --attempt-timeout must be positive")
+	}
+	if p.remote.address != "" {
+		return p.runServiceRemote(ctx, e, name, port, families)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -99,19 +130,15 @@ func (p *probeFlags) runService(ctx context.Context, e *env, arg string) error {
 	return nil
 }
 
-// servicePath is one path of a Service as probe svc/NAME measures it.
-type servicePath struct {
-	label    string
-	connects [3][]diagnose.AddressEvidence
-}
+// pathLabels are the table's names of the paths servicecheck measures.
+var pathLabels = map[string]string{"clusterIP": "ClusterIP", "endpoint": "endpoints"}
 
-func servicePathsOf(c checkedService) []servicePath {
-	m := c.measured
-	return []servicePath{
-		{"name " + c.objs.Evidence.Service.DNSName, m.name},
-		{"ClusterIP", m.clusterIP},
-		{"endpoints", m.endpoint},
+// pathLabel is a path's name in the table: the name path names the name.
+func pathLabel(kind, dnsName string) string {
+	if l, ok := pathLabels[kind]; ok {
+		return l
 	}
+	return kind + " " + dnsName
 }
 
 func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.Verdict) {
@@ -121,16 +148,41 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 	}
 	fmt.Fprintln(w)
 
+	var rows []pathRow
+	for _, path := range c.measured.Paths() {
+		rows = append(rows, pathRow{pathLabel(path.Kind, c.objs.Evidence.Service.DNSName),
+			[2][]string{connectLines(path.Connects[dualstack.FamilyIPv4]), connectLines(path.Connects[dualstack.FamilyIPv6])}})
+	}
+	writePaths(w, "", rows)
+	fmt.Fprintf(w, "listener: %s\n\n", c.measured.Listener.Reason)
+
+	res := c.measured.NameResult
+	clients := make([]*dsprobev1.ClientPrediction, len(res.Clients))
+	for i, p := range res.Clients {
+		clients[i] = apiconv.ClientPrediction(p)
+	}
+	writePredictions(w, "", apiconv.ClientPrediction(res.HappyEyeballs), clients)
+}
+
+// pathRow is one path of the PATH table: its label and each family's
+// connect lines.
+type pathRow struct {
+	label string
+	cells [2][]string
+}
+
+// writePaths prints the PATH table, each line indented by indent: a
+// path's connects one per line, IPv4 and IPv6 side by side.
+func writePaths(w io.Writer, indent string, rows []pathRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	row(tw, "PATH", "IPv4", "IPv6")
-	for _, path := range servicePathsOf(c) {
-		cells := [2][]string{connectLines(path.connects[dualstack.FamilyIPv4]), connectLines(path.connects[dualstack.FamilyIPv6])}
-		for line := range max(len(cells[0]), len(cells[1])) {
-			fields := []string{"", "", ""}
+	row(tw, indent+"PATH", "IPv4", "IPv6")
+	for _, path := range rows {
+		for line := range max(len(path.cells[0]), len(path.cells[1])) {
+			fields := []string{indent, "", ""}
 			if line == 0 {
-				fields[0] = path.label
+				fields[0] = indent + path.label
 			}
-			for i, cell := range cells {
+			for i, cell := range path.cells {
 				if line < len(cell) {
 					fields[1+i] = cell[line]
 				}
@@ -139,14 +191,6 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "listener: %s\n\n", c.measured.listener.Reason)
-
-	res := c.measured.nameProbe
-	clients := make([]*dsprobev1.ClientPrediction, len(res.Clients))
-	for i, p := range res.Clients {
-		clients[i] = apiconv.ClientPrediction(p)
-	}
-	writePredictions(w, "", apiconv.ClientPrediction(res.HappyEyeballs), clients)
 }
 
 // connectLines are a path's connects of one family, as the probe table's
@@ -154,9 +198,13 @@ func writeServiceProbeTable(w io.Writer, c checkedService, verdicts []diagnose.V
 func connectLines(connects []diagnose.AddressEvidence) []string {
 	var out []string
 	for _, a := range connects {
-		out = append(out, fmt.Sprintf("%s %s %s", a.Address, a.Outcome, formatMs(a.Connect)))
+		out = append(out, connectLine(a.Address.String(), a.Outcome, a.Connect))
 	}
 	return orDash(out)
+}
+
+func connectLine(address string, o dualstack.Outcome, took time.Duration) string {
+	return fmt.Sprintf("%s %s %s", address, o, formatMs(took))
 }
 
 // serviceProbeJSON is dsprobe probe svc/NAME -o json (docs/contracts.md).
@@ -199,12 +247,10 @@ func serviceProbeJSONOf(c checkedService, families []dualstack.Family, verdicts 
 	for _, v := range verdicts {
 		out.Verdicts = append(out.Verdicts, verdictJSON{Family: dsprobev1.Family(v.Family).String(), OK: v.OK, FailingLayer: v.Layer.String(), Detail: v.Detail})
 	}
-	// servicePathsOf's order; the name the first path resolves is "name".
-	kinds := []string{"name", "clusterIP", "endpoint"}
-	for i, path := range servicePathsOf(c) {
-		pj := pathJSON{Path: kinds[i], Connects: []connectJSON{}}
-		for _, f := range []dualstack.Family{dualstack.FamilyIPv4, dualstack.FamilyIPv6} {
-			for _, a := range path.connects[f] {
+	for _, path := range c.measured.Paths() {
+		pj := pathJSON{Path: path.Kind, Connects: []connectJSON{}}
+		for _, f := range servicecheck.Families {
+			for _, a := range path.Connects[f] {
 				pj.Connects = append(pj.Connects, connectJSON{
 					Family: dsprobev1.Family(f).String(), Address: a.Address.String(),
 					Outcome: dsprobev1.Outcome(a.Outcome).String(), ConnectMs: float64(a.Connect.Microseconds()) / 1000,
@@ -213,7 +259,7 @@ func serviceProbeJSONOf(c checkedService, families []dualstack.Family, verdicts 
 		}
 		out.Paths = append(out.Paths, pj)
 	}
-	res := c.measured.nameProbe
+	res := c.measured.NameResult
 	var err error
 	if out.HappyEyeballs, err = protoJSON.Marshal(apiconv.ClientPrediction(res.HappyEyeballs)); err != nil {
 		return out, fmt.Errorf("writing JSON: %w", err)

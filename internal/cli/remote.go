@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -53,13 +54,21 @@ func (c *coordinatorFlags) dial() (*grpc.ClientConn, error) {
 }
 
 func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.ProbeRequest, out outputFormat) error {
+	return c.runJob(ctx, e, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers}, out,
+		func(w io.Writer, run *coordinator.JobRun) { writeJob(w, req.GetTarget(), run) })
+}
+
+// runJob runs a job on the coordinator and writes it: the finished Job
+// in JSON, else as writeTable prints it. A job that did not pass is
+// errFailed.
+func (c *coordinatorFlags) runJob(ctx context.Context, e *env, req *dsprobev1.RunProbeRequest, out outputFormat, writeTable func(io.Writer, *coordinator.JobRun)) error {
 	conn, err := c.dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	client := dsprobev1.NewCoordinatorClient(conn)
-	run, err := coordinator.RunJob(ctx, client, &dsprobev1.RunProbeRequest{Probe: req, Namespaces: c.namespaces, Probers: c.probers})
+	run, err := coordinator.RunJob(ctx, client, req)
 	if err != nil {
 		return c.callError(ctx, err)
 	}
@@ -72,7 +81,7 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 			return err
 		}
 	} else {
-		writeJob(e.stdout, req.GetTarget(), run)
+		writeTable(e.stdout, run)
 	}
 	if !run.Summary.GetPassed() {
 		return errFailed
@@ -81,8 +90,9 @@ func (c *coordinatorFlags) run(ctx context.Context, e *env, req *dsprobev1.Probe
 }
 
 // callError says in the user's terms why a call to the coordinator failed.
-// What the request or the caller's credentials got wrong, or an address
-// that is no coordinator, is bad input (exit 2); a coordinator down, busy
+// What the request or the caller's credentials got wrong (a Service that
+// does not exist too), or an address that is no coordinator, is bad input
+// (exit 2); a coordinator down, busy
 // or failing the job means the check could not run (exit 3).
 func (c *coordinatorFlags) callError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -94,7 +104,7 @@ func (c *coordinatorFlags) callError(ctx context.Context, err error) error {
 	}
 	detail := rpccode.Code(st.Code()).String() + ": " + st.Message()
 	switch st.Code() {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated:
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated, codes.NotFound:
 		return usagef("coordinator %s: %s", c.address, detail)
 	case codes.Unimplemented:
 		return usagef("--coordinator %s is not a coordinator (%s); is it a prober's address?", c.address, detail)

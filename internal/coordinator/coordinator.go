@@ -23,6 +23,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
+	"github.com/dsprobe/dsprobe/internal/target"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -99,6 +100,10 @@ type Service struct {
 	// Limiter admits jobs (RESOURCE_EXHAUSTED beyond its limits); nil
 	// admits every job.
 	Limiter *admission.Limiter
+	// Services reads the objects of a Service job's Service; nil refuses
+	// Service jobs (FAILED_PRECONDITION), saying ServicesOff when set.
+	Services    ServiceReader
+	ServicesOff string
 	// Metrics, if set, counts finished jobs and prober answers.
 	Metrics *Metrics
 	// Tracer, if set, records a span per job and one per prober under it;
@@ -111,9 +116,9 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	ctx := stream.Context()
 	// Validate here, once, so a bad request is INVALID_ARGUMENT for the
 	// caller rather than the same error from every prober.
-	probeReq, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Elsewhere)
+	prepare, err := s.plan(req)
 	if err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
+		return err
 	}
 	timeout, err := s.proberBudget(req)
 	if err != nil {
@@ -124,9 +129,14 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 		return err
 	}
 	if s.Authorizer != nil {
-		if err := s.Authorizer.AuthorizeJob(ctx, namespacesOf(probers)); err != nil {
+		if err := s.Authorizer.AuthorizeJob(ctx, jobNamespaces(req, probers)); err != nil {
 			return err
 		}
+	}
+	// Only an authorised caller learns whether the Service exists.
+	ask, jobTarget, err := prepare(ctx)
+	if err != nil {
+		return err
 	}
 	if s.Limiter != nil {
 		release, err := s.Limiter.Acquire(ctx)
@@ -140,7 +150,7 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 		tracer = noop.NewTracerProvider().Tracer("")
 	}
 	jobID := newJobID()
-	ctx, jobSpan := telemetry.StartJob(ctx, tracer, jobID, probeReq.Target)
+	ctx, jobSpan := telemetry.StartJob(ctx, tracer, jobID, jobTarget)
 	var traceID string
 	if sc := jobSpan.SpanContext(); sc.HasTraceID() {
 		traceID = sc.TraceID().String()
@@ -163,7 +173,7 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	for _, p := range probers {
 		wg.Go(func() {
 			ctx, span := telemetry.StartProber(ctx, tracer, p)
-			r := s.waitAndAsk(ctx, slots, p, req.GetProbe(), timeout)
+			r := s.waitAndAsk(ctx, slots, p, ask, timeout)
 			telemetry.EndProber(span, r)
 			results <- r
 		})
@@ -193,16 +203,50 @@ func (s *Service) RunProbe(req *dsprobev1.RunProbeRequest, stream dsprobev1.Coor
 	return stream.Send(&dsprobev1.RunProbeResponse{JobId: jobID, TraceId: traceID, Event: &dsprobev1.RunProbeResponse_Summary{Summary: summary}})
 }
 
+// askFunc asks one prober its part of a job, within timeout.
+type askFunc func(ctx context.Context, p *dsprobev1.ProberInfo, timeout time.Duration) *dsprobev1.ProberResult
+
+// prepareFunc makes, once the caller is authorised, the askFunc of a
+// validated job and names the target its span records.
+type prepareFunc func(ctx context.Context) (askFunc, target.Target, error)
+
+// plan validates the request, a probe of a target or of a Service.
+func (s *Service) plan(req *dsprobev1.RunProbeRequest) (prepareFunc, error) {
+	if req.GetService() != nil {
+		return s.planService(req)
+	}
+	probeReq, err := apiconv.ProbeRequest(req.GetProbe(), apiconv.Elsewhere)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	ask := func(ctx context.Context, p *dsprobev1.ProberInfo, timeout time.Duration) *dsprobev1.ProberResult {
+		return s.askProber(ctx, p, req.GetProbe(), timeout)
+	}
+	return func(context.Context) (askFunc, target.Target, error) { return ask, probeReq.Target, nil }, nil
+}
+
+// jobNamespaces are the namespaces a job must be authorised in: those of
+// its probers and, for a Service job, the Service's, whose objects its
+// results show.
+func jobNamespaces(req *dsprobev1.RunProbeRequest, probers []*dsprobev1.ProberInfo) []string {
+	namespaces := namespacesOf(probers)
+	if ref := req.GetService(); ref != nil {
+		namespaces = append(namespaces, serviceNamespace(ref))
+	}
+	slices.Sort(namespaces)
+	return slices.Compact(namespaces)
+}
+
 // waitAndAsk waits for a free slot of the job's concurrency, then asks the
 // prober. A job canceled while it waits reports the prober as canceled.
-func (s *Service) waitAndAsk(ctx context.Context, slots chan struct{}, p *dsprobev1.ProberInfo, req *dsprobev1.ProbeRequest, timeout time.Duration) *dsprobev1.ProberResult {
+func (s *Service) waitAndAsk(ctx context.Context, slots chan struct{}, p *dsprobev1.ProberInfo, ask askFunc, timeout time.Duration) *dsprobev1.ProberResult {
 	select {
 	case slots <- struct{}{}:
 	case <-ctx.Done():
 		return proberError(p, status.FromContextError(ctx.Err()).Err(), 0)
 	}
 	defer func() { <-slots }()
-	return s.askProber(ctx, p, req, timeout)
+	return ask(ctx, p, timeout)
 }
 
 // selectProbers returns the ready probers the request names (all when it
@@ -328,7 +372,7 @@ func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1
 			continue
 		}
 		sum.Answered++
-		answers = append(answers, diagnose.ProberVerdicts{Prober: r.GetProber(), Verdicts: apiconv.VerdictsOf(res.GetFamilies())})
+		answers = append(answers, diagnose.ProberVerdicts{Prober: r.GetProber(), Verdicts: apiconv.VerdictsOf(proberVerdicts(r))})
 	}
 	for _, v := range diagnose.Merge(answers) {
 		sum.Passed = sum.Passed && v.OK
@@ -338,6 +382,16 @@ func summarize(results []*dsprobev1.ProberResult, took time.Duration) *dsprobev1
 		sum.Passed = false
 	}
 	return sum
+}
+
+// proberVerdicts are the verdicts a prober's answer gives the job: of a
+// Service job the Service's, which judge the objects and every path (the
+// probe of the name in its result judges the name alone).
+func proberVerdicts(r *dsprobev1.ProberResult) []*dsprobev1.FamilyVerdict {
+	if svc := r.GetService(); svc != nil {
+		return svc.GetFamilies()
+	}
+	return r.GetResult().GetFamilies()
 }
 
 // ListProbers lists the probers discovery knows.
@@ -381,7 +435,8 @@ func (s *Service) ListProbers(ctx context.Context, req *dsprobev1.ListProbersReq
 
 // GetJob returns a running or finished job still kept.
 // A job's results are the caller's to read only if it may probe from every
-// namespace the job used, as it would need to run it.
+// namespace the job used (and the Service's, of a Service job), as it
+// would need to run it.
 func (s *Service) GetJob(ctx context.Context, req *dsprobev1.GetJobRequest) (*dsprobev1.GetJobResponse, error) {
 	job := s.Jobs.get(req.GetJobId())
 	if job == nil {
@@ -391,6 +446,9 @@ func (s *Service) GetJob(ctx context.Context, req *dsprobev1.GetJobRequest) (*ds
 		var namespaces []string
 		for _, r := range job.GetProbers() {
 			namespaces = append(namespaces, r.GetNamespace())
+		}
+		if ref := job.GetRequest().GetService(); ref != nil {
+			namespaces = append(namespaces, serviceNamespace(ref))
 		}
 		slices.Sort(namespaces)
 		if err := s.Authorizer.AuthorizeJob(ctx, slices.Compact(namespaces)); err != nil {

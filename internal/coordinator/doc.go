@@ -10,6 +10,11 @@
 // discovery knows when it starts: a Pod that appears during a job joins
 // the next one, and a call to a Pod that is gone ends when it goes.
 //
+// A Service job (RunProbeRequest.service) has every prober measure the
+// Service through its Probe RPC (internal/servicecheck) and judges each
+// family with the Service's objects, which the coordinator watches
+// (kube.EvidenceCache) and the probers never read.
+//
 // It reaches probers over gRPC alone, so it never carries the prober's
 // service.
 //

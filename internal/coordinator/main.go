@@ -111,11 +111,14 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	}
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
-	probers, stopDiscovery, discoveryAttrs, err := discovery(ctx, cfg, connector)
+	found, err := discovery(ctx, cfg, connector)
 	if err != nil {
 		return err
 	}
-	defer stopDiscovery()
+	defer found.stop()
+	if found.servicesOff != "" {
+		log.Warn("Service jobs are off", "reason", found.servicesOff)
+	}
 
 	gate, err := tokenReview(cfg.TokenReview, cfg.Discovery.Kubernetes)
 	if err != nil {
@@ -123,7 +126,7 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	}
 	reg := prometheus.NewRegistry()
 	svc := &Service{
-		Discovery: probers, Connector: connector,
+		Discovery: found.probers, Services: found.services, ServicesOff: found.servicesOff, Connector: connector,
 		Concurrency: cfg.Concurrency, ProberTimeout: time.Duration(cfg.ProberTimeout), Jobs: NewJobStore(cfg.KeepJobs),
 		Limiter: admission.New(cfg.Admission.Limits()), Authorizer: gate.jobs,
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
@@ -133,5 +136,5 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 		Gateway:  dsprobev1.RegisterCoordinatorHandler,
 		Metrics:  reg,
 		Tokens:   gate.tokens, AllowedUsers: cfg.TokenReview.AllowedUsers,
-	}, log, "coordinator", discoveryAttrs...)
+	}, log, "coordinator", found.logAttrs...)
 }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
@@ -53,7 +54,12 @@ func (m *Metrics) observe(results []*dsprobev1.ProberResult, sum *dsprobev1.JobS
 			code = e.GetCode()
 		}
 		m.probers.WithLabelValues(code).Inc()
-		m.results.Observe(r.GetResult(), r.GetNamespace())
+		res := r.GetResult()
+		if r.GetService() != nil {
+			res = proto.CloneOf(res)
+			res.Families = proberVerdicts(r)
+		}
+		m.results.Observe(res, r.GetNamespace())
 	}
 	m.duration.Observe(sum.GetDurationMs() / 1000)
 }

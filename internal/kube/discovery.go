@@ -10,10 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -51,23 +49,13 @@ type DiscoveryOptions struct {
 // matches. Probers reads the informers' caches and never asks the API
 // server. Start it, then Stop it.
 type Discovery struct {
+	informerSet
 	opts         DiscoveryOptions
 	podSelector  labels.Selector
-	factories    []informers.SharedInformerFactory
 	podListers   []corelisters.PodLister
 	nsLister     corelisters.NamespaceLister // nil without a NamespaceSelector
 	nsSelector   labels.Selector
-	synced       []cache.InformerSynced
 	podInformers []cache.SharedIndexInformer
-	stop         context.CancelFunc
-
-	mu sync.Mutex
-	// listErr is the API server's last refusal of a List or Watch, so
-	// that Start can say why the caches never filled.
-	listErr error
-	// refused, while Start waits, ends its wait at once when the API
-	// server refuses the credentials or their rights: retrying cannot help.
-	refused context.CancelCauseFunc
 }
 
 // NewDiscovery checks opts and prepares the informers of client; nothing is
@@ -80,7 +68,8 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 	if opts.PortName == "" {
 		opts.PortName = DefaultPortName
 	}
-	d := &Discovery{opts: opts, podSelector: podSelector, nsSelector: nsSelector}
+	d := &Discovery{opts: opts, podSelector: podSelector, nsSelector: nsSelector,
+		informerSet: informerSet{what: "kubernetes discovery", objects: "prober Pods"}}
 	onlyProbers := informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.LabelSelector })
 	namespaces := slices.Compact(slices.Sorted(slices.Values(opts.Namespaces)))
 	if len(namespaces) == 0 {
@@ -95,8 +84,7 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 		d.factories = append(d.factories, f)
 		d.podListers = append(d.podListers, pods.Lister())
 		d.podInformers = append(d.podInformers, pods.Informer())
-		d.synced = append(d.synced, pods.Informer().HasSynced)
-		if err := d.prepare(pods.Informer()); err != nil {
+		if err := d.prepare(pods.Informer(), trim); err != nil {
 			return nil, err
 		}
 	}
@@ -106,62 +94,11 @@ func NewDiscovery(client kubernetes.Interface, opts DiscoveryOptions) (*Discover
 		ns := f.Core().V1().Namespaces()
 		d.factories = append(d.factories, f)
 		d.nsLister = ns.Lister()
-		d.synced = append(d.synced, ns.Informer().HasSynced)
-		if err := d.prepare(ns.Informer()); err != nil {
+		if err := d.prepare(ns.Informer(), trim); err != nil {
 			return nil, err
 		}
 	}
 	return d, nil
-}
-
-// prepare makes an informer keep only what discovery reads (trim) and
-// report the API server's refusals to Start (recordListError).
-func (d *Discovery) prepare(inf cache.SharedIndexInformer) error {
-	if err := errors.Join(inf.SetTransform(trim), inf.SetWatchErrorHandlerWithContext(d.recordListError)); err != nil {
-		return fmt.Errorf("kubernetes discovery: %w", err)
-	}
-	return nil
-}
-
-// trim is what the caches keep of an object: for a Pod, what proberOf
-// reads, and for a Namespace, its labels; never managedFields,
-// annotations, volumes, environments or container statuses, which are
-// most of a Pod's size. It is idempotent, as an informer's transform must
-// be.
-func trim(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion,
-				Labels: o.Labels, DeletionTimestamp: o.DeletionTimestamp},
-			Spec:   corev1.PodSpec{NodeName: o.Spec.NodeName},
-			Status: corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs},
-		}
-		for _, c := range o.Spec.Containers {
-			pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.Name, Ports: c.Ports})
-		}
-		for _, c := range o.Status.Conditions {
-			if c.Type == corev1.PodReady {
-				pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason})
-			}
-		}
-		return pod, nil
-	case *corev1.Namespace:
-		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion, Labels: o.Labels}}, nil
-	}
-	return obj, nil
-}
-
-// recordListError keeps err for Start's error, then does what an informer
-// does by default (log it; the informer backs off and lists again).
-func (d *Discovery) recordListError(ctx context.Context, r *cache.Reflector, err error) {
-	d.mu.Lock()
-	d.listErr = err
-	if d.refused != nil && (apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)) {
-		d.refused(err)
-	}
-	d.mu.Unlock()
-	cache.DefaultWatchErrorHandler(ctx, r, err)
 }
 
 // selectors parses the label selectors, reporting every problem at once.
@@ -206,59 +143,11 @@ func (d *Discovery) OnChange(f func()) error {
 	return nil
 }
 
-// Start lists and starts watching, and returns once every cache holds the
-// first List; or at once with the API server's error when it refuses the
-// credentials or their rights (RBAC: list and watch on pods, and on
-// namespaces with a NamespaceSelector); or when ctx ends, with the last
-// error of the API server, if any.
-func (d *Discovery) Start(ctx context.Context) error {
-	wait, refused := context.WithCancelCause(ctx)
-	defer refused(nil)
-	d.mu.Lock()
-	d.refused = refused
-	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		d.refused = nil
-		d.mu.Unlock()
-	}()
-	// The informers run until Stop, not until ctx, which only bounds the
-	// first sync.
-	run, stop := context.WithCancel(context.WithoutCancel(ctx))
-	d.stop = stop
-	for _, f := range d.factories {
-		f.Start(run.Done())
-	}
-	if cache.WaitForCacheSync(wait.Done(), d.synced...) {
-		return nil
-	}
-	d.mu.Lock()
-	listErr := d.listErr
-	d.mu.Unlock()
-	if listErr != nil {
-		return fmt.Errorf("kubernetes discovery: listing the prober Pods: %w", listErr)
-	}
-	return fmt.Errorf("kubernetes discovery: waiting for the first list of prober Pods: %w", context.Cause(ctx))
-}
-
-// Stop ends the watches and waits for the informers' goroutines.
-func (d *Discovery) Stop() {
-	if d.stop == nil {
-		return
-	}
-	d.stop()
-	for _, f := range d.factories {
-		f.Shutdown()
-	}
-}
-
 // Probers returns every prober Pod the caches hold, ready or not (with the
 // reason), sorted by namespace and name. It reads the caches only.
 func (d *Discovery) Probers(context.Context) ([]*dsprobev1.ProberInfo, error) {
-	for _, synced := range d.synced {
-		if !synced() {
-			return nil, errors.New("kubernetes discovery has not listed the prober Pods yet")
-		}
+	if !d.hasSynced() {
+		return nil, errors.New("kubernetes discovery has not listed the prober Pods yet")
 	}
 	var out []*dsprobev1.ProberInfo
 	for _, lister := range d.podListers {

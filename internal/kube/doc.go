@@ -7,8 +7,11 @@
 // what it reads into the project's own types (internal/diagnose's evidence,
 // the API's Prober), so nothing else imports client-go.
 //
-// The coordinator watches with shared informers (one List, then Watch);
-// the CLI makes one-shot Lists.
+// The coordinator watches with shared informers (one List, then Watch):
+// the prober Pods (Discovery), and the objects of any Service's evidence
+// (EvidenceCache), each trimmed to what is read; the CLI makes one-shot
+// Lists. Both read a Service's objects with the same code, through a
+// reader each satisfies.
 //
 // It must not depend on internal/cli, internal/coordinator, internal/prober,
 // internal/probe or internal/demo.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,10 +15,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dsprobe/dsprobe/internal/diagnose"
 	"github.com/dsprobe/dsprobe/internal/dualstack"
+	"github.com/dsprobe/dsprobe/internal/servicecheck"
 )
 
 // DefaultClusterDomain is the DNS domain of Services when the caller names
@@ -48,11 +52,17 @@ type ServiceObjects struct {
 
 	// policies are the NetworkPolicies that select the Service's Pods for
 	// ingress; their admission depends on the prober and the family.
-	policies []networkingv1.NetworkPolicy
+	policies []*networkingv1.NetworkPolicy
 	// pods are the selected Pods, for the policies that select them.
-	pods []corev1.Pod
-	// client read the objects; Prober asks it who the prober is.
-	client kubernetes.Interface
+	pods []*corev1.Pod
+	// reader read the objects; Prober asks it who the prober is.
+	reader objectReader
+}
+
+// Probed is the Service as servicecheck probes it: its name, ClusterIPs
+// and ready endpoints, on Port.
+func (o *ServiceObjects) Probed() servicecheck.Service {
+	return servicecheck.Service{Service: o.Evidence.Service, Port: uint16(o.Port.Port), ReadyEndpoints: o.ReadyEndpoints}
 }
 
 // ServiceQuery names the Service whose evidence is read.
@@ -106,13 +116,19 @@ func ReadService(ctx context.Context, t Target, q ServiceQuery) (*ServiceObjects
 }
 
 // ReadServiceObjects reads the Service and the objects behind it with
-// one-shot Lists. A Service that does not exist is a *ServiceNotFoundError;
+// one-shot Lists (readServiceObjects). A Service that does not exist is a *ServiceNotFoundError;
 // one that cannot be read (the API unreachable, RBAC forbidding it) is an
 // error naming the API server. Any other object that cannot be read is
 // recorded in Evidence.Uncollected for its row, with why, and the rest is
 // read on: a table with one row missing says more than none.
 func ReadServiceObjects(ctx context.Context, cs kubernetes.Interface, q ServiceQuery) (*ServiceObjects, error) {
-	svc, err := cs.CoreV1().Services(q.Namespace).Get(ctx, q.Name, metav1.GetOptions{})
+	return readServiceObjects(ctx, clientReader{cs}, q)
+}
+
+// readServiceObjects reads the Service's objects through r, as
+// ReadServiceObjects documents.
+func readServiceObjects(ctx context.Context, r objectReader, q ServiceQuery) (*ServiceObjects, error) {
+	svc, err := r.service(ctx, q.Namespace, q.Name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, &ServiceNotFoundError{Namespace: q.Namespace, Name: q.Name}
@@ -127,43 +143,44 @@ func ReadServiceObjects(ctx context.Context, cs kubernetes.Interface, q ServiceQ
 	if domain == "" {
 		domain = DefaultClusterDomain
 	}
-	o := &ServiceObjects{Port: port, client: cs}
+	o := &ServiceObjects{Port: port, reader: r}
 	ev := &o.Evidence
 	ev.Service = serviceOf(svc, domain)
 	ev.Uncollected = map[diagnose.Row]string{}
 
-	if nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+	if nodes, err := r.nodes(ctx); err != nil {
 		ev.Uncollected[diagnose.RowNodeCIDRs] = unreadable(err)
 	} else {
-		for i := range nodes.Items {
-			ev.Nodes = append(ev.Nodes, nodeOf(&nodes.Items[i]))
+		slices.SortFunc(nodes, byName)
+		for _, n := range nodes {
+			ev.Nodes = append(ev.Nodes, nodeOf(n))
 		}
 	}
 
-	if ev.Service.Selector != "" {
-		pods, err := cs.CoreV1().Pods(q.Namespace).List(ctx, metav1.ListOptions{LabelSelector: ev.Service.Selector})
+	if len(svc.Spec.Selector) > 0 {
+		pods, err := r.pods(ctx, q.Namespace, labels.SelectorFromSet(svc.Spec.Selector))
 		if err != nil {
 			ev.Uncollected[diagnose.RowPodIPs] = unreadable(err)
 		} else {
-			o.pods = pods.Items
-			for i := range pods.Items {
-				ev.Pods = append(ev.Pods, podOf(&pods.Items[i]))
+			slices.SortFunc(pods, byName)
+			o.pods = pods
+			for _, p := range pods {
+				ev.Pods = append(ev.Pods, podOf(p))
 			}
 		}
 	}
 
-	sliceList, err := cs.DiscoveryV1().EndpointSlices(q.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + q.Name})
-	if err != nil {
+	if sliceList, err := r.endpointSlices(ctx, q.Namespace, q.Name); err != nil {
 		ev.Uncollected[diagnose.RowEndpointSlices] = unreadable(err)
 	} else {
-		for i := range sliceList.Items {
-			s := &sliceList.Items[i]
+		slices.SortFunc(sliceList, byName)
+		for _, s := range sliceList {
 			ev.EndpointSlices = append(ev.EndpointSlices, endpointSliceOf(s))
 			o.ReadyEndpoints = append(o.ReadyEndpoints, readyEndpoints(s, port)...)
 		}
 	}
 
-	mode, why := proxyMode(ctx, cs)
+	mode, why := proxyMode(ctx, r)
 	ev.ProxyMode = mode
 	if why != "" {
 		ev.Uncollected[diagnose.RowKubeProxy] = why
@@ -172,13 +189,19 @@ func ReadServiceObjects(ctx context.Context, cs kubernetes.Interface, q ServiceQ
 	if _, gap := ev.Uncollected[diagnose.RowPodIPs]; gap {
 		// Which policies select the Pods cannot be told without them.
 		ev.Uncollected[diagnose.RowNetworkPolicy] = "the selected Pods could not be read: " + ev.Uncollected[diagnose.RowPodIPs]
-	} else if policies, err := cs.NetworkingV1().NetworkPolicies(q.Namespace).List(ctx, metav1.ListOptions{}); err != nil {
+	} else if policies, err := r.networkPolicies(ctx, q.Namespace); err != nil {
 		ev.Uncollected[diagnose.RowNetworkPolicy] = unreadable(err)
 	} else {
-		o.policies = selectingPolicies(policies.Items, o.pods)
+		slices.SortFunc(policies, byName)
+		o.policies = selectingPolicies(policies, o.pods)
 	}
 	return o, nil
 }
+
+// byName orders objects by name, as a List returns them: a cache's
+// lister returns them in no order, and the table must read the same
+// whichever read it.
+func byName[T metav1.Object](a, b T) int { return strings.Compare(a.GetName(), b.GetName()) }
 
 // unreadable says why an object could not be read, in a cell's words.
 func unreadable(err error) string {
@@ -353,9 +376,9 @@ func parseAddrs(ss []string) []netip.Addr {
 // replacement (ConfigMap kube-system/cilium-config). Neither found is
 // ProxyUnknown with no reason; a ConfigMap that cannot be read is
 // ProxyUnknown with why.
-func proxyMode(ctx context.Context, cs kubernetes.Interface) (diagnose.ProxyMode, string) {
+func proxyMode(ctx context.Context, r objectReader) (diagnose.ProxyMode, string) {
 	var problems []string
-	cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
+	cm, err := r.configMap(ctx, "kube-system", "kube-proxy")
 	switch {
 	case err == nil:
 		if mode, ok := kubeProxyMode(cm.Data["config.conf"]); ok {
@@ -364,7 +387,7 @@ func proxyMode(ctx context.Context, cs kubernetes.Interface) (diagnose.ProxyMode
 	case !apierrors.IsNotFound(err):
 		problems = append(problems, "ConfigMap kube-system/kube-proxy could not be read: "+unreadable(err))
 	}
-	cm, err = cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "cilium-config", metav1.GetOptions{})
+	cm, err = r.configMap(ctx, "kube-system", "cilium-config")
 	switch {
 	case err == nil:
 		if v := cm.Data["kube-proxy-replacement"]; v == "true" || v == "strict" {
@@ -400,4 +423,34 @@ func kubeProxyMode(config string) (diagnose.ProxyMode, bool) {
 		return diagnose.ProxyUnknown, false
 	}
 	return diagnose.ProxyIPTables, true
+}
+
+// Validate checks the names of q as the API server checks them, every
+// problem at once, each as `"x" is not a Service name: why`: a Service
+// name is an RFC 1035 label, a namespace an RFC 1123 label, a port a
+// number from 1 to 65535 or an IANA service name, a cluster domain a DNS
+// subdomain. Empty fields other than the name keep their defaults.
+func (q ServiceQuery) Validate() error {
+	var problems []string
+	check := func(what, value string, errs []string) {
+		if len(errs) > 0 {
+			problems = append(problems, fmt.Sprintf("%q is not %s: %s", value, what, strings.Join(errs, "; ")))
+		}
+	}
+	check("a Service name", q.Name, validation.IsDNS1035Label(q.Name))
+	if q.Namespace != "" {
+		check("a namespace", q.Namespace, validation.IsDNS1123Label(q.Namespace))
+	}
+	if n, err := strconv.Atoi(q.Port); err == nil {
+		check("a Service port", q.Port, validation.IsValidPortNum(n))
+	} else if q.Port != "" {
+		check("a Service port", q.Port, validation.IsValidPortName(q.Port))
+	}
+	if q.ClusterDomain != "" {
+		check("a cluster domain", q.ClusterDomain, validation.IsDNS1123Subdomain(q.ClusterDomain))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }

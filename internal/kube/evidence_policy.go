@@ -49,8 +49,7 @@ func (o *ServiceObjects) For(f dualstack.Family, prober Prober) diagnose.Service
 	ev.Family = f
 	ev.NetworkPolicies = nil
 	port, names := o.targetPort()
-	for i := range o.policies {
-		p := &o.policies[i]
+	for _, p := range o.policies {
 		ev.NetworkPolicies = append(ev.NetworkPolicies, diagnose.NetworkPolicy{
 			Name:     p.Name,
 			IPBlocks: ingressIPBlocks(p),
@@ -89,17 +88,17 @@ func (o *ServiceObjects) targetPort() (int32, []string) {
 // selectingPolicies returns the policies that govern ingress to at least
 // one of pods: their podSelector selects it and their policyTypes include
 // Ingress (as they do when policyTypes is empty).
-func selectingPolicies(policies []networkingv1.NetworkPolicy, pods []corev1.Pod) []networkingv1.NetworkPolicy {
-	var out []networkingv1.NetworkPolicy
+func selectingPolicies(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod) []*networkingv1.NetworkPolicy {
+	var out []*networkingv1.NetworkPolicy
 	for _, p := range policies {
-		if !governsIngress(&p) {
+		if !governsIngress(p) {
 			continue
 		}
 		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
 		if err != nil {
 			continue // the API server validates selectors; an invalid one selects nothing
 		}
-		if slices.ContainsFunc(pods, func(pod corev1.Pod) bool { return sel.Matches(labels.Set(pod.Labels)) }) {
+		if slices.ContainsFunc(pods, func(pod *corev1.Pod) bool { return sel.Matches(labels.Set(pod.Labels)) }) {
 			out = append(out, p)
 		}
 	}
@@ -217,24 +216,22 @@ func selects(s *metav1.LabelSelector, set map[string]string) bool {
 
 // Prober returns the prober that connects from the source addresses addrs,
 // as the NetworkPolicies see it: with its Pod when one of addrs is a Pod's
-// IP (a dsprobe run in a Pod), whose labels and namespace's labels the
-// selector peers match. A Pod that cannot be looked up leaves the prober
-// without one, which only ipBlocks can admit: the answer errs on "not
-// admitted", which the cell states.
+// IP (a dsprobe run in a Pod, a prober Pod), whose labels and namespace's
+// labels the selector peers match. A Pod that cannot be looked up leaves
+// the prober without one, which only ipBlocks can admit: the answer errs
+// on "not admitted", which the cell states.
 func (o *ServiceObjects) Prober(ctx context.Context, addrs []netip.Addr) Prober {
 	p := Prober{Addrs: addrs}
-	if o.client == nil {
+	if o.reader == nil {
 		return p
 	}
 	for _, a := range addrs {
-		// status.podIP is the primary address; a Pod is found by it.
-		pods, err := o.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.podIP=" + a.String()})
-		if err != nil || len(pods.Items) == 0 {
+		pod, err := o.reader.podByIP(ctx, a)
+		if err != nil || pod == nil {
 			continue
 		}
-		pod := &pods.Items[0]
 		id := &PodIdentity{Namespace: pod.Namespace, Labels: pod.Labels}
-		if ns, err := o.client.CoreV1().Namespaces().Get(ctx, pod.Namespace, metav1.GetOptions{}); err == nil {
+		if ns, err := o.reader.namespace(ctx, pod.Namespace); err == nil {
 			id.NamespaceLabels = ns.Labels
 		}
 		p.Pod = id

@@ -91,14 +91,14 @@ func TestPolicyAdmits(t *testing.T) {
 // Which policies govern the Service's Pods' ingress: their podSelector
 // selects one of the Pods, and policyTypes lists Ingress or is empty.
 func TestSelectingPolicies(t *testing.T) {
-	pods := []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "web-0", Labels: map[string]string{"app": "web"}}}}
-	policy := func(name string, sel map[string]string, types ...networkingv1.PolicyType) networkingv1.NetworkPolicy {
-		return networkingv1.NetworkPolicy{
+	pods := []*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "web-0", Labels: map[string]string{"app": "web"}}}}
+	policy := func(name string, sel map[string]string, types ...networkingv1.PolicyType) *networkingv1.NetworkPolicy {
+		return &networkingv1.NetworkPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec:       networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: sel}, PolicyTypes: types},
 		}
 	}
-	got := selectingPolicies([]networkingv1.NetworkPolicy{
+	got := selectingPolicies([]*networkingv1.NetworkPolicy{
 		policy("all-pods", nil),
 		policy("web-ingress", map[string]string{"app": "web"}, networkingv1.PolicyTypeIngress),
 		policy("web-egress-only", map[string]string{"app": "web"}, networkingv1.PolicyTypeEgress),

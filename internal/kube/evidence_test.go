@@ -3,6 +3,7 @@ package kube
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,5 +54,34 @@ func TestEndpointSliceOf(t *testing.T) {
 	fqdn := &discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeFQDN, Ports: unnamed.Ports, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"db.example"}}}}
 	if got := endpointSliceOf(fqdn); got.AddressType != dualstack.FamilyUnspecified || len(readyEndpoints(fqdn, corev1.ServicePort{Port: 80})) != 0 {
 		t.Errorf("an FQDN slice: got %+v, want no family and no address", got)
+	}
+}
+
+// A query's names are checked as the API server checks them, every
+// problem named; empty optional fields keep their defaults.
+func TestServiceQueryValidate(t *testing.T) {
+	for _, tt := range []struct {
+		q    ServiceQuery
+		want []string
+	}{
+		{ServiceQuery{Name: "web"}, nil},
+		{ServiceQuery{Namespace: "shop", Name: "web-2", Port: "metrics-v2", ClusterDomain: "cluster.local"}, nil},
+		{ServiceQuery{Name: "web", Port: "443"}, nil},
+		{ServiceQuery{Name: "Web_1"}, []string{`"Web_1" is not a Service name`}},
+		{ServiceQuery{Name: "1web"}, []string{`"1web" is not a Service name`}},
+		{ServiceQuery{Namespace: "Shop", Name: "web", Port: "70000", ClusterDomain: "bad domain"},
+			[]string{`"Shop" is not a namespace`, `"70000" is not a Service port`, `"bad domain" is not a cluster domain`}},
+		{ServiceQuery{Name: "web", Port: "HTTP"}, []string{`"HTTP" is not a Service port`}},
+	} {
+		err := tt.q.Validate()
+		if (err == nil) != (len(tt.want) == 0) {
+			t.Errorf("%+v: got %v, want problems %v", tt.q, err, tt.want)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%+v: got %v, want it to say %q", tt.q, err, w)
+			}
+		}
 	}
 }

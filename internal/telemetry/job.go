@@ -73,11 +73,15 @@ func EndProber(span trace.Span, r *dsprobev1.ProberResult) {
 		return
 	}
 	res := r.GetResult()
-	span.SetAttributes(verdictAttributes(res.GetFamilies())...)
+	families := res.GetFamilies()
+	if svc := r.GetService(); svc != nil {
+		families = svc.GetFamilies() // a Service job: res probed the name alone
+	}
+	span.SetAttributes(verdictAttributes(families)...)
 	if race := res.GetHappyEyeballs(); race != nil {
 		span.SetAttributes(AttrChosenFamily.String(familyName(race.GetFamily())), AttrFallbackDelay.Float64(race.GetFallbackDelayMs()))
 	}
-	for _, v := range res.GetFamilies() {
+	for _, v := range families {
 		if !v.GetOk() {
 			span.SetStatus(codes.Error, "a family failed")
 		}

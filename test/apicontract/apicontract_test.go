@@ -378,6 +378,28 @@ func populatedJob() *dsprobev1.Job {
 	}
 }
 
+// populatedServiceJob is a finished Service job with every field set, as
+// dsprobe probe svc/NAME --coordinator -o json writes it.
+func populatedServiceJob() *dsprobev1.Job {
+	job := populatedJob()
+	job.Request.Probe.Target = ""
+	job.Request.Service = &dsprobev1.ServiceRef{Namespace: "shop", Name: "web", Port: "http", ClusterDomain: "cluster.local"}
+	cell := func(status, text string) *dsprobev1.EvidenceCell {
+		return &dsprobev1.EvidenceCell{Status: status, Text: text}
+	}
+	job.Probers[0].Service = &dsprobev1.ServiceResult{
+		Service: "shop/web", Name: "web.shop.svc.cluster.local", Port: "80/TCP",
+		Families: []*dsprobev1.FamilyVerdict{{Family: dsprobev1.Family_FAMILY_IPV6, FailingLayer: dsprobev1.Layer_LAYER_SERVICE, Detail: "Service shop/web is SingleStack [IPv4]"}},
+		Paths: []*dsprobev1.ServicePath{
+			{Path: "name", Connects: []*dsprobev1.ServiceConnect{{Family: dsprobev1.Family_FAMILY_IPV4, Address: "10.96.0.20:80", Outcome: dsprobev1.Outcome_OUTCOME_CONNECTED, ConnectMs: 0.25}}},
+			{Path: "clusterIP"}, {Path: "endpoint"},
+		},
+		Listener: &dsprobev1.ListenerInference{Accepts: dsprobev1.ListenerAccepts_LISTENER_ACCEPTS_IPV4_ONLY, Reason: "only IPv4 was probed"},
+		Evidence: []*dsprobev1.EvidenceRow{{Row: "Service IPs", Ipv4: cell("proof", "SingleStack [IPv4], ClusterIP 10.96.0.20"), Ipv6: cell("missing", "missing: SingleStack [IPv4]: no IPv6 clusterIPs entry")}},
+	}
+	return job
+}
+
 // The JSON -o json writes has exactly the documented keys, each a JSON
 // value of its documented type, with enums as their names and every
 // duration a JSON number. Marshalled with EmitDefaultValues, as -o json and
@@ -387,7 +409,7 @@ func populatedJob() *dsprobev1.Job {
 // message out instead of writing null (dns.aaaa of an IPv4-only probe).
 func TestJSONIsDocumented(t *testing.T) {
 	tables := contractTables(t)
-	for _, m := range []proto.Message{populatedResult(), populatedJob()} {
+	for _, m := range []proto.Message{populatedResult(), populatedJob(), populatedServiceJob()} {
 		name := string(m.ProtoReflect().Descriptor().Name())
 		t.Run(name, func(t *testing.T) {
 			checkDocumentedJSON(t, tables, name, m.ProtoReflect(), marshalJSON(t, m))

@@ -96,8 +96,16 @@ type RunProbeRequest struct {
 	// two minutes). Zero means the probe's timeout plus 15 s, and never less
 	// than the coordinator's --prober-timeout.
 	ProberTimeoutMs uint32 `protobuf:"varint,4,opt,name=prober_timeout_ms,json=proberTimeoutMs,proto3" json:"prober_timeout_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// A Kubernetes Service to probe from every selected prober, instead of
+	// probe.target (which must then be empty): each prober probes the
+	// Service's name, every ClusterIP and every ready endpoint, and the
+	// coordinator judges each family with the Service's objects, which it
+	// reads (the coordinator needs discovery.kubernetes). probe.families,
+	// timeout_ms and attempt_timeout_ms apply; dns_servers, check and
+	// profiles are refused (INVALID_ARGUMENT).
+	Service       *ServiceRef `protobuf:"bytes,5,opt,name=service,proto3" json:"service,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunProbeRequest) Reset() {
@@ -158,6 +166,87 @@ func (x *RunProbeRequest) GetProberTimeoutMs() uint32 {
 	return 0
 }
 
+func (x *RunProbeRequest) GetService() *ServiceRef {
+	if x != nil {
+		return x.Service
+	}
+	return nil
+}
+
+// A Kubernetes Service a job probes.
+type ServiceRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Service's namespace; empty means "default".
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// The Service's name.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The Service port, by name or number; empty means its first.
+	Port string `protobuf:"bytes,3,opt,name=port,proto3" json:"port,omitempty"`
+	// The cluster's DNS domain; the Service's name is
+	// NAME.NAMESPACE.svc.DOMAIN. Empty means "cluster.local".
+	ClusterDomain string `protobuf:"bytes,4,opt,name=cluster_domain,json=clusterDomain,proto3" json:"cluster_domain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceRef) Reset() {
+	*x = ServiceRef{}
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceRef) ProtoMessage() {}
+
+func (x *ServiceRef) ProtoReflect() protoreflect.Message {
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceRef.ProtoReflect.Descriptor instead.
+func (*ServiceRef) Descriptor() ([]byte, []int) {
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ServiceRef) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ServiceRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ServiceRef) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
+func (x *ServiceRef) GetClusterDomain() string {
+	if x != nil {
+		return x.ClusterDomain
+	}
+	return ""
+}
+
 // One message of RunProbe's stream: a prober's result, or the final summary.
 type RunProbeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -180,7 +269,7 @@ type RunProbeResponse struct {
 
 func (x *RunProbeResponse) Reset() {
 	*x = RunProbeResponse{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[1]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +281,7 @@ func (x *RunProbeResponse) String() string {
 func (*RunProbeResponse) ProtoMessage() {}
 
 func (x *RunProbeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[1]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +294,7 @@ func (x *RunProbeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunProbeResponse.ProtoReflect.Descriptor instead.
 func (*RunProbeResponse) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{1}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RunProbeResponse) GetJobId() string {
@@ -281,14 +370,20 @@ type ProberResult struct {
 	Outcome isProberResult_Outcome `protobuf_oneof:"outcome"`
 	// Milliseconds from sending the job to the prober until its answer (or
 	// until the coordinator gave up on it).
-	DurationMs    float64 `protobuf:"fixed64,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	DurationMs float64 `protobuf:"fixed64,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// Of a Service job, when the prober answered: the Service's verdicts
+	// from this prober, its paths and the evidence table. result then holds
+	// the prober's probe of the Service's name, as it returned it (its DNS
+	// answers and client predictions; its own verdicts judge the name
+	// alone). Unset for a job of a target.
+	Service       *ServiceResult `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProberResult) Reset() {
 	*x = ProberResult{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[2]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +395,7 @@ func (x *ProberResult) String() string {
 func (*ProberResult) ProtoMessage() {}
 
 func (x *ProberResult) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[2]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +408,7 @@ func (x *ProberResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProberResult.ProtoReflect.Descriptor instead.
 func (*ProberResult) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{2}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProberResult) GetProber() string {
@@ -362,6 +457,13 @@ func (x *ProberResult) GetDurationMs() float64 {
 	return 0
 }
 
+func (x *ProberResult) GetService() *ServiceResult {
+	if x != nil {
+		return x.Service
+	}
+	return nil
+}
+
 type isProberResult_Outcome interface {
 	isProberResult_Outcome()
 }
@@ -380,6 +482,360 @@ func (*ProberResult_Result) isProberResult_Outcome() {}
 
 func (*ProberResult_Error) isProberResult_Outcome() {}
 
+// What one prober found of a Service, judged with the Service's
+// Kubernetes objects as the coordinator read them.
+type ServiceResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Service, NAMESPACE/NAME.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// The name the prober resolved: NAME.NAMESPACE.svc.DOMAIN.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The Service port probed, PORT/PROTOCOL ("80/TCP").
+	Port string `protobuf:"bytes,3,opt,name=port,proto3" json:"port,omitempty"`
+	// One verdict per family asked for, the most fundamental failing layer
+	// of the Service's objects and the prober's paths (LAYER_POD_ADDRESS,
+	// LAYER_SERVICE, LAYER_ENDPOINTS, LAYER_DNS, ..., LAYER_DATAPATH).
+	Families []*FamilyVerdict `protobuf:"bytes,4,rep,name=families,proto3" json:"families,omitempty"`
+	// The paths probed: "name", "clusterIP" and "endpoint", in that order.
+	Paths []*ServicePath `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
+	// What the connects to the endpoints say of the application's listener.
+	Listener *ListenerInference `protobuf:"bytes,6,opt,name=listener,proto3" json:"listener,omitempty"`
+	// The evidence table from this prober's point of view, rows in the
+	// order of dsprobe evidence, each with an IPv4 and an IPv6 cell.
+	Evidence      []*EvidenceRow `protobuf:"bytes,7,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceResult) Reset() {
+	*x = ServiceResult{}
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceResult) ProtoMessage() {}
+
+func (x *ServiceResult) ProtoReflect() protoreflect.Message {
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceResult.ProtoReflect.Descriptor instead.
+func (*ServiceResult) Descriptor() ([]byte, []int) {
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ServiceResult) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *ServiceResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ServiceResult) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
+func (x *ServiceResult) GetFamilies() []*FamilyVerdict {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
+func (x *ServiceResult) GetPaths() []*ServicePath {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *ServiceResult) GetListener() *ListenerInference {
+	if x != nil {
+		return x.Listener
+	}
+	return nil
+}
+
+func (x *ServiceResult) GetEvidence() []*EvidenceRow {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+// One path to a Service and the prober's connects over it.
+type ServicePath struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "name" (the addresses the name resolved to), "clusterIP" or
+	// "endpoint" (every ready endpoint, directly).
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Every connect of the path, IPv4 first.
+	Connects      []*ServiceConnect `protobuf:"bytes,2,rep,name=connects,proto3" json:"connects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServicePath) Reset() {
+	*x = ServicePath{}
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServicePath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServicePath) ProtoMessage() {}
+
+func (x *ServicePath) ProtoReflect() protoreflect.Message {
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServicePath.ProtoReflect.Descriptor instead.
+func (*ServicePath) Descriptor() ([]byte, []int) {
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ServicePath) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ServicePath) GetConnects() []*ServiceConnect {
+	if x != nil {
+		return x.Connects
+	}
+	return nil
+}
+
+// One connect of a path.
+type ServiceConnect struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The address's family.
+	Family Family `protobuf:"varint,1,opt,name=family,proto3,enum=dsprobe.v1.Family" json:"family,omitempty"`
+	// ip:port or [v6]:port.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// How the connect ended.
+	Outcome Outcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=dsprobe.v1.Outcome" json:"outcome,omitempty"`
+	// How long the connect took.
+	ConnectMs     float64 `protobuf:"fixed64,4,opt,name=connect_ms,json=connectMs,proto3" json:"connect_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceConnect) Reset() {
+	*x = ServiceConnect{}
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceConnect) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceConnect) ProtoMessage() {}
+
+func (x *ServiceConnect) ProtoReflect() protoreflect.Message {
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceConnect.ProtoReflect.Descriptor instead.
+func (*ServiceConnect) Descriptor() ([]byte, []int) {
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ServiceConnect) GetFamily() Family {
+	if x != nil {
+		return x.Family
+	}
+	return Family_FAMILY_UNSPECIFIED
+}
+
+func (x *ServiceConnect) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *ServiceConnect) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *ServiceConnect) GetConnectMs() float64 {
+	if x != nil {
+		return x.ConnectMs
+	}
+	return 0
+}
+
+// One row of a Service's evidence table.
+type EvidenceRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's title: "node CIDRs", "Pod IPs", "Service IPs",
+	// "EndpointSlices", "DNS", "kube-proxy", "listener", "NetworkPolicy" or
+	// "verdict".
+	Row string `protobuf:"bytes,1,opt,name=row,proto3" json:"row,omitempty"`
+	// The IPv4 cell.
+	Ipv4 *EvidenceCell `protobuf:"bytes,2,opt,name=ipv4,proto3" json:"ipv4,omitempty"`
+	// The IPv6 cell.
+	Ipv6          *EvidenceCell `protobuf:"bytes,3,opt,name=ipv6,proto3" json:"ipv6,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvidenceRow) Reset() {
+	*x = EvidenceRow{}
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvidenceRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvidenceRow) ProtoMessage() {}
+
+func (x *EvidenceRow) ProtoReflect() protoreflect.Message {
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvidenceRow.ProtoReflect.Descriptor instead.
+func (*EvidenceRow) Descriptor() ([]byte, []int) {
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *EvidenceRow) GetRow() string {
+	if x != nil {
+		return x.Row
+	}
+	return ""
+}
+
+func (x *EvidenceRow) GetIpv4() *EvidenceCell {
+	if x != nil {
+		return x.Ipv4
+	}
+	return nil
+}
+
+func (x *EvidenceRow) GetIpv6() *EvidenceCell {
+	if x != nil {
+		return x.Ipv6
+	}
+	return nil
+}
+
+// One family's cell of an evidence row.
+type EvidenceCell struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "proof", "failing" or "missing".
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// What the evidence shows; a missing cell's text starts "missing: ".
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvidenceCell) Reset() {
+	*x = EvidenceCell{}
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvidenceCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvidenceCell) ProtoMessage() {}
+
+func (x *EvidenceCell) ProtoReflect() protoreflect.Message {
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvidenceCell.ProtoReflect.Descriptor instead.
+func (*EvidenceCell) Descriptor() ([]byte, []int) {
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *EvidenceCell) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *EvidenceCell) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 // Why a prober returned no result.
 type ProberError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -397,7 +853,7 @@ type ProberError struct {
 
 func (x *ProberError) Reset() {
 	*x = ProberError{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[3]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +865,7 @@ func (x *ProberError) String() string {
 func (*ProberError) ProtoMessage() {}
 
 func (x *ProberError) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[3]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +878,7 @@ func (x *ProberError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProberError.ProtoReflect.Descriptor instead.
 func (*ProberError) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{3}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProberError) GetCode() string {
@@ -451,8 +907,8 @@ type JobSummary struct {
 	// How many returned an error or timed out.
 	Failed uint32 `protobuf:"varint,4,opt,name=failed,proto3" json:"failed,omitempty"`
 	// One verdict per family asked for, merged over every prober that
-	// answered and the Kubernetes evidence: the most fundamental failing
-	// layer among them.
+	// answered (of a Service job, their Service verdicts): the most
+	// fundamental failing layer among them.
 	Families []*FamilyVerdict `protobuf:"bytes,5,rep,name=families,proto3" json:"families,omitempty"`
 	// Milliseconds from the start of the job to the last prober's answer.
 	DurationMs    float64 `protobuf:"fixed64,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
@@ -462,7 +918,7 @@ type JobSummary struct {
 
 func (x *JobSummary) Reset() {
 	*x = JobSummary{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[4]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +930,7 @@ func (x *JobSummary) String() string {
 func (*JobSummary) ProtoMessage() {}
 
 func (x *JobSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[4]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +943,7 @@ func (x *JobSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSummary.ProtoReflect.Descriptor instead.
 func (*JobSummary) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{4}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JobSummary) GetPassed() bool {
@@ -543,7 +999,7 @@ type ListProbersRequest struct {
 
 func (x *ListProbersRequest) Reset() {
 	*x = ListProbersRequest{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[5]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +1011,7 @@ func (x *ListProbersRequest) String() string {
 func (*ListProbersRequest) ProtoMessage() {}
 
 func (x *ListProbersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[5]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +1024,7 @@ func (x *ListProbersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProbersRequest.ProtoReflect.Descriptor instead.
 func (*ListProbersRequest) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{5}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListProbersRequest) GetNamespaces() []string {
@@ -589,7 +1045,7 @@ type ListProbersResponse struct {
 
 func (x *ListProbersResponse) Reset() {
 	*x = ListProbersResponse{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[6]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +1057,7 @@ func (x *ListProbersResponse) String() string {
 func (*ListProbersResponse) ProtoMessage() {}
 
 func (x *ListProbersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[6]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +1070,7 @@ func (x *ListProbersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProbersResponse.ProtoReflect.Descriptor instead.
 func (*ListProbersResponse) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{6}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListProbersResponse) GetProbers() []*ProberInfo {
@@ -652,7 +1108,7 @@ type ProberInfo struct {
 
 func (x *ProberInfo) Reset() {
 	*x = ProberInfo{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[7]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +1120,7 @@ func (x *ProberInfo) String() string {
 func (*ProberInfo) ProtoMessage() {}
 
 func (x *ProberInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[7]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +1133,7 @@ func (x *ProberInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProberInfo.ProtoReflect.Descriptor instead.
 func (*ProberInfo) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{7}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ProberInfo) GetName() string {
@@ -747,7 +1203,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[8]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +1215,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[8]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +1228,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{8}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -793,7 +1249,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[9]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1261,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[9]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1274,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{9}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -853,7 +1309,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[10]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1321,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[10]
+	mi := &file_dsprobe_v1_coordinator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1334,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{10}
+	return file_dsprobe_v1_coordinator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Job) GetJobId() string {
@@ -935,28 +1391,60 @@ var File_dsprobe_v1_coordinator_proto protoreflect.FileDescriptor
 const file_dsprobe_v1_coordinator_proto_rawDesc = "" +
 	"\n" +
 	"\x1cdsprobe/v1/coordinator.proto\x12\n" +
-	"dsprobe.v1\x1a\x16dsprobe/v1/enums.proto\x1a\x16dsprobe/v1/probe.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n" +
+	"dsprobe.v1\x1a\x16dsprobe/v1/enums.proto\x1a\x16dsprobe/v1/probe.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x01\n" +
 	"\x0fRunProbeRequest\x12.\n" +
 	"\x05probe\x18\x01 \x01(\v2\x18.dsprobe.v1.ProbeRequestR\x05probe\x12\x18\n" +
 	"\aprobers\x18\x02 \x03(\tR\aprobers\x12\x1e\n" +
 	"\n" +
 	"namespaces\x18\x03 \x03(\tR\n" +
 	"namespaces\x12*\n" +
-	"\x11prober_timeout_ms\x18\x04 \x01(\rR\x0fproberTimeoutMs\"\xb5\x01\n" +
+	"\x11prober_timeout_ms\x18\x04 \x01(\rR\x0fproberTimeoutMs\x120\n" +
+	"\aservice\x18\x05 \x01(\v2\x16.dsprobe.v1.ServiceRefR\aservice\"y\n" +
+	"\n" +
+	"ServiceRef\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\tR\x04port\x12%\n" +
+	"\x0ecluster_domain\x18\x04 \x01(\tR\rclusterDomain\"\xb5\x01\n" +
 	"\x10RunProbeResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x122\n" +
 	"\x06prober\x18\x02 \x01(\v2\x18.dsprobe.v1.ProberResultH\x00R\x06prober\x122\n" +
 	"\asummary\x18\x03 \x01(\v2\x16.dsprobe.v1.JobSummaryH\x00R\asummary\x12\x19\n" +
 	"\btrace_id\x18\x04 \x01(\tR\atraceIdB\a\n" +
-	"\x05event\"\xd4\x01\n" +
+	"\x05event\"\x89\x02\n" +
 	"\fProberResult\x12\x16\n" +
 	"\x06prober\x18\x01 \x01(\tR\x06prober\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x121\n" +
 	"\x06result\x18\x03 \x01(\v2\x17.dsprobe.v1.ProbeResultH\x00R\x06result\x12/\n" +
 	"\x05error\x18\x04 \x01(\v2\x17.dsprobe.v1.ProberErrorH\x00R\x05error\x12\x1f\n" +
 	"\vduration_ms\x18\x05 \x01(\x01R\n" +
-	"durationMsB\t\n" +
-	"\aoutcome\";\n" +
+	"durationMs\x123\n" +
+	"\aservice\x18\x06 \x01(\v2\x19.dsprobe.v1.ServiceResultR\aserviceB\t\n" +
+	"\aoutcome\"\xa7\x02\n" +
+	"\rServiceResult\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\tR\x04port\x125\n" +
+	"\bfamilies\x18\x04 \x03(\v2\x19.dsprobe.v1.FamilyVerdictR\bfamilies\x12-\n" +
+	"\x05paths\x18\x05 \x03(\v2\x17.dsprobe.v1.ServicePathR\x05paths\x129\n" +
+	"\blistener\x18\x06 \x01(\v2\x1d.dsprobe.v1.ListenerInferenceR\blistener\x123\n" +
+	"\bevidence\x18\a \x03(\v2\x17.dsprobe.v1.EvidenceRowR\bevidence\"Y\n" +
+	"\vServicePath\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x126\n" +
+	"\bconnects\x18\x02 \x03(\v2\x1a.dsprobe.v1.ServiceConnectR\bconnects\"\xa4\x01\n" +
+	"\x0eServiceConnect\x12*\n" +
+	"\x06family\x18\x01 \x01(\x0e2\x12.dsprobe.v1.FamilyR\x06family\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12-\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2\x13.dsprobe.v1.OutcomeR\aoutcome\x12\x1d\n" +
+	"\n" +
+	"connect_ms\x18\x04 \x01(\x01R\tconnectMs\"{\n" +
+	"\vEvidenceRow\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\tR\x03row\x12,\n" +
+	"\x04ipv4\x18\x02 \x01(\v2\x18.dsprobe.v1.EvidenceCellR\x04ipv4\x12,\n" +
+	"\x04ipv6\x18\x03 \x01(\v2\x18.dsprobe.v1.EvidenceCellR\x04ipv6\":\n" +
+	"\fEvidenceCell\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\";\n" +
 	"\vProberError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xca\x01\n" +
@@ -1020,52 +1508,71 @@ func file_dsprobe_v1_coordinator_proto_rawDescGZIP() []byte {
 }
 
 var file_dsprobe_v1_coordinator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dsprobe_v1_coordinator_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_dsprobe_v1_coordinator_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_dsprobe_v1_coordinator_proto_goTypes = []any{
 	(JobState)(0),                 // 0: dsprobe.v1.JobState
 	(*RunProbeRequest)(nil),       // 1: dsprobe.v1.RunProbeRequest
-	(*RunProbeResponse)(nil),      // 2: dsprobe.v1.RunProbeResponse
-	(*ProberResult)(nil),          // 3: dsprobe.v1.ProberResult
-	(*ProberError)(nil),           // 4: dsprobe.v1.ProberError
-	(*JobSummary)(nil),            // 5: dsprobe.v1.JobSummary
-	(*ListProbersRequest)(nil),    // 6: dsprobe.v1.ListProbersRequest
-	(*ListProbersResponse)(nil),   // 7: dsprobe.v1.ListProbersResponse
-	(*ProberInfo)(nil),            // 8: dsprobe.v1.ProberInfo
-	(*GetJobRequest)(nil),         // 9: dsprobe.v1.GetJobRequest
-	(*GetJobResponse)(nil),        // 10: dsprobe.v1.GetJobResponse
-	(*Job)(nil),                   // 11: dsprobe.v1.Job
-	(*ProbeRequest)(nil),          // 12: dsprobe.v1.ProbeRequest
-	(*ProbeResult)(nil),           // 13: dsprobe.v1.ProbeResult
-	(*FamilyVerdict)(nil),         // 14: dsprobe.v1.FamilyVerdict
-	(Family)(0),                   // 15: dsprobe.v1.Family
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*ServiceRef)(nil),            // 2: dsprobe.v1.ServiceRef
+	(*RunProbeResponse)(nil),      // 3: dsprobe.v1.RunProbeResponse
+	(*ProberResult)(nil),          // 4: dsprobe.v1.ProberResult
+	(*ServiceResult)(nil),         // 5: dsprobe.v1.ServiceResult
+	(*ServicePath)(nil),           // 6: dsprobe.v1.ServicePath
+	(*ServiceConnect)(nil),        // 7: dsprobe.v1.ServiceConnect
+	(*EvidenceRow)(nil),           // 8: dsprobe.v1.EvidenceRow
+	(*EvidenceCell)(nil),          // 9: dsprobe.v1.EvidenceCell
+	(*ProberError)(nil),           // 10: dsprobe.v1.ProberError
+	(*JobSummary)(nil),            // 11: dsprobe.v1.JobSummary
+	(*ListProbersRequest)(nil),    // 12: dsprobe.v1.ListProbersRequest
+	(*ListProbersResponse)(nil),   // 13: dsprobe.v1.ListProbersResponse
+	(*ProberInfo)(nil),            // 14: dsprobe.v1.ProberInfo
+	(*GetJobRequest)(nil),         // 15: dsprobe.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 16: dsprobe.v1.GetJobResponse
+	(*Job)(nil),                   // 17: dsprobe.v1.Job
+	(*ProbeRequest)(nil),          // 18: dsprobe.v1.ProbeRequest
+	(*ProbeResult)(nil),           // 19: dsprobe.v1.ProbeResult
+	(*FamilyVerdict)(nil),         // 20: dsprobe.v1.FamilyVerdict
+	(*ListenerInference)(nil),     // 21: dsprobe.v1.ListenerInference
+	(Family)(0),                   // 22: dsprobe.v1.Family
+	(Outcome)(0),                  // 23: dsprobe.v1.Outcome
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_dsprobe_v1_coordinator_proto_depIdxs = []int32{
-	12, // 0: dsprobe.v1.RunProbeRequest.probe:type_name -> dsprobe.v1.ProbeRequest
-	3,  // 1: dsprobe.v1.RunProbeResponse.prober:type_name -> dsprobe.v1.ProberResult
-	5,  // 2: dsprobe.v1.RunProbeResponse.summary:type_name -> dsprobe.v1.JobSummary
-	13, // 3: dsprobe.v1.ProberResult.result:type_name -> dsprobe.v1.ProbeResult
-	4,  // 4: dsprobe.v1.ProberResult.error:type_name -> dsprobe.v1.ProberError
-	14, // 5: dsprobe.v1.JobSummary.families:type_name -> dsprobe.v1.FamilyVerdict
-	8,  // 6: dsprobe.v1.ListProbersResponse.probers:type_name -> dsprobe.v1.ProberInfo
-	15, // 7: dsprobe.v1.ProberInfo.families:type_name -> dsprobe.v1.Family
-	11, // 8: dsprobe.v1.GetJobResponse.job:type_name -> dsprobe.v1.Job
-	0,  // 9: dsprobe.v1.Job.state:type_name -> dsprobe.v1.JobState
-	1,  // 10: dsprobe.v1.Job.request:type_name -> dsprobe.v1.RunProbeRequest
-	16, // 11: dsprobe.v1.Job.started:type_name -> google.protobuf.Timestamp
-	3,  // 12: dsprobe.v1.Job.probers:type_name -> dsprobe.v1.ProberResult
-	5,  // 13: dsprobe.v1.Job.summary:type_name -> dsprobe.v1.JobSummary
-	1,  // 14: dsprobe.v1.Coordinator.RunProbe:input_type -> dsprobe.v1.RunProbeRequest
-	6,  // 15: dsprobe.v1.Coordinator.ListProbers:input_type -> dsprobe.v1.ListProbersRequest
-	9,  // 16: dsprobe.v1.Coordinator.GetJob:input_type -> dsprobe.v1.GetJobRequest
-	2,  // 17: dsprobe.v1.Coordinator.RunProbe:output_type -> dsprobe.v1.RunProbeResponse
-	7,  // 18: dsprobe.v1.Coordinator.ListProbers:output_type -> dsprobe.v1.ListProbersResponse
-	10, // 19: dsprobe.v1.Coordinator.GetJob:output_type -> dsprobe.v1.GetJobResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	18, // 0: dsprobe.v1.RunProbeRequest.probe:type_name -> dsprobe.v1.ProbeRequest
+	2,  // 1: dsprobe.v1.RunProbeRequest.service:type_name -> dsprobe.v1.ServiceRef
+	4,  // 2: dsprobe.v1.RunProbeResponse.prober:type_name -> dsprobe.v1.ProberResult
+	11, // 3: dsprobe.v1.RunProbeResponse.summary:type_name -> dsprobe.v1.JobSummary
+	19, // 4: dsprobe.v1.ProberResult.result:type_name -> dsprobe.v1.ProbeResult
+	10, // 5: dsprobe.v1.ProberResult.error:type_name -> dsprobe.v1.ProberError
+	5,  // 6: dsprobe.v1.ProberResult.service:type_name -> dsprobe.v1.ServiceResult
+	20, // 7: dsprobe.v1.ServiceResult.families:type_name -> dsprobe.v1.FamilyVerdict
+	6,  // 8: dsprobe.v1.ServiceResult.paths:type_name -> dsprobe.v1.ServicePath
+	21, // 9: dsprobe.v1.ServiceResult.listener:type_name -> dsprobe.v1.ListenerInference
+	8,  // 10: dsprobe.v1.ServiceResult.evidence:type_name -> dsprobe.v1.EvidenceRow
+	7,  // 11: dsprobe.v1.ServicePath.connects:type_name -> dsprobe.v1.ServiceConnect
+	22, // 12: dsprobe.v1.ServiceConnect.family:type_name -> dsprobe.v1.Family
+	23, // 13: dsprobe.v1.ServiceConnect.outcome:type_name -> dsprobe.v1.Outcome
+	9,  // 14: dsprobe.v1.EvidenceRow.ipv4:type_name -> dsprobe.v1.EvidenceCell
+	9,  // 15: dsprobe.v1.EvidenceRow.ipv6:type_name -> dsprobe.v1.EvidenceCell
+	20, // 16: dsprobe.v1.JobSummary.families:type_name -> dsprobe.v1.FamilyVerdict
+	14, // 17: dsprobe.v1.ListProbersResponse.probers:type_name -> dsprobe.v1.ProberInfo
+	22, // 18: dsprobe.v1.ProberInfo.families:type_name -> dsprobe.v1.Family
+	17, // 19: dsprobe.v1.GetJobResponse.job:type_name -> dsprobe.v1.Job
+	0,  // 20: dsprobe.v1.Job.state:type_name -> dsprobe.v1.JobState
+	1,  // 21: dsprobe.v1.Job.request:type_name -> dsprobe.v1.RunProbeRequest
+	24, // 22: dsprobe.v1.Job.started:type_name -> google.protobuf.Timestamp
+	4,  // 23: dsprobe.v1.Job.probers:type_name -> dsprobe.v1.ProberResult
+	11, // 24: dsprobe.v1.Job.summary:type_name -> dsprobe.v1.JobSummary
+	1,  // 25: dsprobe.v1.Coordinator.RunProbe:input_type -> dsprobe.v1.RunProbeRequest
+	12, // 26: dsprobe.v1.Coordinator.ListProbers:input_type -> dsprobe.v1.ListProbersRequest
+	15, // 27: dsprobe.v1.Coordinator.GetJob:input_type -> dsprobe.v1.GetJobRequest
+	3,  // 28: dsprobe.v1.Coordinator.RunProbe:output_type -> dsprobe.v1.RunProbeResponse
+	13, // 29: dsprobe.v1.Coordinator.ListProbers:output_type -> dsprobe.v1.ListProbersResponse
+	16, // 30: dsprobe.v1.Coordinator.GetJob:output_type -> dsprobe.v1.GetJobResponse
+	28, // [28:31] is the sub-list for method output_type
+	25, // [25:28] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_dsprobe_v1_coordinator_proto_init() }
@@ -1075,11 +1582,11 @@ func file_dsprobe_v1_coordinator_proto_init() {
 	}
 	file_dsprobe_v1_enums_proto_init()
 	file_dsprobe_v1_probe_proto_init()
-	file_dsprobe_v1_coordinator_proto_msgTypes[1].OneofWrappers = []any{
+	file_dsprobe_v1_coordinator_proto_msgTypes[2].OneofWrappers = []any{
 		(*RunProbeResponse_Prober)(nil),
 		(*RunProbeResponse_Summary)(nil),
 	}
-	file_dsprobe_v1_coordinator_proto_msgTypes[2].OneofWrappers = []any{
+	file_dsprobe_v1_coordinator_proto_msgTypes[3].OneofWrappers = []any{
 		(*ProberResult_Result)(nil),
 		(*ProberResult_Error)(nil),
 	}
@@ -1089,7 +1596,7 @@ func file_dsprobe_v1_coordinator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dsprobe_v1_coordinator_proto_rawDesc), len(file_dsprobe_v1_coordinator_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
