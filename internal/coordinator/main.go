@@ -109,6 +109,7 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	kube.LogTo(log)
 	connector := &GRPCConnector{Options: dialOpts}
 	defer connector.Close()
 	found, err := discovery(ctx, cfg, connector)
