@@ -28,6 +28,9 @@ PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
 GRPC_GATEWAY_VERSION=v2.33.0
 # The cluster tier's DNS (CoreDNS with its kubernetes plugin).
 COREDNS_VERSION=v1.15.0
+# Renders deploy/ in the cluster tier's tests: kustomize v5.8.2 is
+# sigs.k8s.io/kustomize/api v0.21.2 (cold build about 15 s).
+KUSTOMIZE_VERSION=v5.8.2
 # golang.org/x/perf has no tagged release; this is its 2026-01-12 commit.
 BENCHSTAT_VERSION=v0.0.0-20260112171951-5abaabe9f1bd
 CACHE_DIR=${DSPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsprobe}
@@ -89,6 +92,7 @@ install_go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc
 install_go_tool protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY_VERSION"
 install_go_tool protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 "$GRPC_GATEWAY_VERSION"
 install_go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION"
+install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 
 # --- Jaeger v2 ----------------------------------------------------------------
 jaeger_module="$(cd "$(dirname "$0")" && pwd)/jaeger"
