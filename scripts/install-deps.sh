@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test tiers need, pinned, and only what is missing:
 #   - Debian packages: iproute2 and nftables (test hosts and faults), curl,
+#     ca-certificates (the CA bundle of the container images),
 #     python3, nodejs and a Java runtime (real clients the profiles are
 #     checked against), dnsmasq and
 #     nginx (the third-party DNS and web servers of the probe tests);
@@ -49,6 +50,8 @@ declare -A package_for=(
   [dnsmasq]=dnsmasq-base
   [nginx]=nginx-light
   [etcd]=etcd-server
+  # The CA bundle the container images carry (scripts/images.sh).
+  [update-ca-certificates]=ca-certificates
 )
 missing=()
 for cmd in "${!package_for[@]}"; do
