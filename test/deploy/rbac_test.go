@@ -52,9 +52,10 @@ func expand(groupResources []string, verbs ...string) []string {
 // coordinator reads what discovery and a Service's evidence read
 // (internal/kube), reviews tokens and jobs, reads two ConfigMaps of
 // kube-system by name and writes nothing but Leases in its namespace; a
-// prober reviews tokens; a user creates probes.dsprobe.io.
+// prober reviews tokens; a user creates probes.dsprobe.io; the
+// observability overlay's Prometheus finds Pods.
 func TestRBACIsLeastPrivilege(t *testing.T) {
-	o := render(t, "deploy/overlays/kind")
+	o := render(t, "deploy/overlays/observability")
 	coordinatorReads := expand([]string{
 		"/pods", "/namespaces", "/services", "/nodes",
 		"discovery.k8s.io/endpointslices", "networking.k8s.io/networkpolicies",
@@ -66,6 +67,7 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 		"Role dsprobe/dsprobe-coordinator-leases": expand([]string{"coordination.k8s.io/leases"}, "get", "create", "update"),
 		"ClusterRole dsprobe-prober":              {"authentication.k8s.io/tokenreviews create"},
 		"ClusterRole dsprobe-user":                {"dsprobe.io/probes create"},
+		"ClusterRole dsprobe-prometheus":          expand([]string{"/pods"}, "get", "list", "watch"),
 	}
 	got := map[string][]string{}
 	for _, r := range o.clusterRoles {
@@ -121,6 +123,7 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 		"ServiceAccount dsprobe/dsprobe-coordinator -> ClusterRole dsprobe-coordinator cluster-wide",
 		"ServiceAccount dsprobe/dsprobe-coordinator -> Role dsprobe-coordinator in kube-system",
 		"ServiceAccount dsprobe/dsprobe-coordinator -> Role dsprobe-coordinator-leases in dsprobe",
+		"ServiceAccount observability/prometheus -> ClusterRole dsprobe-prometheus cluster-wide",
 		"ServiceAccount team-a/dsprobe-prober -> ClusterRole dsprobe-prober cluster-wide",
 		"ServiceAccount team-b/dsprobe-prober -> ClusterRole dsprobe-prober cluster-wide",
 		"ServiceAccount team-c/dsprobe-prober -> ClusterRole dsprobe-prober cluster-wide",
