@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,8 +126,70 @@ func TestBuildIsReproducibleAndNonRoot(t *testing.T) {
 			if info.Version != labels["org.opencontainers.image.version"] {
 				t.Errorf("the binary reports version %q, the label says %q", info.Version, labels["org.opencontainers.image.version"])
 			}
+			t.Run("runs in its root file system as 65532", func(t *testing.T) {
+				// The servers print one line, the CLI a few; both name the
+				// command, its version and its revision.
+				out := runInRootFS(t, files, cfg.Config.Entrypoint[0], "--version")
+				if !strings.HasPrefix(out, name+" "+info.Version) || !strings.Contains(out, head) {
+					t.Errorf("%s --version in the image: got %q, want %s %s and revision %s", name, out, name, info.Version, head)
+				}
+			})
 		})
 	}
+}
+
+// runInRootFS unpacks files into a directory and runs the command there
+// as the image would: chrooted into it, as UID and GID 65532, with no
+// environment but the image's PATH. It needs root (for chroot).
+func runInRootFS(t *testing.T, files map[string]file, command string, args ...string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("running an image's root file system needs root (CI is true, so this fails instead of skipping)")
+		}
+		t.Skip("running an image's root file system needs root")
+	}
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, f := range files {
+		target := filepath.Join(root, filepath.FromSlash(p))
+		mode := os.FileMode(f.hdr.Mode).Perm()
+		if f.hdr.Mode&0o1000 != 0 {
+			mode |= os.ModeSticky // /tmp
+		}
+		switch f.hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(target, f.body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("%s: unexpected entry type %c", p, f.hdr.Typeflag)
+		}
+		if err := os.Chmod(target, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(target, f.hdr.Uid, f.hdr.Gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(command, args...)
+	cmd.Env = []string{"PATH=/usr/local/bin"}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v in the image's root file system: %v\n%s", command, args, err, out)
+	}
+	return string(out)
 }
 
 // Bad input is named, not packaged.
