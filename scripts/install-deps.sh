@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test tiers need, pinned, and only what is missing:
 #   - Debian packages: iproute2 and nftables (test hosts and faults), curl,
+#     ca-certificates (the CA bundle of the container images),
 #     python3, nodejs and a Java runtime (real clients the profiles are
 #     checked against), dnsmasq and
 #     nginx (the third-party DNS and web servers of the probe tests);
@@ -28,6 +29,9 @@ PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
 GRPC_GATEWAY_VERSION=v2.33.0
 # The cluster tier's DNS (CoreDNS with its kubernetes plugin).
 COREDNS_VERSION=v1.15.0
+# Renders deploy/ in the cluster tier's tests: kustomize v5.8.2 is
+# sigs.k8s.io/kustomize/api v0.21.2 (cold build about 15 s).
+KUSTOMIZE_VERSION=v5.8.2
 # golang.org/x/perf has no tagged release; this is its 2026-01-12 commit.
 BENCHSTAT_VERSION=v0.0.0-20260112171951-5abaabe9f1bd
 CACHE_DIR=${DSPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsprobe}
@@ -46,6 +50,8 @@ declare -A package_for=(
   [dnsmasq]=dnsmasq-base
   [nginx]=nginx-light
   [etcd]=etcd-server
+  # The CA bundle the container images carry (scripts/images.sh).
+  [update-ca-certificates]=ca-certificates
 )
 missing=()
 for cmd in "${!package_for[@]}"; do
@@ -89,6 +95,7 @@ install_go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc
 install_go_tool protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY_VERSION"
 install_go_tool protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 "$GRPC_GATEWAY_VERSION"
 install_go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION"
+install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 
 # --- Jaeger v2 ----------------------------------------------------------------
 jaeger_module="$(cd "$(dirname "$0")" && pwd)/jaeger"
