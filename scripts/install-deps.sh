@@ -3,7 +3,8 @@
 #   - Debian packages: iproute2 and nftables (test hosts and faults), curl,
 #     python3, nodejs and a Java runtime (real clients the profiles are
 #     checked against), dnsmasq and
-#     nginx (the third-party DNS and web servers of the probe tests);
+#     nginx (the third-party DNS and web servers of the probe tests),
+#     busybox-static (the real node's web server);
 #   - Go tools, built from the module proxy at pinned versions into a cache
 #     directory outside the repository, keyed by version;
 #   - Jaeger v2, the real trace backend of the end-to-end tier, built from the
@@ -56,6 +57,13 @@ declare -A package_for=(
 missing=()
 for cmd in "${!package_for[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_for[$cmd]}")
+done
+# Packages without a command of their own to look for: busybox-static (the
+# real node's third-party web server, static so that it runs alone in an
+# image; Debian's busybox is not) and what runc's seccomp support builds
+# against.
+for package in busybox-static libseccomp-dev pkg-config; do
+  dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -141,7 +149,7 @@ done
 # own release module (its go.mod and go.sum pin its dependencies; the module
 # proxy's checksum database pins the release), into a directory keyed by
 # version. The kubelet comes with the control plane above.
-build_release() { # dir version module cgo tags packages...
+build_release() { # dir version module cgo tags ldflags packages...
   local dir=$1 version=$2 module=$3 cgo=$4 tags=$5 ldflags=$6
   shift 6
   local pkg path missing=()
@@ -173,18 +181,12 @@ done
 # containerd 2.4's runtime spec.
 RUNC_VERSION=v1.5.2
 runc_dir="$CACHE_DIR/tools/runc-$RUNC_VERSION"
-if [[ ! -x "$runc_dir/runc" ]] && ! pkg-config --exists libseccomp 2>/dev/null; then
-  if [[ $(id -u) -ne 0 ]]; then
-    log "libseccomp-dev is missing and this is not root: runc is not built, so the real node's tests will skip"
-  else
-    log "apt-get install libseccomp-dev pkg-config"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libseccomp-dev pkg-config >/dev/null
-  fi
-fi
 if pkg-config --exists libseccomp 2>/dev/null || [[ -x "$runc_dir/runc" ]]; then
   build_release "$runc_dir" "$RUNC_VERSION" github.com/opencontainers/runc 1 seccomp \
     "-s -w -X main.version=${RUNC_VERSION#v}" .
   ln -sf "$runc_dir/runc" "$TOOLS_BIN/runc"
+else
+  log "libseccomp-dev is missing (not root?): runc is not built, so the real node's tests will skip"
 fi
 # The CNI plugins stay in their own directory, the CNI bin_dir of the node's
 # containerd (names such as bridge and portmap do not belong on PATH); the
