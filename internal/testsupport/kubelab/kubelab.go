@@ -65,8 +65,9 @@ type Cluster struct {
 	Client kubernetes.Interface
 	// config is Client's configuration; saKey signs ServiceAccount tokens
 	// (see tokens.go).
-	config *rest.Config
-	saKey  string
+	config     *rest.Config
+	saKey      string
+	kubeconfig string // the administrator's
 
 	mu       sync.Mutex
 	podCIDR4 netip.Prefix
@@ -136,6 +137,7 @@ func Start(t testing.TB) *Cluster {
 	})
 
 	kubeconfig := c.writeKubeconfig(t, server, ca, token)
+	c.kubeconfig = kubeconfig
 	c.node.Start(t, bins["kube-controller-manager"],
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--secure-port", "0", "--leader-elect=false",
@@ -170,6 +172,17 @@ healthzBindAddress: 127.0.0.1:10256
 	c.startDNS(t, bins["coredns"], kubeconfig)
 	return c
 }
+
+// Kubeconfig returns the path of the administrator's kubeconfig (group
+// system:masters): for programs the cluster runs beside the lab's own, such
+// as a real node's kubelet, or kubectl. It names the API server by the
+// node's address, so it works from the node namespace and from hosts
+// routed through it, not from the test's own namespace.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// NodeHost returns the namespace the control plane runs in, where the
+// node's routes to every Pod and kube-proxy's rules are.
+func (c *Cluster) NodeHost() *testhost.Host { return c.node }
 
 // startDNS runs CoreDNS with its kubernetes plugin in a kube-system Pod
 // behind the kube-dns Service, as kubeadm and kind deploy it, and waits
