@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -378,10 +379,24 @@ func (c *Cluster) waitProxied(t testing.TB, clusterIP netip.Addr, protocol strin
 		if err != nil {
 			return false, nil // replaced by a sync since the map was read
 		}
-		// One endpoint is a dnat in the service's chain; more are a
-		// random choice among endpoint chains, each with its own dnat.
-		return strings.Count(rules, "goto endpoint-")+strings.Count(rules, "dnat to") >= endpoints, nil
+		return endpointsIn(rules) >= endpoints, nil
 	})
+}
+
+// endpointsIn counts the endpoints a kube-proxy service chain, as nft lists
+// it, sends connections to. One endpoint is a dnat in the chain; more are a
+// random choice, "numgen random mod N", among N endpoint chains (a goto
+// each) or, as kube-proxy v1.37 writes it, among the N entries of a dnat
+// map.
+func endpointsIn(rules string) int {
+	if _, rest, ok := strings.Cut(rules, "numgen random mod "); ok {
+		if fields := strings.Fields(rest); len(fields) > 0 {
+			if n, err := strconv.Atoi(fields[0]); err == nil {
+				return n
+			}
+		}
+	}
+	return strings.Count(rules, "goto endpoint-") + strings.Count(rules, "dnat to")
 }
 
 // registerNode creates the Node as a kubelet would register it, with both
