@@ -114,14 +114,7 @@ var evidenceRows = []string{"node CIDRs", "Pod IPs", "Service IPs", "EndpointSli
 // bound to the read-only role the command needs, not as an administrator.
 func TestEvidenceInCluster(t *testing.T) {
 	c := kubelab.Start(t)
-	// kube-proxy's configuration published as kubeadm and kind publish it,
-	// where dsprobe reads the proxy mode.
-	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(t.Context(), &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy"},
-		Data:       map[string]string{"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	publishProxyMode(t, c)
 	web := c.AddPod(t, "shop", "web-1", map[string]string{"app": "web"})
 	webServer(t, web, "tcp", "[::]:8080")
 	client := c.AddPod(t, "dsprobe", "cli", nil)
