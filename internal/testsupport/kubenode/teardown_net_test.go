@@ -168,4 +168,3 @@ func containerInit(t *testing.T, runc, root, id string) int {
 	}
 	return state.Pid
 }
-
