@@ -103,8 +103,11 @@ func Start(t testing.TB, c *kubelab.Cluster) *Node {
 func (n *Node) Kubeconfig() string { return n.cluster.Kubeconfig() }
 
 // ImportImage imports the OCI image-layout archive at path (WriteImage's,
-// or an image build's) into the node's containerd, under the name its index
-// annotates, for Pods to run with imagePullPolicy Never or IfNotPresent.
+// or an image build's) into the node's containerd, for Pods to run with
+// imagePullPolicy Never or IfNotPresent. The image takes the name in its
+// index entry's io.containerd.image.name annotation (ctr's rule), so an
+// archive must carry it as WriteImage's do; every platform it holds is
+// imported.
 func (n *Node) ImportImage(t testing.TB, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), commandBudget)
