@@ -29,8 +29,9 @@ import (
 // Service answer through kube-proxy, and dsprobe, reading the cluster as a
 // Pod does, proves both families; the same server bound to 0.0.0.0 is the
 // classic fault, found at the listener for IPv6. The namespace refuses a
-// Pod without the restricted securityContext, and a projected token for an
-// audience is mounted where the Pod asked.
+// Pod without the restricted securityContext, the runtime enforces a
+// read-only root filesystem, and a projected token for an audience is
+// mounted where the Pod asked.
 func TestRealNode(t *testing.T) {
 	began := time.Now()
 	c := kubelab.Start(t)
@@ -147,6 +148,33 @@ func TestRealNode(t *testing.T) {
 			if !strings.Contains(err.Error(), violation) {
 				t.Errorf("got %v, want it to name %q", err, violation)
 			}
+		}
+	})
+
+	t.Run("the root filesystem is read-only", func(t *testing.T) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "writer"},
+			Spec: restrictedPodSpec([]string{"touch", "/written"}, func(spec *corev1.PodSpec) {
+				spec.RestartPolicy = corev1.RestartPolicyNever
+				spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+			}),
+		}
+		if _, err := c.Client.CoreV1().Pods(namespace).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var terminated *corev1.ContainerStateTerminated
+		poll(t, "Pod writer to end", func() bool {
+			p, err := c.Client.CoreV1().Pods(namespace).Get(t.Context(), "writer", metav1.GetOptions{})
+			if err == nil && len(p.Status.ContainerStatuses) == 1 {
+				terminated = p.Status.ContainerStatuses[0].State.Terminated
+			}
+			return terminated != nil
+		})
+		// The kernel answers EROFS before it checks the directory's
+		// permissions, so the message tells a read-only root from a
+		// non-root user's.
+		if terminated.ExitCode == 0 || !strings.Contains(terminated.Message, "Read-only file system") {
+			t.Errorf("touch /written: got exit %d %q, want a failure for a read-only file system", terminated.ExitCode, terminated.Message)
 		}
 	})
 
