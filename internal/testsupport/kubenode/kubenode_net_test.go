@@ -67,6 +67,28 @@ func TestRealNodeRunsAPod(t *testing.T) {
 	}
 }
 
+// How long the cluster tier takes from nothing to a real container serving:
+// a cluster, the real node, a busybox httpd Pod Ready. Each lives until
+// the benchmark ends: run it with a small -benchtime such as 3x.
+func BenchmarkPodReady(b *testing.B) {
+	for b.Loop() {
+		c := kubelab.Start(b)
+		n := Start(b, c)
+		n.ImportBusybox(b)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "httpd", Labels: map[string]string{"app": "httpd"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "httpd", Image: BusyboxImage, ImagePullPolicy: corev1.PullNever,
+				Args: []string{"httpd", "-f", "-p", "8080"},
+			}}},
+		}
+		if _, err := c.Client.CoreV1().Pods("default").Create(b.Context(), pod, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		n.WaitPodsReady(b, "default", "app=httpd", 1)
+	}
+}
+
 // get fetches / from ap in the node namespace and fails the test unless it
 // answers 200.
 func get(t *testing.T, c *kubelab.Cluster, ap netip.AddrPort) {
