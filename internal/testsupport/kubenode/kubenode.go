@@ -31,6 +31,9 @@ const (
 	// startBudget bounds each wait of Start and of the helpers: the
 	// kubelet's registration, the node's Pod CIDRs, its readiness.
 	startBudget = 120 * time.Second
+	// podLogsDir is where, under the node's directory, the kubelet keeps
+	// its containers' logs.
+	podLogsDir = "pod-logs"
 	// commandBudget bounds each ctr or runc command.
 	commandBudget = 2 * time.Minute
 	// The plugins of the node's network: the bridge and its address
@@ -80,6 +83,14 @@ func Start(t testing.TB, c *kubelab.Cluster) *Node {
 			t.Errorf("kubenode: removing the node: %v", err)
 		}
 	})
+	// The API server cannot fetch container logs from this kubelet (it
+	// holds no client certificate the kubelet would trust), so a failed
+	// test shows them from the files the kubelet keeps.
+	t.Cleanup(func() {
+		if t.Failed() {
+			n.logContainers(t)
+		}
+	})
 
 	pause := buildPause(t, dir)
 	pauseArchive := filepath.Join(dir, "pause.tar")
@@ -117,6 +128,26 @@ func (n *Node) ImportImage(t testing.TB, path string) {
 	out, err := exec.CommandContext(ctx, n.ctr, "--address", n.socket, "-n", "k8s.io", "images", "import", "--all-platforms", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubenode: importing %s: %v\n%s", path, err, out)
+	}
+}
+
+// logContainers logs the end of every container's log on the node, each
+// named NAMESPACE_POD_UID/CONTAINER/RESTART.log.
+func (n *Node) logContainers(t testing.TB) {
+	t.Helper()
+	root := filepath.Join(n.dir, podLogsDir)
+	logs, _ := filepath.Glob(filepath.Join(root, "*", "*", "*.log"))
+	for _, path := range logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		const tail = 4096
+		if len(b) > tail {
+			b = b[len(b)-tail:]
+		}
+		name, _ := filepath.Rel(root, path)
+		t.Logf("kubenode: container log %s:\n%s", name, b)
 	}
 }
 
@@ -227,7 +258,7 @@ authorization:
   mode: Webhook
 healthzBindAddress: 127.0.0.1
 readOnlyPort: 0
-`, n.socket, kubelab.ClusterDNS4, kubelab.ClusterDNS6, kubelab.ClusterDomain, filepath.Join(n.dir, "pod-logs")))
+`, n.socket, kubelab.ClusterDNS4, kubelab.ClusterDNS6, kubelab.ClusterDomain, filepath.Join(n.dir, podLogsDir)))
 	node := n.cluster.NodeHost()
 	n.cluster.NodeHost().StartCommand(t, n.nsenter(kubelet,
 		"--config", config, "--kubeconfig", n.cluster.Kubeconfig(),
