@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,8 @@ import (
 // The real node runs a real container: a busybox httpd Pod, scheduled
 // there by the kube-scheduler, gets an address from each of the node's Pod
 // CIDRs and serves HTTP on both from the node namespace. When the test
-// ends, nothing of the node is left: no process, container, mount or
-// directory.
+// ends, nothing of the node is left: no process, container, mount, log
+// link or directory.
 func TestRealNodeRunsAPod(t *testing.T) {
 	var dir string
 	t.Run("node", func(t *testing.T) {
@@ -64,6 +65,12 @@ func TestRealNodeRunsAPod(t *testing.T) {
 	}
 	if points, err := mountPointsUnder(dir); err != nil || len(points) > 0 {
 		t.Errorf("mounts %v (%v) of the node are still there", points, err)
+	}
+	links, _ := filepath.Glob(filepath.Join(containerLogLinks, "*.log"))
+	for _, link := range links {
+		if target, _ := os.Readlink(link); strings.HasPrefix(target, dir+"/") {
+			t.Errorf("the kubelet's log link %s to %s is still there", link, target)
+		}
 	}
 }
 

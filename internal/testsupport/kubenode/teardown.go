@@ -31,6 +31,9 @@ const (
 	// shimSocketDir is where containerd's runc shims listen, whatever
 	// containerd's own state directory.
 	shimSocketDir = "/run/containerd/s"
+	// containerLogLinks is where the kubelet links each container's log
+	// file, whatever its root directory (for log collectors).
+	containerLogLinks = "/var/log/containers"
 )
 
 // teardown removes a node's remains, whether its test ended or its test
@@ -38,8 +41,8 @@ const (
 // kubelet, containerd, the runc shims), deletes its containers with runc
 // (which kills their processes and removes their cgroups), unmounts
 // everything under its directory (container root filesystems, Pod network
-// namespaces, the kubelet's volumes), removes the CNI results and shim
-// sockets it left outside, and finally the directory. It goes on past
+// namespaces, the kubelet's volumes), removes the CNI results, shim sockets
+// and log links it left outside, and finally the directory. It goes on past
 // errors and returns them all.
 func teardown(dir, runc string) error {
 	var errs []error
@@ -50,6 +53,12 @@ func teardown(dir, runc string) error {
 	cached, _ := filepath.Glob(filepath.Join(cniResultsDir, filepath.Base(dir)+"-*"))
 	for _, f := range cached {
 		errs = append(errs, os.Remove(f))
+	}
+	links, _ := filepath.Glob(filepath.Join(containerLogLinks, "*.log"))
+	for _, link := range links {
+		if target, err := os.Readlink(link); err == nil && strings.HasPrefix(target, dir+"/") {
+			errs = append(errs, os.Remove(link))
+		}
 	}
 	socket := filepath.Join(dir, "containerd.sock")
 	for _, id := range ids {

@@ -14,8 +14,9 @@ import (
 )
 
 // A node whose test process was killed leaves a running container, the
-// processes that used its files, mounts, and a cached CNI result; the next
-// Start removes them all, and leaves a live process's node alone.
+// processes that used its files, mounts, a cached CNI result and a log
+// link; the next Start removes them all, and leaves a live process's node
+// alone.
 func TestRemovesAStaleNode(t *testing.T) {
 	testhost.New(t) // skips or fails without root, as every test of a node
 	runc := testhost.Tool(t, "runc")
@@ -87,6 +88,13 @@ func TestRemovesAStaleNode(t *testing.T) {
 	if err := os.WriteFile(result, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(containerLogLinks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logLink := filepath.Join(containerLogLinks, filepath.Base(stale)+".log")
+	if err := os.Symlink(filepath.Join(stale, podLogsDir, "web_web-1_uid", "httpd", "0.log"), logLink); err != nil {
+		t.Fatal(err)
+	}
 
 	removeStale(t, runc)
 
@@ -104,6 +112,9 @@ func TestRemovesAStaleNode(t *testing.T) {
 	}
 	if _, err := os.Stat(result); !os.IsNotExist(err) {
 		t.Errorf("the stale node's CNI result: got %v, want it gone", err)
+	}
+	if _, err := os.Lstat(logLink); !os.IsNotExist(err) {
+		t.Errorf("the stale node's container log link: got %v, want it gone", err)
 	}
 	if points, _ := mountPointsUnder(live); len(points) != 1 {
 		t.Errorf("got mounts %v of the live node, want its one mount kept", points)
