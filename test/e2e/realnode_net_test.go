@@ -30,7 +30,8 @@ import (
 // Pod does, proves both families; the same server bound to 0.0.0.0 is the
 // classic fault, found at the listener for IPv6. The namespace refuses a
 // Pod without the restricted securityContext, the runtime enforces a
-// read-only root filesystem, and a projected token for an audience is
+// read-only root filesystem, a container on the node reaches the Service by
+// name and on both ClusterIPs, and a projected token for an audience is
 // mounted where the Pod asked.
 func TestRealNode(t *testing.T) {
 	began := time.Now()
@@ -152,29 +153,31 @@ func TestRealNode(t *testing.T) {
 	})
 
 	t.Run("the root filesystem is read-only", func(t *testing.T) {
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "writer"},
-			Spec: restrictedPodSpec([]string{"touch", "/written"}, func(spec *corev1.PodSpec) {
-				spec.RestartPolicy = corev1.RestartPolicyNever
-				spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
-			}),
-		}
-		if _, err := c.Client.CoreV1().Pods(namespace).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		var terminated *corev1.ContainerStateTerminated
-		poll(t, "Pod writer to end", func() bool {
-			p, err := c.Client.CoreV1().Pods(namespace).Get(t.Context(), "writer", metav1.GetOptions{})
-			if err == nil && len(p.Status.ContainerStatuses) == 1 {
-				terminated = p.Status.ContainerStatuses[0].State.Terminated
-			}
-			return terminated != nil
-		})
+		ended := runToEnd(t, c, namespace, "writer", "touch", "/written")
 		// The kernel answers EROFS before it checks the directory's
 		// permissions, so the message tells a read-only root from a
 		// non-root user's.
-		if terminated.ExitCode == 0 || !strings.Contains(terminated.Message, "Read-only file system") {
-			t.Errorf("touch /written: got exit %d %q, want a failure for a read-only file system", terminated.ExitCode, terminated.Message)
+		if ended.ExitCode == 0 || !strings.Contains(ended.Message, "Read-only file system") {
+			t.Errorf("touch /written: got exit %d %q, want a failure for a read-only file system", ended.ExitCode, ended.Message)
+		}
+	})
+
+	t.Run("a container on the real node reaches web-dual by name and on both ClusterIPs", func(t *testing.T) {
+		// Through cluster DNS, and through kube-proxy back onto the
+		// bridge the client shares with the backends.
+		var gets []string
+		for _, target := range []string{"web-dual", dualIPs[0].String(), "[" + dualIPs[1].String() + "]"} {
+			gets = append(gets, "wget -q -O- http://"+target+"/hostname")
+		}
+		ended := runToEnd(t, c, namespace, "client", "sh", "-c", "{ "+strings.Join(gets, " && ")+"; } >/dev/termination-log 2>&1")
+		answers := strings.Fields(ended.Message)
+		if ended.ExitCode != 0 || len(answers) != 3 {
+			t.Fatalf("got exit %d %q, want three answers", ended.ExitCode, ended.Message)
+		}
+		for _, name := range answers {
+			if !slices.ContainsFunc(webPods, func(p corev1.Pod) bool { return p.Name == name }) {
+				t.Errorf("got an answer from %q, want one of web-dual's Pods", name)
+			}
 		}
 	})
 
@@ -266,6 +269,32 @@ func restrictedPodSpec(args []string, adjust func(*corev1.PodSpec)) corev1.PodSp
 		adjust(&spec)
 	}
 	return spec
+}
+
+// runToEnd runs a restricted busybox Pod with args that is never
+// restarted, and returns how its container ended; the message is what it
+// wrote to /dev/termination-log or else the end of its log.
+func runToEnd(t *testing.T, c *kubelab.Cluster, namespace, name string, args ...string) *corev1.ContainerStateTerminated {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: restrictedPodSpec(args, func(spec *corev1.PodSpec) {
+			spec.RestartPolicy = corev1.RestartPolicyNever
+			spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+		}),
+	}
+	if _, err := c.Client.CoreV1().Pods(namespace).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ended *corev1.ContainerStateTerminated
+	poll(t, "Pod "+name+" to end", func() bool {
+		p, err := c.Client.CoreV1().Pods(namespace).Get(t.Context(), name, metav1.GetOptions{})
+		if err == nil && len(p.Status.ContainerStatuses) == 1 {
+			ended = p.Status.ContainerStatuses[0].State.Terminated
+		}
+		return ended != nil
+	})
+	return ended
 }
 
 // httpGet fetches path from ap inside host and returns the body of a 200
