@@ -57,8 +57,9 @@ type Node struct {
 // Start adds a real node to c and waits until it is Ready with its CNI
 // network configured and the sandbox image imported. It starts a
 // kube-scheduler for the cluster and taints kubelab's kubelet-less node so
-// that Pods without a nodeName land on the real one. Everything stops and is
-// removed when the test ends.
+// that Pods without a nodeName land on the real one. A cluster has one real
+// node: it is named NodeName and owns the node namespace's bridge.
+// Everything stops and is removed when the test ends.
 func Start(t testing.TB, c *kubelab.Cluster) *Node {
 	t.Helper()
 	bins := map[string]string{}
