@@ -4,7 +4,8 @@
 #     ca-certificates (the CA bundle of the container images),
 #     python3, nodejs and a Java runtime (real clients the profiles are
 #     checked against), dnsmasq and
-#     nginx (the third-party DNS and web servers of the probe tests);
+#     nginx (the third-party DNS and web servers of the probe tests),
+#     busybox-static (the real node's web server);
 #   - Go tools, built from the module proxy at pinned versions into a cache
 #     directory outside the repository, keyed by version;
 #   - Jaeger v2, the real trace backend of the end-to-end tier, built from the
@@ -14,7 +15,14 @@
 #   - the cluster tier's Kubernetes control plane (kube-apiserver,
 #     kube-controller-manager, kube-proxy), built from the wrapper module in
 #     scripts/kube (cold, modules cached: 455 s on 2 cores, then cached),
-#     etcd from Debian's etcd-server, and CoreDNS (go install, pinned).
+#     etcd from Debian's etcd-server, and CoreDNS (go install, pinned);
+#   - the cluster tier's real node: kube-scheduler and kubelet (from the same
+#     wrapper module), containerd, runc and the CNI plugins (go install of
+#     their pinned releases, each in a directory keyed by version). Cold
+#     (empty build cache, modules downloaded) on 2 cores under a load average
+#     of 5 to 8: kubelet and kube-scheduler 367 s (25 s and 13 s when the
+#     control plane's packages are in the build cache), containerd 93 s,
+#     runc 24 s, the four plugins 8 s; then they are cached.
 # Safe to run again: a second run installs nothing.
 set -euo pipefail
 
@@ -56,6 +64,13 @@ declare -A package_for=(
 missing=()
 for cmd in "${!package_for[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_for[$cmd]}")
+done
+# Packages without a command of their own to look for: busybox-static (the
+# real node's third-party web server, static so that it runs alone in an
+# image; Debian's busybox is not) and what runc's seccomp support builds
+# against.
+for package in busybox-static libseccomp-dev pkg-config; do
+  dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -113,10 +128,16 @@ ln -sf "$jaeger_dir/jaeger" "$TOOLS_BIN/jaeger"
 kube_module="$(cd "$(dirname "$0")" && pwd)/kube"
 KUBE_VERSION=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$kube_module/go.mod")
 kube_dir="$CACHE_DIR/tools/kube-$KUBE_VERSION"
-kube_commands=(kube-apiserver kube-controller-manager kube-proxy)
-if [[ ! -x "$kube_dir/kube-proxy" ]]; then
-  log "building Kubernetes $KUBE_VERSION control plane (cold: about 8 minutes on 2 cores)"
-  mkdir -p "$kube_dir.tmp"
+kube_commands=(kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubelet)
+# Only the missing commands are built, so a cache from before a command was
+# added keeps the others.
+kube_missing=()
+for cmd in "${kube_commands[@]}"; do
+  [[ -x "$kube_dir/$cmd" ]] || kube_missing+=("$cmd")
+done
+if ((${#kube_missing[@]})); then
+  log "building Kubernetes $KUBE_VERSION ${kube_missing[*]} (cold: about 8 minutes on 2 cores for the control plane)"
+  rm -rf "$kube_dir.tmp" && mkdir -p "$kube_dir.tmp" "$kube_dir"
   # Without the version stamp the binaries report v0.0.0-master, which
   # version checks and the discovery API would show.
   minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
@@ -124,11 +145,65 @@ if [[ ! -x "$kube_dir/kube-proxy" ]]; then
   ldflags="-s -w -X $version_pkg.gitVersion=$KUBE_VERSION -X $version_pkg.gitMajor=1 -X $version_pkg.gitMinor=$minor"
   ldflags+=" -X $version_pkg.gitTreeState=clean"
   (cd "$kube_module" && GOFLAGS= GOWORK=off go build -trimpath -ldflags "$ldflags" -o "$kube_dir.tmp/" \
-    $(printf 'k8s.io/kubernetes/cmd/%s ' "${kube_commands[@]}"))
-  rm -rf "$kube_dir" && mv "$kube_dir.tmp" "$kube_dir"
+    $(printf 'k8s.io/kubernetes/cmd/%s ' "${kube_missing[@]}"))
+  mv "$kube_dir.tmp"/* "$kube_dir/" && rmdir "$kube_dir.tmp"
 fi
 for cmd in "${kube_commands[@]}"; do
   ln -sf "$kube_dir/$cmd" "$TOOLS_BIN/$cmd"
 done
+
+# --- The cluster tier's real node ------------------------------------------------
+# containerd, runc and the CNI plugins, each built with go install from its
+# own release module (its go.mod and go.sum pin its dependencies; the module
+# proxy's checksum database pins the release), into a directory keyed by
+# version. The kubelet comes with the control plane above.
+build_release() { # dir version module cgo tags ldflags packages...
+  local dir=$1 version=$2 module=$3 cgo=$4 tags=$5 ldflags=$6
+  shift 6
+  local pkg path missing=()
+  for pkg in "$@"; do
+    # "." is the module's root package; go install names its command after
+    # the module path's last element.
+    path=$module/$pkg && [[ $pkg == . ]] && path=$module
+    [[ -x "$dir/${path##*/}" ]] || missing+=("$path@$version")
+  done
+  ((${#missing[@]})) || return 0
+  log "building ${missing[*]}"
+  mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" GOFLAGS=-mod=mod CGO_ENABLED=$cgo go install -trimpath -tags "$tags" -ldflags "$ldflags" "${missing[@]}"
+  mkdir -p "$dir" && mv "$dir.tmp"/* "$dir/" && rmdir "$dir.tmp"
+}
+# containerd is static (no cgo) without the snapshotters this machine's
+# kernel and the tier do not use; overlayfs is what it runs on.
+CONTAINERD_VERSION=v2.4.2
+containerd_dir="$CACHE_DIR/tools/containerd-$CONTAINERD_VERSION"
+build_release "$containerd_dir" "$CONTAINERD_VERSION" github.com/containerd/containerd/v2 0 \
+  no_btrfs,no_devmapper,no_zfs,no_aufs \
+  "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+  cmd/containerd cmd/ctr cmd/containerd-shim-runc-v2
+for cmd in containerd ctr containerd-shim-runc-v2; do
+  ln -sf "$containerd_dir/$cmd" "$TOOLS_BIN/$cmd"
+done
+# runc needs cgo for libseccomp (the RuntimeDefault seccomp profile that PSS
+# restricted requires); Debian's runc 1.1 and crun 1.8 are too old for
+# containerd 2.4's runtime spec.
+RUNC_VERSION=v1.5.2
+runc_dir="$CACHE_DIR/tools/runc-$RUNC_VERSION"
+if pkg-config --exists libseccomp 2>/dev/null || [[ -x "$runc_dir/runc" ]]; then
+  build_release "$runc_dir" "$RUNC_VERSION" github.com/opencontainers/runc 1 seccomp \
+    "-s -w -X main.version=${RUNC_VERSION#v}" .
+  ln -sf "$runc_dir/runc" "$TOOLS_BIN/runc"
+else
+  log "libseccomp-dev is missing (not root?): runc is not built, so the real node's tests will skip"
+fi
+# The CNI plugins stay in their own directory, the CNI bin_dir of the node's
+# containerd (names such as bridge and portmap do not belong on PATH); the
+# tests find it through the cni-plugins link.
+CNI_PLUGINS_VERSION=v1.10.0
+cni_dir="$CACHE_DIR/tools/cni-plugins-$CNI_PLUGINS_VERSION"
+build_release "$cni_dir" "$CNI_PLUGINS_VERSION" github.com/containernetworking/plugins 0 "" \
+  "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+  plugins/main/bridge plugins/ipam/host-local plugins/main/loopback plugins/meta/portmap
+ln -sfn "$cni_dir" "$TOOLS_BIN/cni-plugins"
 
 echo "$TOOLS_BIN"

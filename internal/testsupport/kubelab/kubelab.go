@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,8 +67,9 @@ type Cluster struct {
 	Client kubernetes.Interface
 	// config is Client's configuration; saKey signs ServiceAccount tokens
 	// (see tokens.go).
-	config *rest.Config
-	saKey  string
+	config     *rest.Config
+	saKey      string
+	kubeconfig string // the administrator's
 
 	// dns is cluster DNS, whose Corefile WithholdAAAA changes.
 	dns clusterDNS
@@ -140,6 +142,7 @@ func Start(t testing.TB) *Cluster {
 	})
 
 	kubeconfig := c.writeKubeconfig(t, server, ca, token)
+	c.kubeconfig = kubeconfig
 	c.node.Start(t, bins["kube-controller-manager"],
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--secure-port", "0", "--leader-elect=false",
@@ -174,6 +177,17 @@ healthzBindAddress: 127.0.0.1:10256
 	c.startDNS(t, bins["coredns"], kubeconfig)
 	return c
 }
+
+// Kubeconfig returns the path of the administrator's kubeconfig (group
+// system:masters): for programs the cluster runs beside the lab's own, such
+// as a real node's kubelet, or kubectl. It names the API server by the
+// node's address, so it works from the node namespace and from hosts
+// routed through it, not from the test's own namespace.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// NodeHost returns the namespace the control plane runs in, where the
+// node's routes to every Pod and kube-proxy's rules are.
+func (c *Cluster) NodeHost() *testhost.Host { return c.node }
 
 // startDNS runs CoreDNS with its kubernetes plugin in a kube-system Pod
 // behind the kube-dns Service, as kubeadm and kind deploy it, and waits
@@ -363,10 +377,24 @@ func (c *Cluster) waitProxied(t testing.TB, clusterIP netip.Addr, protocol strin
 		if err != nil {
 			return false, nil // replaced by a sync since the map was read
 		}
-		// One endpoint is a dnat in the service's chain; more are a
-		// random choice among endpoint chains, each with its own dnat.
-		return strings.Count(rules, "goto endpoint-")+strings.Count(rules, "dnat to") >= endpoints, nil
+		return endpointsIn(rules) >= endpoints, nil
 	})
+}
+
+// endpointsIn counts the endpoints a kube-proxy service chain, as nft lists
+// it, sends connections to. One endpoint is a dnat in the chain; more are a
+// random choice, "numgen random mod N", among N endpoint chains (a goto
+// each) or, as kube-proxy v1.37 writes it, among the N entries of a dnat
+// map.
+func endpointsIn(rules string) int {
+	if _, rest, ok := strings.Cut(rules, "numgen random mod "); ok {
+		if fields := strings.Fields(rest); len(fields) > 0 {
+			if n, err := strconv.Atoi(fields[0]); err == nil {
+				return n
+			}
+		}
+	}
+	return strings.Count(rules, "goto endpoint-") + strings.Count(rules, "dnat to")
 }
 
 // registerNode creates the Node as a kubelet would register it, with both
