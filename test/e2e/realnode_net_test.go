@@ -208,18 +208,6 @@ func TestRealNode(t *testing.T) {
 	})
 }
 
-// publishProxyMode publishes kube-proxy's configuration as kubeadm and
-// kind do, where dsprobe reads the proxy mode.
-func publishProxyMode(t *testing.T, c *kubelab.Cluster) {
-	t.Helper()
-	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(t.Context(), &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy"},
-		Data:       map[string]string{"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // createDeployment creates a Deployment app=name of replicas busybox Pods
 // running busybox with args, each Ready once it accepts connections on
 // port 8080.
