@@ -22,6 +22,9 @@ import (
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
+// apiServer is where Pods reach the API server: the kubernetes Service.
+var apiServer = netip.AddrPortFrom(kubelab.ServiceCIDR4.Addr().Next(), 443)
+
 // applyShippedRBAC applies the ServiceAccounts, roles and bindings of
 // deploy/overlays/kind, rendered by the pinned kustomize as users apply
 // them: the coordinator's (deploy/base/coordinator-rbac.yaml), a prober's
@@ -96,9 +99,9 @@ func clusterCA(t *testing.T, c *kubelab.Cluster, namespace string) string {
 }
 
 // waitAllowed waits until the API server's authorizer lets the
-// ServiceAccount serviceAccount ("NAMESPACE:NAME") do what attrs say, asked with a
-// SubjectAccessReview: RBAC objects reach the authorizer through a watch,
-// a moment after they are applied.
+// ServiceAccount serviceAccount ("NAMESPACE:NAME") do what attrs say,
+// asked with a SubjectAccessReview: RBAC objects reach the authorizer
+// through a watch, a moment after they are applied.
 func waitAllowed(t *testing.T, c *kubelab.Cluster, serviceAccount string, attrs authorizationv1.ResourceAttributes) {
 	t.Helper()
 	namespace, _, _ := strings.Cut(serviceAccount, ":")
@@ -180,9 +183,6 @@ func ensureMountpoint(t *testing.T, dir string) {
 	}
 	t.Cleanup(func() { os.Remove(dir) })
 }
-
-// apiServer is where Pods reach the API server: the kubernetes Service.
-var apiServer = netip.AddrPortFrom(kubelab.ServiceCIDR4.Addr().Next(), 443)
 
 // repoPath is the absolute path of path, relative to the repository.
 func repoPath(t *testing.T, path string) string {
