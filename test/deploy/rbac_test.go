@@ -49,8 +49,9 @@ func expand(groupResources []string, verbs ...string) []string {
 // The roles grant exactly what the coordinator, the probers and the users
 // need, and every binding gives each ServiceAccount only its own. The
 // lists below are the contract of deploy/base/coordinator-rbac.yaml: the
-// coordinator reads what discovery and a Service's evidence read
-// (internal/kube), reviews tokens and jobs, reads two ConfigMaps of
+// coordinator lists and watches what discovery and a Service's evidence
+// read (internal/kube's informers, whose reads are of their caches: no
+// get; test/e2e runs the coordinator with this role), reviews tokens and jobs, reads two ConfigMaps of
 // kube-system by name and writes nothing but Leases in its namespace; a
 // prober reviews tokens; a user creates probes.dsprobe.io; the
 // observability overlay's Prometheus finds Pods.
@@ -59,7 +60,7 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	coordinatorReads := expand([]string{
 		"/pods", "/namespaces", "/services", "/nodes",
 		"discovery.k8s.io/endpointslices", "networking.k8s.io/networkpolicies",
-	}, "get", "list", "watch")
+	}, "list", "watch")
 	want := map[string][]string{
 		"ClusterRole dsprobe-coordinator": append(coordinatorReads,
 			"authentication.k8s.io/tokenreviews create", "authorization.k8s.io/subjectaccessreviews create"),

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -485,18 +484,7 @@ func evidenceKubeconfig(t *testing.T, c *kubelab.Cluster, name string, rules []r
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	token, err := c.Client.CoreV1().ServiceAccounts("dsprobe").CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ca string
-	poll(t, "kube-root-ca.crt in dsprobe", func() bool {
-		cm, err := c.Client.CoreV1().ConfigMaps("dsprobe").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
-		if err == nil {
-			ca = cm.Data["ca.crt"]
-		}
-		return ca != ""
-	})
+	token, ca := requestToken(t, c, "dsprobe", name), clusterCA(t, c, "dsprobe")
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.crt")
 	if err := os.WriteFile(caFile, []byte(ca), 0o600); err != nil {
@@ -515,7 +503,7 @@ contexts:
 - name: lab
   context: {cluster: lab, user: %s}
 current-context: lab
-`, kubelab.ServiceCIDR4.Addr().Next(), caFile, name, token.Status.Token, name)
+`, apiServer.Addr(), caFile, name, token, name)
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}

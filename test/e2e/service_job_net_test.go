@@ -9,25 +9,16 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
-
-// coordinatorRules are what the coordinator reads of the API, and nothing
-// more: the prober Pods (discovery) and, for Service jobs, the objects of
-// every Service's evidence, watched; the proxy mode's two ConfigMaps, read
-// by name.
-var coordinatorRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"pods", "services", "nodes", "namespaces"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"kube-proxy", "cilium-config"}, Verbs: []string{"get"}},
-}
 
 // serviceJobJSON is the Job dsprobe probe svc/NAME --coordinator -o json
 // writes (docs/contracts.md).
@@ -54,22 +45,58 @@ type serviceJobJSON struct {
 	}
 }
 
-// Service probing through the coordinator, in a cluster: the probers are
-// prober processes in Pods of team-a and team-b, found by the
-// coordinator's discovery; the coordinator runs in a Pod as a
-// ServiceAccount bound to coordinatorRules alone, watches the Services'
-// objects and judges each prober's measurements with them. From each
-// prober, a healthy RequireDualStack Service passes both families on its
-// name, both ClusterIPs and its endpoint's both Pod IPs; a SingleStack
-// IPv4 Service over the same Pod fails IPv6 at LAYER_SERVICE on every
-// prober and in the summary; an absent Service is exit 2; a NetworkPolicy
-// admitting one prober's namespace is judged per prober, from its Pod. A
-// coordinator
-// that may watch only the prober Pods serves no Service job, and says
+// vantages are the probers of the cluster's Service jobs: one in each
+// team namespace of deploy/overlays/kind.
+var vantages = []struct{ name, namespace string }{{"prober-a", "team-a"}, {"prober-b", "team-b"}, {"prober-c", "team-c"}}
+
+// caller is someone running the CLI: the file of their token ("" for
+// none), and the namespaces whose probers they ask for (every prober's
+// when none).
+type caller struct {
+	tokenFile  string
+	namespaces []string
+}
+
+func (c caller) flags() []string {
+	var flags []string
+	if c.tokenFile != "" {
+		flags = append(flags, "--token-file", c.tokenFile)
+	}
+	for _, ns := range c.namespaces {
+		flags = append(flags, "--namespace", ns)
+	}
+	return flags
+}
+
+// Service probing through the coordinator, in a cluster, deployed as
+// deploy/ ships it: the probers are prober processes in Pods of team-a,
+// team-b and team-c, the coordinator a coordinator process in a Pod of
+// dsprobe that finds them by discovery; each runs with its shipped
+// configuration file, as the ServiceAccount the shipped RBAC binds
+// (applied from deploy/overlays/kind, not written here), with what the
+// kubelet would project into its Pod: a TokenRequest token of its
+// ServiceAccount for the API server, and for the coordinator one for the
+// audience dsprobe-prober, which every prober reviews with TokenReview
+// before taking a job. The coordinator reads the API with its
+// least-privilege ClusterRole alone, in-cluster. Callers present their
+// own tokens; the coordinator reviews them and authorises each job in the
+// namespaces of its probers and its Service.
+//
+// From each prober, a healthy RequireDualStack Service passes both
+// families on its name, both ClusterIPs and its endpoint's both Pod IPs; a
+// SingleStack IPv4 Service over the same Pod fails IPv6 at LAYER_SERVICE
+// on every prober and in the summary; an absent Service is exit 2; a
+// NetworkPolicy admitting one prober's namespace is judged per prober,
+// from its Pod. A caller bound in team-a and team-b alone is refused a
+// job on every prober, naming team-c, and may run it on theirs. A
+// coordinator of another ServiceAccount is refused by every prober, and,
+// allowed to watch only the prober Pods, serves no Service job and says
 // what to grant.
 func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 	c := kubelab.Start(t)
-	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(t.Context(), &corev1.ConfigMap{
+	ensureMountpoint(t, "/var/run/secrets")
+	ctx := t.Context()
+	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy"},
 		Data:       map[string]string{"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"},
 	}, metav1.CreateOptions{}); err != nil {
@@ -85,49 +112,91 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 
 	client := c.AddPod(t, "dsprobe", "cli", nil)
 	const proberLabel = "app.kubernetes.io/name=dsprobe-prober"
-	for _, p := range probers {
-		host := c.AddPod(t, p.namespace, p.name, map[string]string{"app.kubernetes.io/name": "dsprobe-prober"},
+	proberPods := map[string]*testhost.Host{}
+	for _, p := range vantages {
+		proberPods[p.namespace] = c.AddPod(t, p.namespace, p.name, map[string]string{"app.kubernetes.io/name": "dsprobe-prober"},
 			corev1.ContainerPort{Name: "grpc", ContainerPort: 9443})
-		host.Start(t, bins["prober"], "--listen", "[::]:9443", "--insecure", "--name", p.name, "--namespace", p.namespace,
-			"--allow-cidr", kubelab.ServiceCIDR4.String(), "--allow-cidr", kubelab.ServiceCIDR6.String(),
-			"--allow-cidr", kubelab.ClusterCIDR4.String(), "--allow-cidr", kubelab.ClusterCIDR6.String(),
-			"--allow-name", "*.svc."+kubelab.ClusterDomain,
-			// The tests ask one job after another (and poll with jobs):
-			// no rate limit, so none is refused as over it.
-			"--rate", "0")
-		client.WaitConnect(t, netip.AddrPortFrom(host.Addr4(), 9443))
+		// As deploy/vantage/namespace.yaml labels a vantage namespace, for
+		// the coordinator's discovery.
+		if _, err := c.Client.CoreV1().Namespaces().Patch(ctx, p.namespace, types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"dsprobe.io/vantage":"true"}}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	startCoordinator := func(name string, rules []rbacv1.PolicyRule) netip.AddrPort {
-		pod := c.AddPod(t, "dsprobe", name, nil)
-		kubeconfig := evidenceKubeconfig(t, c, name, rules)
-		pod.Start(t, bins["coordinator"], "--listen", "[::]:9444", "--insecure", "--prober-insecure",
-			"--kubeconfig", kubeconfig, "--discover-label-selector", proberLabel)
-		addr := netip.AddrPortFrom(pod.Addr4(), 9444)
-		client.WaitConnect(t, addr)
-		return addr
+	applyShippedRBAC(t, c)
+	// The operator (dsprobe-cli, bound by the overlay in the three team
+	// namespaces) may probe the Services of shop too; CI's deployer may
+	// probe from team-a and team-b, and the Services of shop, and not from
+	// team-c.
+	deployer := caller{tokenFile: writeToken(t, c.ServiceAccountToken(t, "ci", "deployer"))}
+	for _, b := range []struct{ namespace, serviceAccount string }{
+		{"shop", "dsprobe:dsprobe-cli"}, {"team-a", "ci:deployer"}, {"team-b", "ci:deployer"}, {"shop", "ci:deployer"},
+	} {
+		saNamespace, saName, _ := strings.Cut(b.serviceAccount, ":")
+		if _, err := c.Client.RbacV1().RoleBindings(b.namespace).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: saNamespace + "-" + saName},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "dsprobe-user"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: saNamespace, Name: saName}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitAllowed(t, c, b.serviceAccount, authorizationv1.ResourceAttributes{Namespace: b.namespace, Verb: "create", Group: "dsprobe.io", Resource: "probes"})
 	}
-	coord := startCoordinator("coordinator", coordinatorRules)
-	probe := func(t *testing.T, coord netip.AddrPort, args ...string) (string, string, int) {
+	waitAllowed(t, c, "dsprobe:dsprobe-coordinator", authorizationv1.ResourceAttributes{Verb: "watch", Resource: "pods"})
+	for _, p := range vantages {
+		waitAllowed(t, c, p.namespace+":dsprobe-prober", authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"})
+		waitAllowed(t, c, "dsprobe:dsprobe-cli", authorizationv1.ResourceAttributes{Namespace: p.namespace, Verb: "create", Group: "dsprobe.io", Resource: "probes"})
+	}
+	operator := caller{tokenFile: writeToken(t, requestToken(t, c, "dsprobe", "dsprobe-cli"))}
+
+	for _, p := range vantages {
+		pod := proberPods[p.namespace]
+		// --rate 0: the tests ask one job after another (and poll with
+		// jobs), so none may be refused as over a rate.
+		startInPod(t, pod, serviceAccountFiles(t, c, p.namespace, "dsprobe-prober"),
+			[]string{"POD_NAME=" + p.name, "POD_NAMESPACE=" + p.namespace},
+			bins["prober"], "--config", repoPath(t, "deploy/vantage/prober-config.yaml"), "--rate", "0")
+		client.WaitConnect(t, netip.AddrPortFrom(pod.Addr4(), 9443))
+	}
+	coordPod := c.AddPod(t, "dsprobe", "coordinator", nil)
+	coordFiles := serviceAccountFiles(t, c, "dsprobe", "dsprobe-coordinator")
+	coordFiles["dsprobe/prober/token"] = requestToken(t, c, "dsprobe", "dsprobe-coordinator", "dsprobe-prober")
+	startInPod(t, coordPod, coordFiles, nil, bins["coordinator"], "--config", repoPath(t, "deploy/base/coordinator-config.yaml"))
+	coord := netip.AddrPortFrom(coordPod.Addr4(), 9444)
+	client.WaitConnect(t, coord)
+
+	probe := func(t *testing.T, coord netip.AddrPort, who caller, args ...string) (string, string, int) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 		defer cancel()
 		return testhost.RunExit(t, client.Command(ctx, bins["dsprobe"],
-			append([]string{"probe", "--coordinator", coord.String(), "--insecure", "-n", "shop"}, args...)...))
+			slices.Concat([]string{"probe", "--coordinator", coord.String(), "--insecure", "-n", "shop"}, who.flags(), args)...))
 	}
-	jobOf := func(t *testing.T, wantCode int, args ...string) *serviceJobJSON {
+	// jobOf is the Job of a Service job who runs, in which every prober of
+	// the namespaces they ask for (all three when none) answered with its
+	// Service result.
+	jobOf := func(t *testing.T, who caller, wantCode int, args ...string) *serviceJobJSON {
 		t.Helper()
-		stdout, stderr, code := probe(t, coord, append([]string{"-o", "json"}, args...)...)
+		stdout, stderr, code := probe(t, coord, who, append([]string{"-o", "json"}, args...)...)
 		var job serviceJobJSON
 		if err := json.Unmarshal([]byte(stdout), &job); err != nil || code != wantCode {
 			t.Fatalf("got exit %d (%s), %v, want exit %d and a Job: %.3000s", code, stderr, err, wantCode, stdout)
 		}
-		if len(job.Probers) != len(probers) {
-			t.Fatalf("got %d probers' answers, want %d: %.3000s", len(job.Probers), len(probers), stdout)
+		want := who.namespaces
+		if len(want) == 0 {
+			for _, p := range vantages {
+				want = append(want, p.namespace)
+			}
 		}
+		var answered []string
 		for _, p := range job.Probers {
+			answered = append(answered, p.Namespace)
 			if p.Service == nil || len(p.Service.Evidence) != len(evidenceRows) {
 				t.Fatalf("prober %s/%s: got %+v (error %+v), want its Service result with every evidence row", p.Namespace, p.Prober, p.Service, p.Error)
 			}
+		}
+		if slices.Sort(answered); !slices.Equal(answered, want) {
+			t.Fatalf("probers of %v answered, want those of %v: %.3000s", answered, want, stdout)
 		}
 		return &job
 	}
@@ -140,7 +209,7 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 	}
 
 	t.Run("RequireDualStack: both families pass from every prober", func(t *testing.T) {
-		job := jobOf(t, 0, "svc/web")
+		job := jobOf(t, operator, 0, "svc/web")
 		want := map[string][]string{
 			"clusterIP": {netip.AddrPortFrom(dual[0], 80).String(), netip.AddrPortFrom(dual[1], 80).String()},
 			"endpoint":  {netip.AddrPortFrom(web.Addr4(), 8080).String(), netip.AddrPortFrom(web.Addr6(), 8080).String()},
@@ -168,7 +237,7 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 	})
 
 	t.Run("SingleStack IPv4: IPv6 fails at LAYER_SERVICE", func(t *testing.T) {
-		job := jobOf(t, 1, "svc/web-v4")
+		job := jobOf(t, operator, 1, "svc/web-v4")
 		for _, p := range job.Probers {
 			got := layers(p.Service.Families)
 			if got["FAMILY_IPV4"] != "LAYER_NONE" || got["FAMILY_IPV6"] != "LAYER_SERVICE" {
@@ -186,12 +255,12 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 	})
 
 	t.Run("the table: each prober's verdicts and paths, then the summary", func(t *testing.T) {
-		stdout, stderr, code := probe(t, coord, "svc/web-v4:80")
+		stdout, stderr, code := probe(t, coord, operator, "svc/web-v4:80")
 		if code != 1 {
 			t.Fatalf("got exit %d (%s), want 1", code, stderr)
 		}
-		for _, want := range []string{"from prober prober-a (team-a)", "from prober prober-b (team-b)",
-			"  IPv6: LAYER_SERVICE: Service shop/web-v4 is SingleStack [IPv4]", "  name web-v4.shop.svc.cluster.local", "2 of 2 prober(s) answered"} {
+		for _, want := range []string{"from prober prober-a (team-a)", "from prober prober-b (team-b)", "from prober prober-c (team-c)",
+			"  IPv6: LAYER_SERVICE: Service shop/web-v4 is SingleStack [IPv4]", "  name web-v4.shop.svc.cluster.local", "3 of 3 prober(s) answered"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("table lacks %q:\n%s", want, stdout)
 			}
@@ -199,7 +268,7 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 	})
 
 	t.Run("an absent Service is bad input", func(t *testing.T) {
-		if _, stderr, code := probe(t, coord, "svc/gone"); code != 2 || !strings.Contains(stderr, "Service shop/gone not found") {
+		if _, stderr, code := probe(t, coord, operator, "svc/gone"); code != 2 || !strings.Contains(stderr, "Service shop/gone not found") {
 			t.Errorf("got exit %d (%s), want 2 naming the Service", code, stderr)
 		}
 	})
@@ -218,6 +287,27 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 		}
 	})
 
+	// The coordinator asks the API server whether the caller may create
+	// probes.dsprobe.io in each namespace a job would use (SubjectAccess
+	// Review): CI's deployer, bound in team-a and team-b, is refused a job
+	// on every prober, naming team-c alone, before any prober is asked; on
+	// the probers of team-a and team-b it runs. A caller with no token is
+	// not let in.
+	t.Run("a caller may probe only from the namespaces it is bound in", func(t *testing.T) {
+		_, stderr, code := probe(t, coord, deployer, "svc/web")
+		if code != 2 || !strings.Contains(stderr, "PERMISSION_DENIED") || !strings.Contains(stderr, "namespace team-c:") ||
+			strings.Contains(stderr, "namespace team-a:") || strings.Contains(stderr, "namespace team-b:") || strings.Contains(stderr, "namespace shop:") {
+			t.Errorf("a job on every prober: got exit %d (%s), want 2, PERMISSION_DENIED naming team-c alone", code, stderr)
+		}
+		job := jobOf(t, caller{tokenFile: deployer.tokenFile, namespaces: []string{"team-a", "team-b"}}, 0, "svc/web")
+		if !job.Summary.Passed {
+			t.Errorf("on team-a's and team-b's probers: got %+v, want passed", job.Summary)
+		}
+		if _, stderr, code := probe(t, coord, caller{}, "svc/web"); code != 2 || !strings.Contains(stderr, "UNAUTHENTICATED") {
+			t.Errorf("no token: got exit %d (%s), want 2, UNAUTHENTICATED", code, stderr)
+		}
+	})
+
 	// The NetworkPolicies are judged from each prober's own Pod: one
 	// admitting the namespace team-a admits prober-a and not prober-b.
 	// (The lab enforces no policy, so both still connect: the row, not the
@@ -228,7 +318,7 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 		})
 		cells := map[string]string{}
 		poll(t, "the coordinator to watch the NetworkPolicy", func() bool {
-			for _, p := range jobOf(t, 0, "svc/web").Probers {
+			for _, p := range jobOf(t, operator, 0, "svc/web").Probers {
 				for _, r := range p.Service.Evidence {
 					if r.Row == "NetworkPolicy" {
 						cells[p.Namespace] = r.IPv6.Status + " " + r.IPv6.Text
@@ -240,15 +330,40 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 		if want := "proof shop/from-team-a (no IPv6 ipBlock) admits IPv6 from the prober"; cells["team-a"] != want {
 			t.Errorf("prober-a: got %q, want %q", cells["team-a"], want)
 		}
-		if want := "failing denied: shop/from-team-a (no IPv6 ipBlock) does not admit IPv6 from the prober"; cells["team-b"] != want {
-			t.Errorf("prober-b: got %q, want %q", cells["team-b"], want)
+		for _, ns := range []string{"team-b", "team-c"} {
+			if want := "failing denied: shop/from-team-a (no IPv6 ipBlock) does not admit IPv6 from the prober"; cells[ns] != want {
+				t.Errorf("the prober of %s: got %q, want %q", ns, cells[ns], want)
+			}
 		}
 	})
 
-	t.Run("a coordinator that may watch only the probers refuses Service jobs", func(t *testing.T) {
-		discoveryOnly := startCoordinator("discovery-only", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}}})
-		if _, stderr, code := probe(t, discoveryOnly, "svc/web"); code != 2 || !strings.Contains(stderr, "FAILED_PRECONDITION") || !strings.Contains(stderr, "grant its ServiceAccount list and watch") {
-			t.Errorf("got exit %d (%s), want 2 saying what to grant", code, stderr)
+	// Another coordinator, running as a ServiceAccount of its own and
+	// allowed to watch the prober Pods alone: it finds the same probers,
+	// but they refuse its token (audience dsprobe-prober, of a
+	// ServiceAccount they do not allow), and it serves no Service job.
+	t.Run("a coordinator of another ServiceAccount, watching only the probers", func(t *testing.T) {
+		pod := c.AddPod(t, "dsprobe", "discovery-only", nil)
+		kubeconfig := evidenceKubeconfig(t, c, "discovery-only", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}}})
+		pod.Start(t, bins["coordinator"], "--listen", "[::]:9444", "--insecure", "--prober-insecure",
+			"--prober-token-file", writeToken(t, requestToken(t, c, "dsprobe", "discovery-only", "dsprobe-prober")),
+			"--kubeconfig", kubeconfig, "--discover-label-selector", proberLabel)
+		discoveryOnly := netip.AddrPortFrom(pod.Addr4(), 9444)
+		client.WaitConnect(t, discoveryOnly)
+
+		stdout, stderr, code := probe(t, discoveryOnly, caller{}, "-o", "json", "web.shop.svc.cluster.local:80")
+		var job jobJSON
+		// Exit 1: probers that do not answer a job are a failure found
+		// (docs/contracts.md).
+		if err := json.Unmarshal([]byte(stdout), &job); err != nil || code != 1 || len(job.Probers) != len(vantages) {
+			t.Fatalf("got exit %d (%s), %v, want exit 1 and every prober's answer: %.3000s", code, stderr, err, stdout)
+		}
+		for _, p := range job.Probers {
+			if p.Error == nil || p.Error.Code != "UNAUTHENTICATED" || !strings.Contains(p.Error.Message, "system:serviceaccount:dsprobe:discovery-only is not among the allowed callers") {
+				t.Errorf("prober %s/%s: got result %+v, error %+v, want UNAUTHENTICATED naming the ServiceAccount", p.Namespace, p.Prober, p.Result, p.Error)
+			}
+		}
+		if _, stderr, code := probe(t, discoveryOnly, caller{}, "svc/web"); code != 2 || !strings.Contains(stderr, "FAILED_PRECONDITION") || !strings.Contains(stderr, "grant its ServiceAccount list and watch") {
+			t.Errorf("a Service job: got exit %d (%s), want 2 saying what to grant", code, stderr)
 		}
 	})
 }
