@@ -220,7 +220,8 @@ func TestServiceFaultsInCluster(t *testing.T) {
 					t.Errorf("%s %s: got %s %q, want %s holding %q", w.row, w.family, status, text, w.status, w.text)
 				}
 			}
-			if t.Failed() {
+			// -v shows each fault's table as printed, for docs and reviews.
+			if t.Failed() || testing.Verbose() {
 				stdout, _, _ := cli.evidence(t, "svc/"+tt.service)
 				t.Logf("dsprobe evidence -n shop svc/%s:\n%s", tt.service, stdout)
 			}
