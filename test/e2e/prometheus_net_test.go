@@ -63,6 +63,8 @@ func TestDashboardQueriesInPrometheus(t *testing.T) {
 	for i, p := range probers {
 		want = append(want, fmt.Sprintf("dsprobe-prober %s namespace=%s pod=%s", withPort(m.proberAddrs[i], 9090), p.namespace, p.name))
 	}
+	// Prometheus' discovery hands targets to the scrapes every 5 s, so the
+	// first scrape is about 5 s after its start.
 	seen := ""
 	poll(t, fmt.Sprintf("the targets up to be %q", want), func() bool {
 		targets := api.upTargets(t)
@@ -86,10 +88,12 @@ func TestDashboardQueriesInPrometheus(t *testing.T) {
 			}
 			jobs++
 		}
-		poll(t, "Prometheus has scraped the jobs", func() bool {
-			v, ok := api.scalar(t, "sum(dsprobe_coordinator_jobs_total)")
-			return ok && v == float64(jobs)
-		})
+		// The coordinator counts a job before it sends the summary the
+		// CLI waits for.
+		api.awaitScrape(t, "dsprobe-coordinator", time.Now())
+		if v, ok := api.scalar(t, "sum(dsprobe_coordinator_jobs_total)"); !ok || v != float64(jobs) {
+			t.Fatalf("Prometheus has %v jobs (%v) from the coordinator, want %d", v, ok, jobs)
+		}
 	}
 
 	// Each query with its variables at All, and at a value each lists, as
@@ -399,6 +403,18 @@ func (a *promAPI) scalar(t *testing.T, query string) (float64, bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// awaitScrape waits for a scrape of job that starts after after.
+func (a *promAPI) awaitScrape(t *testing.T, job string, after time.Time) {
+	t.Helper()
+	// Prometheus may align a scrape's timestamp to its schedule by up to
+	// 2 ms (--scrape.timestamp-tolerance); a later one is surely later.
+	after = after.Add(10 * time.Millisecond)
+	poll(t, fmt.Sprintf("a scrape of %s after %v", job, after), func() bool {
+		last, ok := a.scalar(t, fmt.Sprintf("max(timestamp(up{job=%q}))", job))
+		return ok && last > float64(after.UnixMilli())/1000
+	})
 }
 
 // labelValues answers a Grafana label_values(metric, label) query.
