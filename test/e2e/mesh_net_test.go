@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dsprobe/dsprobe/internal/faultdns"
+	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testpki"
 )
@@ -145,6 +149,26 @@ func webServer(t *testing.T, host *testhost.Host, network, addr string) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+}
+
+// serveName answers DNS queries for name with host's IPv4 and IPv6
+// addresses, from a server on host's port 53 (UDP and TCP), until the test
+// ends; it returns the server's address.
+func serveName(t *testing.T, host *testhost.Host, name string) netip.AddrPort {
+	t.Helper()
+	addr := netip.AddrPortFrom(host.Addr4(), 53)
+	pc, err := host.ListenPacket("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := host.Listen("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := dnstest.StartOn(t, pc, ln)
+	names.Set(name, dns.TypeA, faultdns.Response{Addrs: []netip.Addr{host.Addr4()}})
+	names.Set(name, dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{host.Addr6()}})
+	return addr
 }
 
 // The mesh over mutual TLS: per-prober verdicts with namespace labels,

@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
-	"github.com/dsprobe/dsprobe/internal/faultdns"
-	"github.com/dsprobe/dsprobe/internal/testsupport/dnstest"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
@@ -78,18 +74,7 @@ func TestMeshTraceInJaeger(t *testing.T) {
 	// The target: web.e2e.test has A and AAAA, but the application
 	// listens on IPv4 only.
 	webServer(t, web, "tcp4", "0.0.0.0:8081")
-	dnsAddr := netip.AddrPortFrom(web.Addr4(), 53)
-	pc, err := web.ListenPacket("udp", dnsAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := web.Listen("tcp", dnsAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := dnstest.StartOn(t, pc, ln)
-	names.Set("web.e2e.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{web.Addr4()}})
-	names.Set("web.e2e.test", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{web.Addr6()}})
+	dnsAddr := serveName(t, web, "web.e2e.test")
 
 	startJaeger(t, collector, jaeger)
 	otlpGRPC := netip.AddrPortFrom(collector.Addr4(), 4317)
