@@ -124,6 +124,14 @@ func waitDeployed(t *testing.T, n *kubenode.Node) {
 	}
 }
 
+// attemptTimeout is each connect's budget in the deployed jobs. busybox
+// httpd listens with a backlog of 9: the three probers' connects of a job,
+// all at once, overflow it (the web Pods' netns count ListenOverflows), and
+// the kernel drops a SYN, which the client sends again after 1 s, then 2 s
+// more. The default 2 s would judge a second drop a timeout; 5 s lets the
+// server's queue, not dsprobe, take the time.
+const attemptTimeout = 5 * time.Second
+
 // deployedCoordinator is the deployed coordinator as a caller outside the
 // cluster reaches it: its Service's ClusterIPs and a token of the overlay's
 // dsprobe-cli ServiceAccount, which may probe from team-a, team-b and
@@ -188,7 +196,8 @@ func checkDeployedProbes(t *testing.T, c *kubelab.Cluster, client *testhost.Host
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 		defer cancel()
-		args = append([]string{"probe", "--coordinator", grpcAddr.String(), "--insecure", "--token-file", d.tokenFile, "-n", namespace}, args...)
+		args = append([]string{"probe", "--coordinator", grpcAddr.String(), "--insecure", "--token-file", d.tokenFile, "-n", namespace,
+			"--attempt-timeout", attemptTimeout.String()}, args...)
 		return testhost.RunExit(t, client.Command(ctx, bins["dsprobe"], args...))
 	}
 	// A Service job shows the Service's namespace's objects, so the caller
@@ -263,7 +272,10 @@ func checkDeployedJob(t *testing.T, job *serviceJobJSON, want map[string]string)
 // in order and its summary.
 func postServiceJob(t *testing.T, host *testhost.Host, addr netip.AddrPort, token, namespace, service string) *serviceJobJSON {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"service": map[string]string{"namespace": namespace, "name": service}})
+	body, err := json.Marshal(map[string]any{
+		"service": map[string]string{"namespace": namespace, "name": service},
+		"probe":   map[string]any{"attemptTimeoutMs": attemptTimeout.Milliseconds()},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
