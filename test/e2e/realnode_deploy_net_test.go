@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -16,10 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/imagebuild"
 	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
 	"github.com/dsprobe/dsprobe/internal/testsupport/kubenode"
@@ -218,6 +225,9 @@ func checkDeployedProbes(t *testing.T, c *kubelab.Cluster, client *testhost.Host
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("the probers take jobs from the coordinator's ServiceAccount alone", func(t *testing.T) {
+		checkProberAuthentication(t, c, client)
+	})
 	for _, tc := range cases {
 		t.Run("dsprobe probe --coordinator svc/"+tc.service, func(t *testing.T) {
 			stdout, stderr, code := dsprobe(t, "-o", "json", "svc/"+tc.service)
@@ -237,6 +247,14 @@ func checkDeployedProbes(t *testing.T, c *kubelab.Cluster, client *testhost.Host
 			checkDeployedJob(t, job, tc.want)
 		})
 	}
+	// As a CI script probing its Services one after another does: each
+	// Service job asks every prober one probe per path (7 for web-dual, up
+	// to 19), so the probers must admit several jobs' probes in a row.
+	t.Run("Service jobs back to back are all answered", func(t *testing.T) {
+		for range 6 {
+			checkDeployedJob(t, postServiceJob(t, client, restAddr, d.token, namespace, "web-dual"), cases[0].want)
+		}
+	})
 }
 
 // checkDeployedJob checks that job has a Service result from the prober of
@@ -344,4 +362,59 @@ func failingLayers(families []struct{ Family, FailingLayer, Detail string }) map
 		out[f.Family] = f.FailingLayer
 	}
 	return out
+}
+
+// checkProberAuthentication calls each deployed prober directly, as the
+// coordinator does, with the tokens it might be shown: only one of the
+// coordinator's ServiceAccount for the audience dsprobe-prober (what the
+// coordinator's projected volume holds) is let in. So the jobs' answers
+// are proof the probers reviewed the coordinator's projected token.
+func checkProberAuthentication(t *testing.T, c *kubelab.Cluster, client *testhost.Host) {
+	token := func(serviceAccount string, audiences ...string) string {
+		t.Helper()
+		namespace, name, _ := strings.Cut(serviceAccount, "/")
+		tr, err := c.Client.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), name,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: audiences}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Status.Token
+	}
+	const audience = "dsprobe-prober"
+	tokens := []struct {
+		what, token string
+		want        codes.Code
+	}{
+		{"no token", "", codes.Unauthenticated},
+		{"dsprobe-cli's token for the API server", token("dsprobe/dsprobe-cli"), codes.Unauthenticated},
+		{"dsprobe-cli's token for " + audience, token("dsprobe/dsprobe-cli", audience), codes.Unauthenticated},
+		{"the coordinator's token for " + audience, token("dsprobe/dsprobe-coordinator", audience), codes.OK},
+	}
+	for _, team := range []string{"team-a", "team-b", "team-c"} {
+		pods, err := c.Client.CoreV1().Pods(team).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=dsprobe-prober"})
+		if err != nil || len(pods.Items) != 1 {
+			t.Fatalf("the prober Pod of %s: got %v, %v", team, pods, err)
+		}
+		addr := netip.AddrPortFrom(netip.MustParseAddr(pods.Items[0].Status.PodIP), 9443)
+		conn, err := grpc.NewClient("passthrough:///"+addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, address string) (net.Conn, error) {
+				return client.DialContext(ctx, "tcp", address)
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		prober := dsprobev1.NewProberClient(conn)
+		for _, tc := range tokens {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			if tc.token != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tc.token)
+			}
+			_, err := prober.Probe(ctx, &dsprobev1.ProbeRequest{Target: "web-dual.web.svc.cluster.local:80"})
+			cancel()
+			if status.Code(err) != tc.want {
+				t.Errorf("prober in %s, %s: got %v, want %v", team, tc.what, err, tc.want)
+			}
+		}
+	}
 }
