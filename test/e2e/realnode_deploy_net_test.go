@@ -58,8 +58,8 @@ type imageBuild struct {
 	took  time.Duration
 }
 
-// buildImages starts building the images into a directory of the test's;
-// wait returns them. The build ends with the test at the latest.
+// buildImages starts building the images into a directory of the test's,
+// for importInto. The build ends with the test at the latest.
 func buildImages(t *testing.T) *imageBuild {
 	t.Helper()
 	repo, err := filepath.Abs("../..")
