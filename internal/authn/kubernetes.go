@@ -108,7 +108,7 @@ func (a NamespaceAuthorizer) AuthorizeJob(ctx context.Context, namespaces []stri
 		}
 	}
 	if len(refused) > 0 {
-		return status.Errorf(codes.PermissionDenied, "%s may not create probes.dsprobe.io in namespace %s: the job would use probers there (grant it with RBAC, or choose probers in other namespaces)",
+		return status.Errorf(codes.PermissionDenied, "%s may not create probes.dsprobe.io in namespace %s: a job needs it in the namespace of every prober it uses and, for a Service job, in the Service's (grant it with RBAC, or choose probers in other namespaces)",
 			user.Name, strings.Join(refused, ", "))
 	}
 	return nil

@@ -83,6 +83,11 @@ func TestAuthorizeJob(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "namespace team-b, team-c") {
 		t.Errorf("team-a, team-b, team-c: got %v, want PermissionDenied naming team-b and team-c", err)
 	}
+	// The refused namespace may be a Service job's own, where no prober
+	// runs: the message says both reasons a job needs a namespace.
+	if want := "in the namespace of every prober it uses and, for a Service job, in the Service's"; !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to say why a job needs the namespace: %q", err, want)
+	}
 	if err := az.AuthorizeJob(alice, []string{"down"}); status.Code(err) != codes.Unavailable {
 		t.Errorf("API down: got %v, want Unavailable", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dsprobe/dsprobe/internal/config"
+	coordinatorpkg "github.com/dsprobe/dsprobe/internal/coordinator"
 	"github.com/dsprobe/dsprobe/internal/imagebuild"
 )
 
@@ -123,6 +124,17 @@ func TestShippedConfigurationsAgreeWithTheManifests(t *testing.T) {
 			}
 			if pcfg.TokenReview.Audience != audience {
 				t.Errorf("the prober wants tokens for %q, the coordinator's token is for %q", pcfg.TokenReview.Audience, audience)
+			}
+
+			// The coordinator is the prober's one caller, and a Service job
+			// asks each prober up to maxJobProbes probes: a prober rate
+			// below the coordinator's own would refuse, with
+			// RESOURCE_EXHAUSTED, the probes of jobs the coordinator
+			// admitted, as it did on the real node to a few jobs in a row.
+			const maxJobProbes = 1 + 2 + 2*coordinatorpkg.MaxServiceEndpoints
+			if p, c := pcfg.Admission, ccfg.Admission; p.Rate != 0 && (p.Rate < c.Rate*maxJobProbes || p.Burst < c.Burst*maxJobProbes) {
+				t.Errorf("the prober admits %v probes/s, %d at once; the coordinator admits %v jobs/s, %d at once, each up to %d probes of a prober: want no prober rate limit, or one above the coordinator's",
+					p.Rate, p.Burst, c.Rate, c.Burst, maxJobProbes)
 			}
 
 			cidrs := slices.Sorted(slices.Values(pcfg.Allow.CIDRs))

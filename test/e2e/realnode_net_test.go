@@ -32,15 +32,23 @@ import (
 // Pod without the restricted securityContext, the runtime enforces a
 // read-only root filesystem, a container on the node reaches the Service by
 // name and on both ClusterIPs, and a projected token for an audience is
-// mounted where the Pod asked.
+// mounted where the Pod asked. dsprobe itself runs there as users install
+// it: the images built from the commit and imported, deploy/overlays/kind
+// applied server-side under restricted, every Pod Ready; the deployed
+// coordinator, asked by the CLI and over REST with a token of the overlay's
+// dsprobe-cli, discovers the probers of three namespaces, authenticates to
+// them with its projected token, and gives the same verdicts.
 func TestRealNode(t *testing.T) {
 	began := time.Now()
+	images := buildImages(t)
 	c := kubelab.Start(t)
 	clusterUp := time.Since(began)
 	n := kubenode.Start(t, c)
 	nodeUp := time.Since(began)
 	n.ImportBusybox(t)
+	images.importInto(t, n)
 	publishProxyMode(t, c)
+	applyKindOverlay(t, c)
 
 	const namespace = "web"
 	c.AddNamespace(t, namespace, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
@@ -50,7 +58,8 @@ func TestRealNode(t *testing.T) {
 	v4IPs := createService(t, c, namespace, "web-v4", "web-v4", corev1.IPFamilyPolicyRequireDualStack, corev1.IPv4Protocol, corev1.IPv6Protocol)
 	webPods := n.WaitPodsReady(t, namespace, "app=web-dual", 2)
 	n.WaitPodsReady(t, namespace, "app=web-v4", 1)
-	t.Logf("from nothing: cluster serving after %v, real node Ready after %v, every Pod Ready after %v",
+	waitDeployed(t, n)
+	t.Logf("from nothing: cluster serving after %v, real node Ready after %v, every Pod Ready (the lab's and the kind overlay's) after %v",
 		clusterUp.Round(time.Second), nodeUp.Round(time.Second), time.Since(began).Round(time.Second))
 
 	for _, p := range webPods {
@@ -67,7 +76,10 @@ func TestRealNode(t *testing.T) {
 		c.WaitProxied(t, ip, 80, 1)
 	}
 
-	client := c.AddPod(t, "dsprobe", "cli", nil)
+	// A host outside the Pod network's namespaces under Pod Security (its
+	// Pod is kubelab's, which restricted would refuse), routed through the
+	// node as a machine on the cluster's network is.
+	client := c.AddPod(t, "lab", "cli", nil)
 	t.Run("both ClusterIPs answer HTTP through kube-proxy", func(t *testing.T) {
 		var names []string
 		for _, p := range webPods {
@@ -132,6 +144,10 @@ func TestRealNode(t *testing.T) {
 			t.Errorf("got verdicts %+v, passed %v; want two, failed", res.Verdicts, res.Passed)
 		}
 		t.Logf("dsprobe probe -n %s svc/web-v4:\n%s", namespace, dsprobe(t, 1, "probe", "svc/web-v4"))
+	})
+
+	t.Run("the deployed coordinator judges both Services from the deployed probers", func(t *testing.T) {
+		checkDeployedProbes(t, c, client, namespace)
 	})
 
 	t.Run("Pod Security restricted refuses a Pod without its securityContext", func(t *testing.T) {
