@@ -62,6 +62,10 @@ type Target struct {
 	Timeout Duration `json:"timeout,omitempty"`
 }
 
+// MaxTimeout is the longest probe a ladder may ask for: a prober ends
+// every probe within two minutes.
+const MaxTimeout = 2 * time.Minute
+
 // Schedule is when the coordinator runs the ladder.
 type Schedule struct {
 	// Every is the time from the start of one run to the start of the

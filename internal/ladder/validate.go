@@ -43,8 +43,8 @@ func (l *DNSLadder) Validate() error {
 			fail(fmt.Sprintf("spec.target.dnsServers[%d]", i), "want an IP address with an optional port (192.0.2.53, [2001:db8::53]:5353), got %q", server)
 		}
 	}
-	if s.Target.Timeout < 0 {
-		fail("spec.target.timeout", "must not be negative, got %s", s.Target.Timeout)
+	if t := time.Duration(s.Target.Timeout); t != 0 && (t < time.Millisecond || t > MaxTimeout) {
+		fail("spec.target.timeout", "must be from 1ms to %s (or left out for 30s), got %s", MaxTimeout, t)
 	}
 	if every := time.Duration(s.Schedule.Every); every != 0 && every < MinInterval {
 		fail("spec.schedule.every", "must be at least %s (or left out for %s), got %s", MinInterval, DefaultInterval, every)
