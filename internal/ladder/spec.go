@@ -38,7 +38,7 @@ type Spec struct {
 	// Target is what every rung probes, from its own vantage points.
 	Target Target `json:"target"`
 	// Schedule is how often the coordinator climbs the ladder.
-	Schedule Schedule `json:"schedule"`
+	Schedule Schedule `json:"schedule,omitzero"`
 	// Clients are the client profiles that matter, with the bounds a
 	// rung holds them to when its gates list them.
 	Clients []Client `json:"clients,omitempty"`
