@@ -43,7 +43,8 @@ func (s *Spec) Judge(i int, run RungRun) RungRun {
 	}
 	run.State, run.FailingLayer, run.Reason = Passing, "", ""
 	if slices.ContainsFunc(problems, func(p problem) bool { return p.mismatch }) {
-		problems = slices.DeleteFunc(problems, func(p problem) bool { return !p.mismatch })
+		// The mismatches lead the reason; the other problems follow.
+		slices.SortStableFunc(problems, func(a, b problem) int { return boolRank(a.mismatch) - boolRank(b.mismatch) })
 		run.State = PublicationMismatch
 	} else if len(problems) > 0 {
 		run.State = Failing
@@ -65,6 +66,14 @@ func (s *Spec) Judge(i int, run RungRun) RungRun {
 	return run
 }
 
+// boolRank orders true before false.
+func boolRank(b bool) int {
+	if b {
+		return 0
+	}
+	return 1
+}
+
 // judgeVantage is what one prober's results say is wrong with the rung.
 func (s *Spec) judgeVantage(rung Rung, v VantageRun) []problem {
 	from := "from " + v.Prober
@@ -80,8 +89,12 @@ func (s *Spec) judgeVantage(rung Rung, v VantageRun) []problem {
 		problems = append(problems, problem{layer: parsed, sentence: from + ": " + fmt.Sprintf(format, args...)})
 	}
 	aaaa := v.AAAA
+	// AAAA is missing when the name answers without it: NODATA, or
+	// NXDOMAIN while A has records. A name that does not exist at all
+	// fails both families at LAYER_DNS instead.
+	missing := aaaa.Status == dnsNoData || aaaa.Status == "DNS_STATUS_NXDOMAIN" && v.A.Status == dnsPositive
 	switch visible := aaaa.Status == dnsPositive; {
-	case rung.AAAAExpected && !visible && (aaaa.Status == dnsNoData || aaaa.Status == "DNS_STATUS_NXDOMAIN"):
+	case rung.AAAAExpected && missing:
 		return []problem{{mismatch: true, sentence: fmt.Sprintf("%s: AAAA missing where the rung expects it: %s", from, describeAnswer(aaaa))}}
 	case !rung.AAAAExpected && visible:
 		return []problem{{mismatch: true, sentence: fmt.Sprintf("%s: AAAA published too early: %s, but the rung expects none yet", from, describeAnswer(aaaa))}}

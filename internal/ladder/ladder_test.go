@@ -76,13 +76,34 @@ func TestJudge(t *testing.T) {
 			state: PublicationMismatch, reasonHas: []string{"AAAA missing where the rung expects it: NODATA (NOERROR) from 10.96.0.10:53"},
 		},
 		{
-			name: "mismatch outranks a family failure", rung: 1,
+			name: "AAAA NXDOMAIN while A answers is missing", rung: 1,
+			vantages: []VantageRun{func() VantageRun {
+				v := withheld("p1")
+				v.AAAA = DNSAnswer{Status: "DNS_STATUS_NXDOMAIN", Rcode: "NXDOMAIN", Server: "10.96.0.10:53"}
+				return v
+			}()},
+			state: PublicationMismatch, reasonHas: []string{"AAAA missing where the rung expects it: NXDOMAIN (NXDOMAIN)"},
+		},
+		{
+			name: "a name that does not exist is a DNS failure, not a publication", rung: 1,
+			vantages: []VantageRun{func() VantageRun {
+				v := withheld("p1")
+				v.A = DNSAnswer{Status: "DNS_STATUS_NXDOMAIN", Rcode: "NXDOMAIN"}
+				v.AAAA = v.A
+				v.Families[0] = FamilyVerdict{Family: familyIPv4, FailingLayer: "LAYER_DNS", Detail: "web.shop.example does not exist (NXDOMAIN)"}
+				v.Families[1] = FamilyVerdict{Family: familyIPv6, FailingLayer: "LAYER_DNS", Detail: "web.shop.example does not exist (NXDOMAIN)"}
+				return v
+			}()},
+			state: Failing, layer: "LAYER_DNS", reasonHas: []string{"IPv4: web.shop.example does not exist"},
+		},
+		{
+			name: "mismatch outranks a family failure, which follows in the reason", rung: 1,
 			vantages: []VantageRun{withheld("p1"), func() VantageRun {
 				v := dualStack("p2")
 				v.Families[0] = FamilyVerdict{Family: familyIPv4, FailingLayer: "LAYER_ROUTE", Detail: "dropped"}
 				return v
 			}()},
-			state: PublicationMismatch, reasonHas: []string{"p1"},
+			state: PublicationMismatch, reasonHas: []string{"from p1 (internal): AAAA missing where the rung expects it: NODATA (NOERROR) from 10.96.0.10:53; from p2 (internal): IPv4: dropped"},
 		},
 		{
 			name: "IPv6 listener fault", rung: 1,
