@@ -54,8 +54,8 @@ func (s *junitSuite) add(c junitCase) {
 	s.Cases = append(s.Cases, c)
 }
 
-func writeJUnit(w io.Writer, suite junitSuite) error {
-	b, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{suite}}, "", "  ")
+func writeJUnit(w io.Writer, suites ...junitSuite) error {
+	b, err := xml.MarshalIndent(junitSuites{Suites: suites}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JUnit: %w", err)
 	}

@@ -25,7 +25,9 @@ from its own vantage points. A ladder is a DNSLadder (the CRD
 dnsladders.dsprobe.io, or the same document in a file).
 
 Commands:
-  run    run every rung of a ladder file once, in order, through a coordinator
+  run     run every rung of a ladder file once, in order, through a coordinator
+  status  print a ladder's status in the cluster: each rung's state and last run
+  check   exit 0 when a rung and every rung below it are cleared (for CI)
 
 Run dsprobe ladder COMMAND --help for its flags.`
 
@@ -41,16 +43,20 @@ func runLadder(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if i == len(args) {
-		return argsErrorf(fs, "COMMAND [flags]", "want a command: run")
+		return argsErrorf(fs, "COMMAND [flags]", "want a command: run, status or check")
 	}
 	switch args[i] {
 	case "run":
 		return runLadderRun(ctx, e, args[i+1:])
+	case "status":
+		return runLadderStatus(ctx, e, args[i+1:])
+	case "check":
+		return runLadderCheck(ctx, e, args[i+1:])
 	case "help":
 		fs.Usage()
 		return flag.ErrHelp
 	}
-	return argsErrorf(fs, "COMMAND [flags]", "unknown ladder command %q (known: run)", args[i])
+	return argsErrorf(fs, "COMMAND [flags]", "unknown ladder command %q (known: run, status, check)", args[i])
 }
 
 const ladderRunSynopsis = "-f LADDER.yaml --coordinator ADDR [-o table|json|junit]"
@@ -131,7 +137,7 @@ func runLadderRun(ctx context.Context, e *env, args []string) error {
 	})
 	l.Status = &ladder.Status{}
 	l.Status.Record(&l.Spec, runs, time.Now())
-	if err := writeLadder(e.stdout, out, l, runs, climbErr); err != nil {
+	if err := writeLadder(e.stdout, out, l, climbErr); err != nil {
 		return errors.Join(climbErr, err)
 	}
 	if climbErr != nil {
@@ -145,37 +151,45 @@ func runLadderRun(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// writeLadder writes a climb of the ladder: runs has one entry per rung
-// that ran, climbErr says why the others did not.
-func writeLadder(w io.Writer, out ladderFormat, l *ladder.DNSLadder, runs []ladder.RungRun, climbErr error) error {
+// writeLadder writes a ladder with its status; climbErr, if set, is why
+// a run ended before the rungs that have no run.
+func writeLadder(w io.Writer, out ladderFormat, l *ladder.DNSLadder, climbErr error) error {
 	switch out {
 	case "json":
 		return writeJSON(w, l)
 	case "junit":
-		return writeJUnit(w, ladderSuite(l, runs, climbErr))
+		return writeJUnit(w, ladderSuite(l, climbErr))
 	}
-	writeLadderTable(w, l, runs, climbErr)
+	writeLadderTable(w, l, climbErr)
 	return nil
 }
 
-func writeLadderTable(w io.Writer, l *ladder.DNSLadder, runs []ladder.RungRun, climbErr error) {
-	fmt.Fprintf(w, "ladder %s  target %s\n\n", ladderName(l.Metadata), l.Spec.Target.Address)
+// writeLadderTable prints a ladder's rungs, then each rung's last run:
+// its verdict and what every vantage point saw.
+func writeLadderTable(w io.Writer, l *ladder.DNSLadder, climbErr error) {
+	fmt.Fprintf(w, "ladder %s  target %s", ladderName(l.Metadata), l.Spec.Target.Address)
+	if l.Status != nil && l.Status.LastRunTime != nil {
+		fmt.Fprintf(w, "  last run %s", l.Status.LastRunTime.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprint(w, "\n\n")
+	rungs := l.Status.Of(&l.Spec)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tAAAA\tSTATE\tPASSES\tFAILING LAYER\tJOB")
 	for i, rung := range l.Spec.Rungs {
-		rs := l.Status.Rungs[i]
-		state, job := string(rs.State), "-"
-		if i >= len(runs) {
-			state = "NotRun"
-		} else if runs[i].JobID != "" {
-			job = runs[i].JobID
+		rs, job := rungs[i], "-"
+		if len(rs.LastRuns) > 0 {
+			job = cmp.Or(rs.LastRuns[0].JobID, "-")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", rung.Name, aaaaColumn(rung), state, rs.ConsecutivePasses,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", rung.Name, aaaaColumn(rung), rs.State, rs.ConsecutivePasses,
 			max(rung.Gates.ConsecutivePasses, 1), cmp.Or(rs.FailingLayer, "-"), job)
 	}
 	tw.Flush()
-	for i, r := range runs {
-		fmt.Fprintf(w, "\nrung %s: %s", l.Spec.Rungs[i].Name, r.State)
+	for _, rs := range rungs {
+		if len(rs.LastRuns) == 0 {
+			continue
+		}
+		r := rs.LastRuns[0]
+		fmt.Fprintf(w, "\nrung %s: %s", rs.Name, r.State)
 		if r.Reason != "" {
 			fmt.Fprintf(w, ": %s", r.Reason)
 		}
@@ -187,11 +201,11 @@ func writeLadderTable(w io.Writer, l *ladder.DNSLadder, runs []ladder.RungRun, c
 	if climbErr != nil {
 		fmt.Fprintf(w, "\nthe run ended early: %v\n", oneLine(climbErr))
 	}
-	highest := l.Status.HighestRungCleared
-	if highest == "" {
-		highest = "none"
+	highest, cleared := "none", 0
+	if l.Status != nil {
+		highest, cleared = cmp.Or(l.Status.HighestRungCleared, "none"), l.Status.RungsCleared
 	}
-	fmt.Fprintf(w, "\nhighest rung cleared: %s (%d of %d rungs)\n", highest, l.Status.RungsCleared, len(l.Spec.Rungs))
+	fmt.Fprintf(w, "\nhighest rung cleared: %s (%d of %d rungs)\n", highest, cleared, len(l.Spec.Rungs))
 }
 
 func aaaaColumn(r ladder.Rung) string {
@@ -237,26 +251,27 @@ func ladderName(m ladder.Metadata) string {
 	return m.Namespace + "/" + m.Name
 }
 
-// ladderSuite is a climb as a JUnit suite: one test case per rung, in
-// order; a rung that failed or saw a publication mismatch is a failure, a
-// waiting one skipped, one the run never reached an error.
-func ladderSuite(l *ladder.DNSLadder, runs []ladder.RungRun, climbErr error) junitSuite {
+// ladderSuite is a ladder as a JUnit suite: one test case per rung, in
+// order, from its last run: a rung that failed or saw a publication
+// mismatch is a failure, a waiting one skipped; one without a run is an
+// error when climbErr says why the run ended before it, else skipped.
+func ladderSuite(l *ladder.DNSLadder, climbErr error) junitSuite {
 	suite := junitSuite{Name: "dsprobe ladder " + ladderName(l.Metadata)}
-	if l.Status.LastRunTime != nil {
+	if l.Status != nil && l.Status.LastRunTime != nil {
 		suite.Timestamp = l.Status.LastRunTime.UTC().Format(time.RFC3339)
 	}
-	for i, rung := range l.Spec.Rungs {
-		c := junitCase{ClassName: "dsprobe.ladder." + l.Metadata.Name, Name: rung.Name}
-		if i >= len(runs) {
-			reason := "not run"
+	for _, rs := range l.Status.Of(&l.Spec) {
+		c := junitCase{ClassName: "dsprobe.ladder." + l.Metadata.Name, Name: rs.Name}
+		if len(rs.LastRuns) == 0 {
 			if climbErr != nil {
-				reason = "not run: the ladder run ended early: " + oneLine(climbErr)
+				c.Error = &junitProblem{Type: "NotRun", Message: "not run: the ladder run ended early: " + oneLine(climbErr)}
+			} else {
+				c.Skipped = &junitProblem{Message: "Pending: the rung has not run yet"}
 			}
-			c.Error = &junitProblem{Type: "NotRun", Message: reason}
 			suite.add(c)
 			continue
 		}
-		r := runs[i]
+		r := rs.LastRuns[0]
 		var out []string
 		if r.JobID != "" {
 			out = append(out, fmt.Sprintf("job %s  trace %s", r.JobID, cmp.Or(r.TraceID, "-")))
@@ -269,11 +284,7 @@ func ladderSuite(l *ladder.DNSLadder, runs []ladder.RungRun, climbErr error) jun
 		case ladder.Waiting:
 			c.Skipped = &junitProblem{Message: r.Reason}
 		case ladder.Failing, ladder.PublicationMismatch:
-			kind := string(r.State)
-			if r.FailingLayer != "" {
-				kind = r.FailingLayer
-			}
-			c.Failure = &junitProblem{Type: kind, Message: string(r.State) + ": " + r.Reason, Text: c.SystemOut}
+			c.Failure = &junitProblem{Type: cmp.Or(r.FailingLayer, string(r.State)), Message: string(r.State) + ": " + r.Reason, Text: c.SystemOut}
 		}
 		suite.add(c)
 	}

@@ -263,8 +263,8 @@ func TestLadderRunBadInput(t *testing.T) {
 			}
 		})
 	}
-	if _, stderr, code := run(t, "ladder", "status"); code != ExitUsage || !strings.Contains(stderr, `unknown ladder command "status"`) {
-		t.Errorf("dsprobe ladder status: got exit %d, stderr %q, want 2 naming the command", code, stderr)
+	if _, stderr, code := run(t, "ladder", "climb"); code != ExitUsage || !strings.Contains(stderr, `unknown ladder command "climb" (known: run, status, check)`) {
+		t.Errorf("dsprobe ladder climb: got exit %d, stderr %q, want 2 naming the command", code, stderr)
 	}
 }
 

@@ -232,6 +232,23 @@ func (st *Status) Record(s *Spec, runs []RungRun, now time.Time) {
 	st.summarise(s, now)
 }
 
+// Of is the status of each of the spec's rungs, in its order: the
+// status's entry of the rung's name, else Pending (a rung added since the
+// last run, or a ladder that never ran: st may be nil).
+func (st *Status) Of(s *Spec) []RungStatus {
+	out := make([]RungStatus, len(s.Rungs))
+	for i, rung := range s.Rungs {
+		out[i] = RungStatus{Name: rung.Name, State: Pending}
+		if st == nil {
+			continue
+		}
+		if j := slices.IndexFunc(st.Rungs, func(rs RungStatus) bool { return rs.Name == rung.Name }); j >= 0 {
+			out[i] = st.Rungs[j]
+		}
+	}
+	return out
+}
+
 // record adds one run to the rung's status.
 func (rs *RungStatus) record(rung Rung, run RungRun, now time.Time) {
 	if run.State != rs.State || rs.LastTransitionTime == nil {

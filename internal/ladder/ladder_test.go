@@ -400,6 +400,16 @@ func TestStatusFollowsRungsByName(t *testing.T) {
 	if l.Status.State != LadderPending {
 		t.Errorf("got state %s, want Pending while a rung has not run", l.Status.State)
 	}
+
+	// Of reads a status against a spec without changing it.
+	l.Spec.Rungs = append(l.Spec.Rungs, Rung{Name: "everyone"})
+	of := l.Status.Of(&l.Spec)
+	if len(of) != 5 || of[1].Name != "internal" || of[1].ConsecutivePasses != 1 || !reflect.DeepEqual(of[4], RungStatus{Name: "everyone", State: Pending}) {
+		t.Errorf("got %+v, want the 4 rungs' status and everyone Pending", of)
+	}
+	if got := (*Status)(nil).Of(&l.Spec); got[0].State != Pending || got[4].Name != "everyone" {
+		t.Errorf("a ladder that never ran: got %+v, want every rung Pending", got)
+	}
 }
 
 func TestNextRun(t *testing.T) {
