@@ -10,8 +10,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/dsprobe/dsprobe/internal/ladder"
 )
@@ -83,19 +85,75 @@ func ReadDNSLadders(ctx context.Context, t Target, name string) ([]ladder.DNSLad
 	case err != nil:
 		return nil, ns, &APIError{Server: cfg.Host, Err: err}
 	}
+	ladders, err := decodeLadders(objects)
+	if err != nil {
+		return nil, ns, &APIError{Server: cfg.Host, Err: err}
+	}
+	return ladders, ns, nil
+}
+
+// decodeLadders decodes DNSLadder objects as the API server returns them.
+// It validated them against the CRD's schema, which is the Go types'
+// (test/deploy holds them together).
+func decodeLadders(objects []map[string]any) ([]ladder.DNSLadder, error) {
 	ladders := make([]ladder.DNSLadder, len(objects))
 	for i, obj := range objects {
-		// The API server validated the object against the CRD's schema,
-		// which is the Go types' (test/deploy holds them together).
 		b, err := json.Marshal(obj)
 		if err == nil {
 			err = json.Unmarshal(b, &ladders[i])
 		}
 		if err != nil {
-			return nil, ns, &APIError{Server: cfg.Host, Err: fmt.Errorf("decoding a DNSLadder of %s: %w", ns, err)}
+			return nil, fmt.Errorf("decoding a DNSLadder: %w", err)
 		}
 	}
-	return ladders, ns, nil
+	return ladders, nil
+}
+
+// DNSLadderStore is a cluster's DNSLadders for ladder.Scheduler: every
+// ladder of every namespace, each status written through the status
+// subresource (the coordinator needs list on dnsladders.dsprobe.io and
+// patch on dnsladders/status).
+type DNSLadderStore struct {
+	client dynamic.Interface
+}
+
+// NewDNSLadderStore is the DNSLadders of the cluster cfg reaches.
+func NewDNSLadderStore(cfg *rest.Config) (*DNSLadderStore, error) {
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the Kubernetes client: %w", err)
+	}
+	return &DNSLadderStore{client: client}, nil
+}
+
+// List returns every DNSLadder of every namespace, with its status.
+func (s *DNSLadderStore) List(ctx context.Context) ([]ladder.DNSLadder, error) {
+	list, err := s.client.Resource(dnsLadders).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing DNSLadders: %w", err)
+	}
+	objects := make([]map[string]any, len(list.Items))
+	for i, item := range list.Items {
+		objects[i] = item.Object
+	}
+	return decodeLadders(objects)
+}
+
+// WriteStatus replaces l's status in the cluster with l.Status, leaving
+// its spec alone: a JSON patch adding /status replaces it whole, so a key
+// the new status leaves out (no rung cleared any more) is gone too, which
+// a merge patch would keep.
+func (s *DNSLadderStore) WriteStatus(ctx context.Context, l *ladder.DNSLadder) error {
+	patch, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status", "value": l.Status}})
+	if err != nil {
+		return err
+	}
+	_, err = s.client.Resource(dnsLadders).Namespace(l.Metadata.Namespace).
+		Patch(ctx, l.Metadata.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: "dsprobe-coordinator"}, "status")
+	if err != nil {
+		return fmt.Errorf("writing the status of DNSLadder %s/%s: %w", l.Metadata.Namespace, l.Metadata.Name, err)
+	}
+	return nil
 }
 
 // dnsLadders is the resource of the CRD dnsladders.dsprobe.io.
