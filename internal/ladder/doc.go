@@ -10,7 +10,8 @@
 // visible too early, or missing where it should be). The status it keeps —
 // states, consecutive passes, the last runs, the highest rung cleared,
 // conditions with transition times — is plain data that serialises to JSON,
-// so it survives a restart in the CRD's status.
+// so it survives a restart in the CRD's status. A Scheduler climbs every
+// ladder of a Store on its schedule and writes each climb back.
 //
 // It is pure: running the jobs (the CLI, the coordinator) and reading or
 // writing the resource (internal/kube) happen in the packages that call it,
