@@ -64,6 +64,8 @@ func TestJudge(t *testing.T) {
 		state     RungState
 		layer     string
 		reasonHas []string
+		// gateClients, if set, replace the rung's gates' clients.
+		gateClients []string
 	}{
 		{name: "both families pass", rung: 0, vantages: []VantageRun{dualStack("p1"), dualStack("p2")}, state: Passing},
 		{name: "AAAA withheld as the rung expects", rung: 2, vantages: []VantageRun{withheld("p1")}, state: Passing},
@@ -184,10 +186,26 @@ func TestJudge(t *testing.T) {
 			state:    Failing, reasonHas: []string{"from p2 (internal): no result: UNAVAILABLE: connection refused"},
 		},
 		{name: "no prober at all", rung: 0, state: Failing, reasonHas: []string{"no prober"}},
+		{
+			// Validate refuses it; judged anyway, it gets the defaults.
+			name: "a gate's client the spec does not list", rung: 0,
+			vantages: []VantageRun{func() VantageRun {
+				v := dualStack("p1")
+				v.Clients = append(v.Clients, ClientRun{Profile: "chrome", Outcome: outcomeConnected, TimeToConnectMs: 1500})
+				return v
+			}()},
+			gateClients: []string{"node", "chrome"},
+			state:       Failing, layer: "LAYER_CLIENT", reasonHas: []string{"client chrome would take 1.5s to connect, above the rung's bound of 1s"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := l.Spec.Judge(tt.rung, RungRun{Vantages: tt.vantages})
+			spec := l.Spec
+			if tt.gateClients != nil {
+				spec.Rungs = append([]Rung(nil), spec.Rungs...)
+				spec.Rungs[tt.rung].Gates.Clients = tt.gateClients
+			}
+			got := spec.Judge(tt.rung, RungRun{Vantages: tt.vantages})
 			if got.State != tt.state || got.FailingLayer != tt.layer {
 				t.Errorf("got %s %q (%s), want %s %q", got.State, got.FailingLayer, got.Reason, tt.state, tt.layer)
 			}

@@ -104,20 +104,24 @@ func (s *Scheduler) RunDue(ctx context.Context) time.Duration {
 			wait = min(wait, next.Sub(now))
 			continue
 		}
-		s.climb(ctx, l)
-		wait = min(wait, l.Spec.Schedule.Interval())
+		if !s.climb(ctx, l) {
+			return 0 // stopped
+		}
+		now = s.clock().Now()
+		wait = min(wait, l.Spec.Schedule.NextRun(*l.Status.LastRunTime, now).Sub(now))
 	}
 	return wait
 }
 
-// climb runs the ladder once and writes its status. A rung whose job
+// climb runs the ladder once and writes its status; false when ctx ended
+// first (a half climb is no run, and nothing is written). A rung whose job
 // cannot run is recorded as failing with why, and the rungs above it as
 // waiting: the status says what happened, not only a log line.
-func (s *Scheduler) climb(ctx context.Context, l *DNSLadder) {
+func (s *Scheduler) climb(ctx context.Context, l *DNSLadder) bool {
 	clock := s.clock()
 	runs, err := l.Spec.Climb(ctx, clock.Now, s.RunRung)
 	if ctx.Err() != nil {
-		return // stopped: a half climb is no run
+		return false
 	}
 	if err != nil {
 		runs = l.Spec.EndClimb(runs, err, clock.Now())
@@ -128,11 +132,12 @@ func (s *Scheduler) climb(ctx context.Context, l *DNSLadder) {
 	l.Status.Record(&l.Spec, runs, clock.Now())
 	if err := s.Store.WriteStatus(ctx, l); err != nil {
 		s.report(fmt.Errorf("writing the status of DNSLadder %s/%s: %w", l.Metadata.Namespace, l.Metadata.Name, err))
-		return
+		return true
 	}
 	if s.OnClimb != nil {
 		s.OnClimb(l)
 	}
+	return true
 }
 
 func (s *Scheduler) clock() Clock {

@@ -262,3 +262,19 @@ func TestSchedulerRunSleepsOnTheClock(t *testing.T) {
 		t.Errorf("got %d jobs, want 6: two climbs of three rungs", jobs.jobs)
 	}
 }
+
+// A climb the context ends half-way is no run: nothing is written.
+func TestSchedulerWritesNoHalfClimb(t *testing.T) {
+	store := newMemStore(t, ladderEvery("web", time.Minute))
+	ctx, cancel := context.WithCancel(context.Background())
+	stopping := func(ctx context.Context, rung Rung) (RungRun, error) {
+		cancel() // the coordinator stops during the first job
+		return RungRun{}, ctx.Err()
+	}
+	if wait := (&Scheduler{Store: store, RunRung: stopping, Clock: newFakeClock()}).RunDue(ctx); wait != 0 {
+		t.Errorf("got wait %s, want 0: stopped", wait)
+	}
+	if store.writes != 0 || store.get(t, "web").Status != nil {
+		t.Errorf("got %d writes and status %+v, want none", store.writes, store.get(t, "web").Status)
+	}
+}

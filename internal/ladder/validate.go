@@ -144,10 +144,13 @@ func (s Schedule) NextRun(last, now time.Time) time.Time {
 	return next
 }
 
-// client is the spec's client of the profile given.
+// client is the spec's client of the profile given, with its defaults (a
+// profile the spec does not list, which Validate refuses, gets them all).
 func (s *Spec) client(profile string) Client {
-	i := slices.IndexFunc(s.Clients, func(c Client) bool { return c.Profile == profile })
-	c := s.Clients[i] // Validate checked every gate's client is listed
+	c := Client{Profile: profile}
+	if i := slices.IndexFunc(s.Clients, func(c Client) bool { return c.Profile == profile }); i >= 0 {
+		c = s.Clients[i]
+	}
 	if c.MaxTimeToConnect == 0 {
 		c.MaxTimeToConnect = Duration(DefaultMaxTimeToConnect)
 	}
