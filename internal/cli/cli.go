@@ -62,6 +62,7 @@ func commands() []command {
 		{"probe", "probe a target family by family and predict every client", runProbe},
 		{"order", "sort addresses as RFC 6724 (or glibc, or a gai.conf) would", runOrder},
 		{"evidence", "print a Service's family-by-family evidence table from the Kubernetes API", runEvidence},
+		{"ladder", "run a DNS ladder's rungs in order, each gated by evidence from its vantage points", runLadder},
 		{"simulate", "predict a client profile's race over given per-address outcomes", runSimulate},
 		{"profiles", "list the built-in client profiles, their parameters and sources", runProfiles},
 		{"version", "print the version, VCS revision and Go version of this dsprobe", runVersion},

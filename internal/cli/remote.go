@@ -29,10 +29,16 @@ type coordinatorFlags struct {
 }
 
 func (c *coordinatorFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.address, "coordinator", "", "run the probe from every prober of this coordinator (`host:port`) instead of locally")
-	c.auth.Register(fs, "", "the coordinator", "the host of --coordinator")
+	c.registerAddress(fs, "run the probe from every prober of this coordinator (`host:port`) instead of locally")
 	fs.Var(&c.namespaces, "namespace", "only probers of this `namespace` (repeatable)")
 	fs.Var(&c.probers, "prober", "only this `prober`: NAME, or NAMESPACE/NAME where names repeat across namespaces (repeatable)")
+}
+
+// registerAddress registers where the coordinator is and how to
+// authenticate to it, for commands that choose the probers themselves.
+func (c *coordinatorFlags) registerAddress(fs *flag.FlagSet, usage string) {
+	fs.StringVar(&c.address, "coordinator", "", usage)
+	c.auth.Register(fs, "", "the coordinator", "the host of --coordinator")
 }
 
 // dial connects to the coordinator with TLS when a TLS flag is given or the

@@ -1,5 +1,6 @@
 // Package faultdns is a DNS server that injects the faults dual-stack paths
-// suffer: it answers A and AAAA queries from records its user sets, with
+// suffer: it answers A and AAAA queries from records its user sets (per
+// client group too, as a DNS view or ACL does: SetFor), with
 // NODATA for one family, NXDOMAIN, SERVFAIL, REFUSED, late answers, no
 // answer, truncated UDP answers or malformed replies. It logs every query,
 // so its user can check which names a resolver asked, in which order.

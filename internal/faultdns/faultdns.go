@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,8 +84,11 @@ type Server struct {
 	// Close waits for them.
 	serving sync.WaitGroup
 
-	mu      sync.Mutex // guards records and queries
+	mu      sync.Mutex // guards records, views and queries
 	records map[recordKey]Response
+	// views are the records some clients see instead (SetFor), by the
+	// prefix of the clients' addresses.
+	views   map[netip.Prefix]map[recordKey]Response
 	queries []Query
 }
 
@@ -127,7 +131,7 @@ func Serve(pc net.PacketConn, ln net.Listener) (*Server, error) {
 }
 
 func newServer() *Server {
-	return &Server{stop: make(chan struct{}), records: map[recordKey]Response{}}
+	return &Server{stop: make(chan struct{}), records: map[recordKey]Response{}, views: map[netip.Prefix]map[recordKey]Response{}}
 }
 
 // listenPair opens UDP and TCP on the same address and port. With port 0 the
@@ -233,6 +237,23 @@ func (s *Server) Set(name string, qtype uint16, r Response) {
 	s.records[recordKey{dns.CanonicalName(name), qtype}] = r
 }
 
+// SetFor is Set for the clients whose address is in clients alone, as a
+// DNS view or ACL answers client groups differently (CoreDNS view and
+// acl): a query from such a client is answered from what SetFor set for
+// the name and type, the most specific prefix first, else from Set. A
+// zero Response withholds the records from them (NODATA). An IPv4-mapped
+// client address counts as IPv4.
+func (s *Server) SetFor(clients netip.Prefix, name string, qtype uint16, r Response) {
+	r.Addrs = append([]netip.Addr(nil), r.Addrs...)
+	clients = clients.Masked()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.views[clients] == nil {
+		s.views[clients] = map[recordKey]Response{}
+	}
+	s.views[clients][recordKey{dns.CanonicalName(name), qtype}] = r
+}
+
 // Queries returns every query received so far, in arrival order.
 func (s *Server) Queries() []Query {
 	s.mu.Lock()
@@ -289,7 +310,7 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg, transport string) {
 		Name: q.Name, Type: q.Qtype, Transport: transport,
 		From: addrPortOf(w.RemoteAddr()), To: addrPortOf(w.LocalAddr()),
 	})
-	resp, reply := s.reply(req)
+	resp, reply := s.reply(req, addrPortOf(w.RemoteAddr()).Addr().Unmap())
 	s.mu.Unlock()
 
 	if resp.Drop {
@@ -320,9 +341,10 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg, transport string) {
 	}
 }
 
-// reply builds the answer to req from the records; s.mu is held. It returns
-// the Response set for the asked name, whose fault flags apply.
-func (s *Server) reply(req *dns.Msg) (Response, *dns.Msg) {
+// reply builds the answer to req, from the client from, from the records;
+// s.mu is held. It returns the Response set for the asked name, whose
+// fault flags apply.
+func (s *Server) reply(req *dns.Msg, from netip.Addr) (Response, *dns.Msg) {
 	q := req.Question[0]
 	m := new(dns.Msg)
 	m.SetReply(req)
@@ -330,16 +352,16 @@ func (s *Server) reply(req *dns.Msg) (Response, *dns.Msg) {
 	// records for a referral and moves on to the next server.
 	m.Authoritative, m.RecursionAvailable = true, true
 
-	first, _ := s.find(q.Name, q.Qtype)
+	first, _ := s.find(q.Name, q.Qtype, from)
 	class := uint16(dns.ClassINET)
 	if first.WrongClass {
 		class = dns.ClassCHAOS
 	}
 	name := q.Name
 	for hop := 0; ; hop++ {
-		r, ok := s.find(name, q.Qtype)
+		r, ok := s.find(name, q.Qtype, from)
 		if !ok {
-			if !s.known(name) {
+			if !s.known(name, from) {
 				m.Rcode = dns.RcodeNameError
 			}
 			break
@@ -361,23 +383,53 @@ func (s *Server) reply(req *dns.Msg) (Response, *dns.Msg) {
 	return first, m
 }
 
-func (s *Server) find(name string, qtype uint16) (Response, bool) {
+// find is the Response for (name, qtype) that the client from sees: its
+// most specific view's, else the default.
+func (s *Server) find(name string, qtype uint16, from netip.Addr) (Response, bool) {
 	name = dns.CanonicalName(name)
-	if r, ok := s.records[recordKey{name, qtype}]; ok {
+	for _, records := range s.viewsOf(from) {
+		if r, ok := lookup(records, name, qtype); ok {
+			return r, true
+		}
+	}
+	return lookup(s.records, name, qtype)
+}
+
+func lookup(records map[recordKey]Response, name string, qtype uint16) (Response, bool) {
+	if r, ok := records[recordKey{name, qtype}]; ok {
 		return r, true
 	}
-	r, ok := s.records[recordKey{name, dns.TypeCNAME}]
+	r, ok := records[recordKey{name, dns.TypeCNAME}]
 	return r, ok
 }
 
-func (s *Server) known(name string) bool {
+// known says whether anything is set for name that the client from sees.
+func (s *Server) known(name string, from netip.Addr) bool {
 	name = dns.CanonicalName(name)
-	for k := range s.records {
-		if k.name == name {
-			return true
+	for _, records := range append(s.viewsOf(from), s.records) {
+		for k := range records {
+			if k.name == name {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// viewsOf are the views whose prefix holds from, the most specific first.
+func (s *Server) viewsOf(from netip.Addr) []map[recordKey]Response {
+	var prefixes []netip.Prefix
+	for p := range s.views {
+		if p.Contains(from) {
+			prefixes = append(prefixes, p)
+		}
+	}
+	slices.SortFunc(prefixes, func(a, b netip.Prefix) int { return b.Bits() - a.Bits() })
+	var views []map[recordKey]Response
+	for _, p := range prefixes {
+		views = append(views, s.views[p])
+	}
+	return views
 }
 
 func addressRecord(name string, a netip.Addr, class uint16, ttl uint32) dns.RR {

@@ -309,3 +309,55 @@ func TestConcurrentSet(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// Client groups see their own answers, as behind CoreDNS view or acl: a
+// group withheld from AAAA gets NODATA and still its A record; the most
+// specific prefix wins; a name set for one group alone is NXDOMAIN to
+// the others. The clients are loopback addresses of 127.0.0.0/8, each a
+// query's source address.
+func TestViews(t *testing.T) {
+	s := dnstest.Start(t)
+	a, aaaa := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	s.Set("web.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{a}})
+	s.Set("web.example.", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{aaaa}})
+	s.SetFor(netip.MustParsePrefix("127.0.0.0/8"), "web.example.", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::8")}})
+	s.SetFor(netip.MustParsePrefix("127.0.0.2/32"), "web.example.", dns.TypeAAAA, faultdns.Response{})
+	s.SetFor(netip.MustParsePrefix("127.0.0.3/32"), "private.example.", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{a}})
+
+	tests := []struct {
+		from, qname string
+		qtype       uint16
+		wantRcode   int
+		wantAddrs   []string
+	}{
+		{"127.0.0.1", "web.example.", dns.TypeAAAA, dns.RcodeSuccess, []string{"2001:db8::8"}},
+		{"127.0.0.2", "web.example.", dns.TypeAAAA, dns.RcodeSuccess, nil},
+		{"127.0.0.2", "web.example.", dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.1"}},
+		{"127.0.0.3", "private.example.", dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.1"}},
+		{"127.0.0.3", "private.example.", dns.TypeAAAA, dns.RcodeSuccess, nil},
+		{"127.0.0.1", "private.example.", dns.TypeA, dns.RcodeNameError, nil},
+	}
+	for _, transport := range transports {
+		for _, tt := range tests {
+			t.Run(transport+"/"+tt.from+"/"+tt.qname+"/"+dns.TypeToString[tt.qtype], func(t *testing.T) {
+				m := new(dns.Msg)
+				m.SetQuestion(tt.qname, tt.qtype)
+				local := net.Addr(&net.UDPAddr{IP: net.ParseIP(tt.from)})
+				if transport == "tcp" {
+					local = &net.TCPAddr{IP: net.ParseIP(tt.from)}
+				}
+				c := &dns.Client{Net: transport, Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: local}}
+				r, _, err := c.Exchange(m, s.Addr().String())
+				if err != nil {
+					t.Fatalf("exchange: %v", err)
+				}
+				if r.Rcode != tt.wantRcode || !slices.Equal(addrsOf(r), tt.wantAddrs) {
+					t.Errorf("got %s %q, want %s %q", dns.RcodeToString[r.Rcode], addrsOf(r), dns.RcodeToString[tt.wantRcode], tt.wantAddrs)
+				}
+			})
+		}
+	}
+	if got := s.Queries()[0].From.Addr(); got != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("got the first query from %s, want 127.0.0.1", got)
+	}
+}

@@ -2,10 +2,12 @@
 // API server as kubectl does (kubeconfig, --context, in-cluster), and reads
 // what dsprobe needs of a cluster — prober Pods for the coordinator's
 // discovery, and the objects behind a Service's evidence (Nodes, Pods,
-// Services, EndpointSlices, NetworkPolicies, the kube-proxy configuration) —
-// and checks callers' tokens (TokenReview, SubjectAccessReview). It turns
-// what it reads into the project's own types (internal/diagnose's evidence,
-// the API's Prober), so nothing else imports client-go.
+// Services, EndpointSlices, NetworkPolicies, the kube-proxy configuration),
+// and DNSLadders with their status (which DNSLadderStore also writes) —
+// checks callers' tokens (TokenReview, SubjectAccessReview), and elects one
+// replica by a Lease (WhileLeading). It turns what it reads into the
+// project's own types (internal/diagnose's evidence, the API's Prober,
+// internal/ladder's DNSLadder), so nothing else imports client-go.
 //
 // The coordinator watches with shared informers (one List, then Watch):
 // the prober Pods (Discovery), and the objects of any Service's evidence

@@ -83,3 +83,14 @@ func MostFundamental(layers ...Layer) Layer {
 	}
 	return best
 }
+
+// Parse returns the layer of an API enum name ("LAYER_LISTENER"), and
+// false for a name that is none.
+func Parse(name string) (Layer, bool) {
+	for l, n := range names {
+		if n == name {
+			return Layer(l), true
+		}
+	}
+	return Unspecified, false
+}

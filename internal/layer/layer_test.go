@@ -28,6 +28,12 @@ func TestNames(t *testing.T) {
 		if got := tt.l.Short(); got != tt.short {
 			t.Errorf("Layer(%d).Short() = %q, want %q", tt.l, got, tt.short)
 		}
+		if got, ok := Parse(tt.name); got != tt.l || !ok {
+			t.Errorf("Parse(%q) = %v, %t, want %v, true", tt.name, got, ok, tt.l)
+		}
+	}
+	if got, ok := Parse("LISTENER"); ok {
+		t.Errorf("Parse(%q) = %v, true, want false", "LISTENER", got)
 	}
 }
 

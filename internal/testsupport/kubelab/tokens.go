@@ -67,6 +67,11 @@ func (c *Cluster) SignToken(t testing.TB, claims map[string]any) string {
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
+// RESTConfig is the administrator's client configuration (Client's,
+// dialing the API server inside the node namespace), for clients other
+// than a clientset: dynamic, or a package that builds its own.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
+
 // API is the API server's URL and an HTTP client that trusts its CA and
 // reaches it in the node namespace, presenting no credentials: for a
 // client that speaks the API without client-go.
