@@ -39,7 +39,7 @@ func LocalAddresses() ([]he.Source, error) {
 
 // host is where the information comes from; tests point it at fixtures.
 type host struct {
-	ifInet6    string // path of /proc/net/if_inet6
+	ifInet6    string // path of the kernel's if_inet6 table
 	sysNet     string // path of /sys/class/net
 	interfaces func() ([]iface, error)
 	// connect returns the kernel's source address for dst.
@@ -47,7 +47,9 @@ type host struct {
 }
 
 var system = &host{
-	ifInet6:    "/proc/net/if_inet6",
+	// The calling thread's namespace, as for the connect and the
+	// interface listing: /proc/net is the first thread's (Linux 3.17+).
+	ifInet6:    "/proc/thread-self/net/if_inet6",
 	sysNet:     "/sys/class/net",
 	interfaces: systemInterfaces,
 	connect:    kernelSource,
