@@ -89,6 +89,13 @@ type action struct {
 	deadline time.Duration
 }
 
+// run is what the engine keeps of an attempt besides its timeline.
+type run struct {
+	running  bool
+	deadline time.Duration
+	lane     int
+}
+
 type timer struct {
 	at  time.Duration
 	set bool
@@ -130,9 +137,8 @@ type engine struct {
 	order        []netip.Addr
 	tried        map[netip.Addr]bool
 
-	attempts  []Attempt
-	deadlines map[int]time.Duration // running attempt -> its deadline
-	attemptOf map[int]int           // running attempt -> lane index
+	attempts []Attempt
+	runs     []run // runs[id] is attempt id's state in the race
 
 	lanes      []lane
 	resolution timer
@@ -153,8 +159,6 @@ func newEngine(s *Strategy, sourceFor func(netip.Addr) Source) *engine {
 		s:         s,
 		sourceFor: sourceFor,
 		tried:     map[netip.Addr]bool{},
-		deadlines: map[int]time.Duration{},
-		attemptOf: map[int]int{},
 	}
 }
 
@@ -415,8 +419,7 @@ func (e *engine) startNext(i int) bool {
 	e.tried[addr] = true
 	e.attempts = append(e.attempts, Attempt{Address: addr, Family: dualstack.FamilyOf(addr), Start: e.now, Outcome: dualstack.OutcomeUnspecified})
 	deadline := e.attemptDeadline(left)
-	e.deadlines[id] = deadline
-	e.attemptOf[id] = i
+	e.runs = append(e.runs, run{running: true, deadline: deadline, lane: i})
 	e.lanes[i].running = id
 	e.lastStart = e.now
 	e.actions = append(e.actions, action{kind: actDial, attempt: id, addr: addr, deadline: deadline})
@@ -470,7 +473,7 @@ func (e *engine) attemptDeadline(addrsLeft int) time.Duration {
 // late connection the driver must close.
 func (e *engine) attemptEnded(now time.Duration, id int, outcome dualstack.Outcome, err error) bool {
 	e.now = now
-	if _, running := e.deadlines[id]; !running || e.done {
+	if id < 0 || id >= len(e.runs) || !e.runs[id].running || e.done {
 		return false
 	}
 	e.end(id, outcome, err)
@@ -478,19 +481,22 @@ func (e *engine) attemptEnded(now time.Duration, id int, outcome dualstack.Outco
 		e.finish(id)
 		return true
 	}
-	e.afterFailure(e.attemptOf[id])
+	e.afterFailure(e.runs[id].lane)
 	return false
 }
 
 func (e *engine) end(id int, outcome dualstack.Outcome, err error) {
 	a := &e.attempts[id]
 	a.End, a.Outcome, a.Err = e.now, outcome, err
-	i := e.attemptOf[id]
-	delete(e.deadlines, id)
-	delete(e.attemptOf, id)
-	if e.lanes[i].running == id {
+	e.runs[id].running = false
+	if i := e.runs[id].lane; e.lanes[i].running == id {
 		e.lanes[i].running = -1
 	}
+}
+
+// anyRunning reports whether an attempt is still running.
+func (e *engine) anyRunning() bool {
+	return slices.ContainsFunc(e.runs, func(r run) bool { return r.running })
 }
 
 // abort abandons a running attempt.
@@ -517,7 +523,7 @@ func (e *engine) afterFailure(i int) {
 
 // maybeGiveUp ends the race when nothing runs and nothing can start.
 func (e *engine) maybeGiveUp() {
-	if e.done || len(e.deadlines) > 0 || e.pendingQueries() {
+	if e.done || e.anyRunning() || e.pendingQueries() {
 		return
 	}
 	for i := range e.lanes {
@@ -557,7 +563,7 @@ func (e *engine) addLate() {
 			}
 		}
 		e.armFallback()
-	} else if e.lanes[0].running < 0 && len(e.deadlines) == 0 {
+	} else if e.lanes[0].running < 0 && !e.anyRunning() {
 		e.startNext(0)
 	} else if !e.next.set {
 		e.armNext()
@@ -582,8 +588,10 @@ func (e *engine) wake() (time.Duration, bool) {
 			consider(t.at)
 		}
 	}
-	for _, d := range e.deadlines {
-		consider(d)
+	for _, r := range e.runs {
+		if r.running {
+			consider(r.deadline)
+		}
 	}
 	return at, found
 }
@@ -595,13 +603,11 @@ func (e *engine) tick(now time.Duration) {
 		switch {
 		case e.total.due(now):
 			e.total.stop()
-			for _, id := range e.runningIDs() {
-				e.abort(id, dualstack.OutcomeTimeout)
-			}
+			e.abortRunning(dualstack.OutcomeTimeout)
 			e.finish(-1)
 		case e.dueAttempt() >= 0:
 			id := e.dueAttempt()
-			i := e.attemptOf[id]
+			i := e.runs[id].lane
 			e.abort(id, dualstack.OutcomeTimeout)
 			e.afterFailure(i)
 		case e.resolution.due(now):
@@ -625,22 +631,16 @@ func (e *engine) tick(now time.Duration) {
 // dueAttempt returns the lowest-numbered running attempt whose deadline has
 // passed, or -1; lowest-numbered keeps ticks deterministic.
 func (e *engine) dueAttempt() int {
-	due := -1
-	for id, d := range e.deadlines {
-		if d <= e.now && (due < 0 || id < due) {
-			due = id
-		}
-	}
-	return due
+	return slices.IndexFunc(e.runs, func(r run) bool { return r.running && r.deadline <= e.now })
 }
 
-func (e *engine) runningIDs() []int {
-	ids := make([]int, 0, len(e.deadlines))
-	for id := range e.deadlines {
-		ids = append(ids, id)
+// abortRunning abandons every running attempt, lowest-numbered first.
+func (e *engine) abortRunning(outcome dualstack.Outcome) {
+	for id, r := range e.runs {
+		if r.running {
+			e.abort(id, outcome)
+		}
 	}
-	slices.Sort(ids)
-	return ids
 }
 
 // stop ends the race from outside (the caller's context ended).
@@ -649,16 +649,12 @@ func (e *engine) stop(now time.Duration, outcome dualstack.Outcome) {
 	if e.done {
 		return
 	}
-	for _, id := range e.runningIDs() {
-		e.abort(id, outcome)
-	}
+	e.abortRunning(outcome)
 	e.finish(-1)
 }
 
 func (e *engine) finish(winner int) {
-	for _, id := range e.runningIDs() {
-		e.abort(id, dualstack.OutcomeCanceled)
-	}
+	e.abortRunning(dualstack.OutcomeCanceled)
 	e.done = true
 	e.resolution.stop()
 	e.next.stop()
@@ -712,8 +708,12 @@ func (e *engine) lastEnded() int {
 	return best
 }
 
+// takeActions returns the actions emitted since the last call. The slice is
+// the engine's own, reused for the next actions: it is valid until the next
+// call into the engine, so a driver performs them all before it hands the
+// engine the next event.
 func (e *engine) takeActions() []action {
 	a := e.actions
-	e.actions = nil
+	e.actions = e.actions[:0]
 	return a
 }

@@ -1,10 +1,11 @@
 package happyeyeballs
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
@@ -136,43 +137,41 @@ const (
 
 type simEvent struct {
 	at      time.Duration
-	seq     int
 	kind    simEventKind
 	family  dualstack.Family
 	attempt int
 	outcome dualstack.Outcome
 }
 
-// eventQueue is a min-heap ordered by time, then kind, then insertion.
-type eventQueue struct {
-	events []simEvent
-	seq    int
-}
-
-func (q *eventQueue) Len() int { return len(q.events) }
-func (q *eventQueue) Less(i, j int) bool {
-	a, b := q.events[i], q.events[j]
+// before reports whether a happens before b: by time, then kind.
+func (a *simEvent) before(b *simEvent) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
-	if a.kind != b.kind {
-		return a.kind < b.kind
-	}
-	return a.seq < b.seq
+	return a.kind < b.kind
 }
-func (q *eventQueue) Swap(i, j int) { q.events[i], q.events[j] = q.events[j], q.events[i] }
-func (q *eventQueue) Push(x any)    { q.events = append(q.events, x.(simEvent)) }
-func (q *eventQueue) Pop() any {
-	n := len(q.events) - 1
-	ev := q.events[n]
-	q.events = q.events[:n]
+
+// eventQueue holds the pending events in the order they happen — by time,
+// then kind, then insertion — stored from the last to the next, so that pop
+// takes from the end. A sorted slice rather than a heap: a race has a
+// handful of events pending.
+type eventQueue struct {
+	events []simEvent
+}
+
+func (q *eventQueue) Len() int { return len(q.events) }
+
+// push queues ev to happen after the events that happen before it and
+// after those it ties with, which were queued first.
+func (q *eventQueue) push(ev simEvent) {
+	i := sort.Search(len(q.events), func(i int) bool { return !ev.before(&q.events[i]) })
+	q.events = slices.Insert(q.events, i, ev)
+}
+
+func (q *eventQueue) pop() simEvent {
+	ev := q.events[len(q.events)-1]
+	q.events = q.events[:len(q.events)-1]
 	return ev
 }
 
-func (q *eventQueue) push(ev simEvent) {
-	ev.seq = q.seq
-	q.seq++
-	heap.Push(q, ev)
-}
-func (q *eventQueue) pop() simEvent   { return heap.Pop(q).(simEvent) }
-func (q *eventQueue) peek() *simEvent { return &q.events[0] }
+func (q *eventQueue) peek() *simEvent { return &q.events[len(q.events)-1] }

@@ -3,6 +3,7 @@ package happyeyeballs
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -541,5 +542,34 @@ func TestSimulateAnswersTogether(t *testing.T) {
 				t.Errorf("got order %v, want %v", r.Order, tt.wantOrder)
 			}
 		})
+	}
+}
+
+// Events pop by time, then kind (an attempt's end before an answer of the
+// same instant), then in the order they were queued.
+func TestEventQueueOrder(t *testing.T) {
+	var q eventQueue
+	for i, ev := range []simEvent{
+		{at: 10, kind: simAnswer},
+		{at: 5, kind: simAttemptEnd},
+		{at: 10, kind: simAttemptEnd},
+		{at: 10, kind: simAnswer},
+		{at: 5, kind: simAttemptEnd},
+		{at: 0, kind: simAnswer},
+	} {
+		ev.attempt = i // tells the events apart
+		q.push(ev)
+	}
+	var got []int
+	for q.Len() > 0 {
+		next := *q.peek()
+		ev := q.pop()
+		if ev != next {
+			t.Fatalf("peek gave %+v, then pop %+v", next, ev)
+		}
+		got = append(got, ev.attempt)
+	}
+	if want := []int{5, 1, 4, 2, 0, 3}; !slices.Equal(got, want) {
+		t.Errorf("got events popped in order %v, want %v", got, want)
 	}
 }
