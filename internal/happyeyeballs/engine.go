@@ -123,7 +123,7 @@ type lane struct {
 // instant (on a real clock: those in hand when the driver looks) are sorted
 // into one list before the first attempt (RFC 8305 §3 and §4).
 type engine struct {
-	s         *Strategy
+	s         Strategy // a copy, which spares the caller's a move to the heap
 	sourceFor func(netip.Addr) Source
 
 	now      time.Duration
@@ -135,12 +135,13 @@ type engine struct {
 	connecting   bool
 	connectStart time.Duration
 	order        []netip.Addr
-	tried        map[netip.Addr]bool
+	tried        []bool // tried[i]: order[i] has had an attempt
 
 	attempts []Attempt
 	runs     []run // runs[id] is attempt id's state in the race
 
 	lanes      []lane
+	laneSpace  [2]lane // lanes' backing array: one lane or two
 	resolution timer
 	next       timer // ConnectInterleave's attempt delay
 	fallback   timer // ConnectFamilyLanes' fallback delay
@@ -156,9 +157,10 @@ func newEngine(s *Strategy, sourceFor func(netip.Addr) Source) *engine {
 		sourceFor = func(a netip.Addr) Source { return Source{Addr: a} }
 	}
 	return &engine{
-		s:         s,
+		s:         *s,
 		sourceFor: sourceFor,
-		tried:     map[netip.Addr]bool{},
+		answers:   make([]Answer, 0, 2), // one per family
+		actions:   make([]action, 0, 2), // two queries, or a dial and an abort
 	}
 }
 
@@ -196,7 +198,10 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		return
 	}
 	e.answered[f] = true
-	var kept []netip.Addr
+	// The answer's new addresses are appended to known, which holds each
+	// address once (tried is kept by position in the order); kept is their
+	// part of it, capped so that later appends never show through.
+	first := len(e.known)
 	for _, a := range addrs {
 		a = a.Unmap()
 		// A resolver may answer an A query with nothing of the other
@@ -204,10 +209,13 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		if dualstack.FamilyOf(a) != f || slices.Contains(e.known, a) {
 			continue
 		}
-		kept = append(kept, a)
+		e.known = append(e.known, a)
+	}
+	kept := e.known[first:len(e.known):len(e.known)]
+	if len(kept) == 0 {
+		kept = nil
 	}
 	e.answers = append(e.answers, Answer{Family: f, At: now, Addresses: kept, Err: err})
-	e.known = append(e.known, kept...)
 
 	if e.connecting {
 		e.addLate()
@@ -269,6 +277,7 @@ func (e *engine) startConnecting() {
 	e.connectStart = e.now
 	e.resolution.stop()
 	e.order = e.sortKnown()
+	e.tried = make([]bool, len(e.order))
 	if len(e.order) == 0 {
 		if !e.pendingQueries() {
 			e.finish(-1)
@@ -279,7 +288,7 @@ func (e *engine) startConnecting() {
 		e.startLanes()
 		return
 	}
-	e.lanes = []lane{{running: -1, started: true}}
+	e.lanes = append(e.laneSpace[:0], lane{running: -1, started: true})
 	e.startNext(0)
 }
 
@@ -352,9 +361,9 @@ func Interleave(addrs []netip.Addr, firstFamilyCount int) []netip.Addr {
 func (e *engine) startLanes() {
 	primary := dualstack.FamilyOf(e.order[0])
 	if e.s.FallbackOnlyFromIPv6 && primary == dualstack.FamilyIPv4 {
-		e.lanes = []lane{{running: -1}}
+		e.lanes = append(e.laneSpace[:0], lane{running: -1})
 	} else {
-		e.lanes = []lane{{family: primary, running: -1}, {family: primary.Other(), running: -1}}
+		e.lanes = append(e.laneSpace[:0], lane{family: primary, running: -1}, lane{family: primary.Other(), running: -1})
 	}
 	e.lanes[0].started = true
 	e.startNext(0)
@@ -391,8 +400,8 @@ func (e *engine) inLane(i int, a netip.Addr) bool {
 // untried counts the addresses lane i has not started, within MaxAttempts.
 func (e *engine) untried(i int) int {
 	n := 0
-	for _, a := range e.order {
-		if !e.tried[a] && e.inLane(i, a) {
+	for j, a := range e.order {
+		if !e.tried[j] && e.inLane(i, a) {
 			n++
 		}
 	}
@@ -408,15 +417,13 @@ func (e *engine) startNext(i int) bool {
 	if left == 0 {
 		return false
 	}
-	var addr netip.Addr
-	for _, a := range e.order {
-		if !e.tried[a] && e.inLane(i, a) {
-			addr = a
-			break
-		}
+	next := 0 // lane i's first untried address, which untried has counted
+	for e.tried[next] || !e.inLane(i, e.order[next]) {
+		next++
 	}
+	addr := e.order[next]
 	id := len(e.attempts)
-	e.tried[addr] = true
+	e.tried[next] = true
 	e.attempts = append(e.attempts, Attempt{Address: addr, Family: dualstack.FamilyOf(addr), Start: e.now, Outcome: dualstack.OutcomeUnspecified})
 	deadline := e.attemptDeadline(left)
 	e.runs = append(e.runs, run{running: true, deadline: deadline, lane: i})
@@ -545,11 +552,15 @@ func (e *engine) addLate() {
 		order = append(order, a.Address)
 	}
 	for _, a := range e.sortKnown() {
-		if !e.tried[a] {
+		if !slices.Contains(order[:len(e.attempts)], a) {
 			order = append(order, a)
 		}
 	}
 	e.order = order
+	e.tried = make([]bool, len(order))
+	for i := range e.attempts {
+		e.tried[i] = true
+	}
 	if len(e.lanes) == 0 {
 		// Resolution had ended with no address while a query was still
 		// out; this answer is the first with any.

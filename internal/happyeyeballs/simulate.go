@@ -85,7 +85,7 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 	delays := [3]time.Duration{dualstack.FamilyIPv4: sc.ADelay, dualstack.FamilyIPv6: sc.AAAADelay}
 
 	e := newEngine(&s, sc.SourceFor)
-	var q eventQueue
+	q := eventQueue{events: make([]simEvent, 0, 4)} // room for most races
 	e.begin()
 	for {
 		for _, act := range e.takeActions() {
@@ -174,4 +174,4 @@ func (q *eventQueue) pop() simEvent {
 	return ev
 }
 
-func (q *eventQueue) peek() *simEvent { return &q.events[len(q.events)-1] }
+func (q *eventQueue) peek() simEvent { return q.events[len(q.events)-1] }

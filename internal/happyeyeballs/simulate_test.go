@@ -562,7 +562,7 @@ func TestEventQueueOrder(t *testing.T) {
 	}
 	var got []int
 	for q.Len() > 0 {
-		next := *q.peek()
+		next := q.peek()
 		ev := q.pop()
 		if ev != next {
 			t.Fatalf("peek gave %+v, then pop %+v", next, ev)
