@@ -135,7 +135,8 @@ type engine struct {
 	connecting   bool
 	connectStart time.Duration
 	order        []netip.Addr
-	tried        []bool // tried[i]: order[i] has had an attempt
+	tried        []bool        // tried[i]: order[i] has had an attempt
+	destinations []Destination // sortKnown's working memory
 
 	attempts []Attempt
 	runs     []run // runs[id] is attempt id's state in the race
@@ -153,14 +154,31 @@ type engine struct {
 }
 
 func newEngine(s *Strategy, sourceFor func(netip.Addr) Source) *engine {
+	e := new(engine)
+	e.reset(s, sourceFor)
+	return e
+}
+
+// reset readies the engine for a new race with strategy s. The memory only
+// the engine sees (runs, tried, actions, the sort's destinations) is kept
+// for reuse; what a Result holds (answers, known, order, attempts) starts
+// afresh, so results of earlier races stay as they were.
+func (e *engine) reset(s *Strategy, sourceFor func(netip.Addr) Source) {
 	if sourceFor == nil {
 		sourceFor = func(a netip.Addr) Source { return Source{Addr: a} }
 	}
-	return &engine{
-		s:         *s,
-		sourceFor: sourceFor,
-		answers:   make([]Answer, 0, 2), // one per family
-		actions:   make([]action, 0, 2), // two queries, or a dial and an abort
+	actions := e.actions[:0]
+	if actions == nil {
+		actions = make([]action, 0, 2) // two queries, or a dial and an abort
+	}
+	*e = engine{
+		s:            *s,
+		sourceFor:    sourceFor,
+		answers:      make([]Answer, 0, 2), // one per family
+		runs:         e.runs[:0],
+		tried:        e.tried[:0],
+		actions:      actions,
+		destinations: e.destinations[:0],
 	}
 }
 
@@ -277,7 +295,7 @@ func (e *engine) startConnecting() {
 	e.connectStart = e.now
 	e.resolution.stop()
 	e.order = e.sortKnown()
-	e.tried = make([]bool, len(e.order))
+	e.clearTried()
 	if len(e.order) == 0 {
 		if !e.pendingQueries() {
 			e.finish(-1)
@@ -292,18 +310,25 @@ func (e *engine) startConnecting() {
 	e.startNext(0)
 }
 
+// clearTried marks every address of the order as not tried yet.
+func (e *engine) clearTried() {
+	e.tried = slices.Grow(e.tried[:0], len(e.order))[:len(e.order)]
+	clear(e.tried)
+}
+
 // sortKnown orders every known address as the client would.
 func (e *engine) sortKnown() []netip.Addr {
 	out := slices.Clone(e.known)
 	if e.s.Order == OrderRFC6724 {
-		dsts := make([]Destination, len(out))
-		for i, a := range out {
-			dsts[i] = Destination{Addr: a, Source: e.sourceFor(a)}
+		dsts := e.destinations[:0]
+		for _, a := range out {
+			dsts = append(dsts, Destination{Addr: a, Source: e.sourceFor(a)})
 		}
 		SortDestinations(dsts, e.s.Sort)
 		for i := range dsts {
 			out[i] = dsts[i].Addr
 		}
+		e.destinations = dsts
 	}
 	if e.s.FamilyFirst != dualstack.FamilyUnspecified {
 		slices.SortStableFunc(out, func(a, b netip.Addr) int {
@@ -557,7 +582,7 @@ func (e *engine) addLate() {
 		}
 	}
 	e.order = order
-	e.tried = make([]bool, len(order))
+	e.clearTried()
 	for i := range e.attempts {
 		e.tried[i] = true
 	}

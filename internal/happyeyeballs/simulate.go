@@ -75,25 +75,66 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 	if err := errors.Join(s.Validate(), sc.Validate()); err != nil {
 		return Result{}, err
 	}
-	paths := map[netip.Addr]Path{}
-	var answers [3][]netip.Addr
+	return newSimulator(sc).simulate(&s)
+}
+
+// Simulator replays strategies over one scenario, as Simulate does, for a
+// caller with many strategies (a probe predicts every client profile): the
+// scenario is checked and indexed once, and the working memory of one
+// replay is reused by the next. It is not safe for concurrent use.
+type Simulator struct {
+	sourceFor func(netip.Addr) Source
+	paths     map[netip.Addr]Path
+	answers   [3][]netip.Addr // indexed by Family, in the resolver's order
+	delays    [3]time.Duration
+	engine    engine
+	events    eventQueue
+}
+
+// NewSimulator checks the scenario and prepares its replays.
+func NewSimulator(sc Scenario) (*Simulator, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	return newSimulator(sc), nil
+}
+
+func newSimulator(sc Scenario) *Simulator {
+	sim := &Simulator{
+		sourceFor: sc.SourceFor,
+		paths:     make(map[netip.Addr]Path, len(sc.Paths)),
+		delays:    [3]time.Duration{dualstack.FamilyIPv4: sc.ADelay, dualstack.FamilyIPv6: sc.AAAADelay},
+		events:    eventQueue{events: make([]simEvent, 0, 4)}, // room for most races
+	}
 	for _, p := range sc.Paths {
 		a := p.Address.Unmap()
-		paths[a] = p
-		answers[dualstack.FamilyOf(a)] = append(answers[dualstack.FamilyOf(a)], a)
+		sim.paths[a] = p
+		sim.answers[dualstack.FamilyOf(a)] = append(sim.answers[dualstack.FamilyOf(a)], a)
 	}
-	delays := [3]time.Duration{dualstack.FamilyIPv4: sc.ADelay, dualstack.FamilyIPv6: sc.AAAADelay}
+	return sim
+}
 
-	e := newEngine(&s, sc.SourceFor)
-	q := eventQueue{events: make([]simEvent, 0, 4)} // room for most races
+// Simulate replays strategy s over the simulator's scenario (see the
+// function Simulate).
+func (sim *Simulator) Simulate(s Strategy) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	return sim.simulate(&s)
+}
+
+func (sim *Simulator) simulate(s *Strategy) (Result, error) {
+	e, q := &sim.engine, &sim.events
+	e.reset(s, sim.sourceFor)
+	q.events = q.events[:0]
 	e.begin()
 	for {
 		for _, act := range e.takeActions() {
 			switch act.kind {
 			case actQuery:
-				q.push(simEvent{at: e.now + delays[act.family], kind: simAnswer, family: act.family})
+				q.push(simEvent{at: e.now + sim.delays[act.family], kind: simAnswer, family: act.family})
 			case actDial:
-				if p := paths[act.addr]; p.Outcome != dualstack.OutcomeTimeout {
+				if p := sim.paths[act.addr]; p.Outcome != dualstack.OutcomeTimeout {
 					q.push(simEvent{at: e.now + p.After, kind: simAttemptEnd, attempt: act.attempt, outcome: p.Outcome})
 				}
 			case actAbort:
@@ -116,7 +157,7 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 			ev := q.pop()
 			switch ev.kind {
 			case simAnswer:
-				e.answer(ev.at, ev.family, answers[ev.family], nil)
+				e.answer(ev.at, ev.family, sim.answers[ev.family], nil)
 			case simAttemptEnd:
 				e.attemptEnded(ev.at, ev.attempt, ev.outcome, nil)
 			}

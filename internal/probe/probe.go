@@ -322,15 +322,19 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	for _, a := range res.Attempts {
 		sc.Paths = append(sc.Paths, measuredPath(a))
 	}
+	sim, err := he.NewSimulator(sc)
+	if err != nil {
+		return Result{}, fmt.Errorf("predicting clients: %w", err)
+	}
 	builtins := builtinProfiles()
 	res.Clients = make([]Prediction, 0, len(builtins)+len(req.ExtraProfiles))
 	for _, profiles := range [][]he.Profile{builtins, req.ExtraProfiles} {
 		for _, p := range profiles {
-			sim, err := he.Simulate(p.Strategy, sc)
+			predicted, err := sim.Simulate(p.Strategy)
 			if err != nil {
 				return Result{}, fmt.Errorf("predicting %s: %w", p.Name, err)
 			}
-			res.Clients = append(res.Clients, predictionOf(p.Name, sim, res.Families, req.MaxConnectTime))
+			res.Clients = append(res.Clients, predictionOf(p.Name, predicted, res.Families, req.MaxConnectTime))
 		}
 	}
 	return res, nil
