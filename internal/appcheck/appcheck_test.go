@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -235,6 +236,35 @@ func TestRunHTTP(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A request longer than the transport's write buffer and a response head
+// longer than its read buffer (a long line among many) pass through whole.
+func TestRunHTTPLongerThanItsBuffers(t *testing.T) {
+	path := "/" + strings.Repeat("p", 3*writeBufferBytes)
+	long := strings.Repeat("v", 4*readBufferBytes)
+	var mu sync.Mutex
+	var gotPath string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gotPath = r.URL.Path
+		mu.Unlock()
+		for i := range 40 {
+			w.Header().Set(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("f", 60))
+		}
+		w.Header().Set("X-Long", long)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(ts.Close)
+	res := Run(t.Context(), dialTo(t, ts.Listener.Addr().String()), Spec{Kind: HTTP, Host: "svc.example", Path: path})
+	if !res.OK || res.Status != http.StatusNoContent {
+		t.Errorf("got OK %v, status %d (%s), want OK with 204", res.OK, res.Status, res.Detail)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gotPath != path {
+		t.Errorf("got a request for a path of %d bytes, want the %d sent", len(gotPath), len(path))
 	}
 }
 

@@ -12,6 +12,14 @@ import (
 // read before it gives up on the response.
 const maxResponseHeaderBytes = 64 << 10
 
+// The transport's buffers, one pair per check, where its defaults are 4 KiB
+// each: one GET goes out and one response head comes in. A longer request
+// or head takes more system calls, not another outcome.
+const (
+	writeBufferBytes = 512
+	readBufferBytes  = 1 << 10
+)
+
 // checkHTTP sends one GET over conn (after a TLS handshake for HTTPS) and
 // judges the status.
 func checkHTTP(ctx context.Context, conn net.Conn, spec Spec, n names) Result {
@@ -30,6 +38,8 @@ func checkHTTP(ctx context.Context, conn net.Conn, spec Spec, n names) Result {
 		// connection to another address.
 		DisableKeepAlives:      true,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		WriteBufferSize:        writeBufferBytes,
+		ReadBufferSize:         readBufferBytes,
 		DialContext:            oneConn(conn),
 	}
 	if spec.Kind == HTTPS {

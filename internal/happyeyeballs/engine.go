@@ -89,6 +89,13 @@ type action struct {
 	deadline time.Duration
 }
 
+// run is what the engine keeps of an attempt besides its timeline.
+type run struct {
+	running  bool
+	deadline time.Duration
+	lane     int
+}
+
 type timer struct {
 	at  time.Duration
 	set bool
@@ -116,7 +123,7 @@ type lane struct {
 // instant (on a real clock: those in hand when the driver looks) are sorted
 // into one list before the first attempt (RFC 8305 §3 and §4).
 type engine struct {
-	s         *Strategy
+	s         Strategy // a copy, which spares the caller's a move to the heap
 	sourceFor func(netip.Addr) Source
 
 	now      time.Duration
@@ -128,13 +135,14 @@ type engine struct {
 	connecting   bool
 	connectStart time.Duration
 	order        []netip.Addr
-	tried        map[netip.Addr]bool
+	tried        []bool        // tried[i]: order[i] has had an attempt
+	destinations []Destination // sortKnown's working memory
 
-	attempts  []Attempt
-	deadlines map[int]time.Duration // running attempt -> its deadline
-	attemptOf map[int]int           // running attempt -> lane index
+	attempts []Attempt
+	runs     []run // runs[id] is attempt id's state in the race
 
 	lanes      []lane
+	laneSpace  [2]lane // lanes' backing array: one lane or two
 	resolution timer
 	next       timer // ConnectInterleave's attempt delay
 	fallback   timer // ConnectFamilyLanes' fallback delay
@@ -146,15 +154,31 @@ type engine struct {
 }
 
 func newEngine(s *Strategy, sourceFor func(netip.Addr) Source) *engine {
+	e := new(engine)
+	e.reset(s, sourceFor)
+	return e
+}
+
+// reset readies the engine for a new race with strategy s. The memory only
+// the engine sees (runs, tried, actions, the sort's destinations) is kept
+// for reuse; what a Result holds (answers, known, order, attempts) starts
+// afresh, so results of earlier races stay as they were.
+func (e *engine) reset(s *Strategy, sourceFor func(netip.Addr) Source) {
 	if sourceFor == nil {
 		sourceFor = func(a netip.Addr) Source { return Source{Addr: a} }
 	}
-	return &engine{
-		s:         s,
-		sourceFor: sourceFor,
-		tried:     map[netip.Addr]bool{},
-		deadlines: map[int]time.Duration{},
-		attemptOf: map[int]int{},
+	actions := e.actions[:0]
+	if actions == nil {
+		actions = make([]action, 0, 2) // two queries, or a dial and an abort
+	}
+	*e = engine{
+		s:            *s,
+		sourceFor:    sourceFor,
+		answers:      make([]Answer, 0, 2), // one per family
+		runs:         e.runs[:0],
+		tried:        e.tried[:0],
+		actions:      actions,
+		destinations: e.destinations[:0],
 	}
 }
 
@@ -192,7 +216,10 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		return
 	}
 	e.answered[f] = true
-	var kept []netip.Addr
+	// The answer's new addresses are appended to known, which holds each
+	// address once (tried is kept by position in the order); kept is their
+	// part of it, capped so that later appends never show through.
+	first := len(e.known)
 	for _, a := range addrs {
 		a = a.Unmap()
 		// A resolver may answer an A query with nothing of the other
@@ -200,10 +227,13 @@ func (e *engine) answer(now time.Duration, f dualstack.Family, addrs []netip.Add
 		if dualstack.FamilyOf(a) != f || slices.Contains(e.known, a) {
 			continue
 		}
-		kept = append(kept, a)
+		e.known = append(e.known, a)
+	}
+	kept := e.known[first:len(e.known):len(e.known)]
+	if len(kept) == 0 {
+		kept = nil
 	}
 	e.answers = append(e.answers, Answer{Family: f, At: now, Addresses: kept, Err: err})
-	e.known = append(e.known, kept...)
 
 	if e.connecting {
 		e.addLate()
@@ -265,6 +295,7 @@ func (e *engine) startConnecting() {
 	e.connectStart = e.now
 	e.resolution.stop()
 	e.order = e.sortKnown()
+	e.clearTried()
 	if len(e.order) == 0 {
 		if !e.pendingQueries() {
 			e.finish(-1)
@@ -275,22 +306,29 @@ func (e *engine) startConnecting() {
 		e.startLanes()
 		return
 	}
-	e.lanes = []lane{{running: -1, started: true}}
+	e.lanes = append(e.laneSpace[:0], lane{running: -1, started: true})
 	e.startNext(0)
+}
+
+// clearTried marks every address of the order as not tried yet.
+func (e *engine) clearTried() {
+	e.tried = slices.Grow(e.tried[:0], len(e.order))[:len(e.order)]
+	clear(e.tried)
 }
 
 // sortKnown orders every known address as the client would.
 func (e *engine) sortKnown() []netip.Addr {
 	out := slices.Clone(e.known)
 	if e.s.Order == OrderRFC6724 {
-		dsts := make([]Destination, len(out))
-		for i, a := range out {
-			dsts[i] = Destination{Addr: a, Source: e.sourceFor(a)}
+		dsts := e.destinations[:0]
+		for _, a := range out {
+			dsts = append(dsts, Destination{Addr: a, Source: e.sourceFor(a)})
 		}
 		SortDestinations(dsts, e.s.Sort)
 		for i := range dsts {
 			out[i] = dsts[i].Addr
 		}
+		e.destinations = dsts
 	}
 	if e.s.FamilyFirst != dualstack.FamilyUnspecified {
 		slices.SortStableFunc(out, func(a, b netip.Addr) int {
@@ -348,9 +386,9 @@ func Interleave(addrs []netip.Addr, firstFamilyCount int) []netip.Addr {
 func (e *engine) startLanes() {
 	primary := dualstack.FamilyOf(e.order[0])
 	if e.s.FallbackOnlyFromIPv6 && primary == dualstack.FamilyIPv4 {
-		e.lanes = []lane{{running: -1}}
+		e.lanes = append(e.laneSpace[:0], lane{running: -1})
 	} else {
-		e.lanes = []lane{{family: primary, running: -1}, {family: primary.Other(), running: -1}}
+		e.lanes = append(e.laneSpace[:0], lane{family: primary, running: -1}, lane{family: primary.Other(), running: -1})
 	}
 	e.lanes[0].started = true
 	e.startNext(0)
@@ -387,8 +425,8 @@ func (e *engine) inLane(i int, a netip.Addr) bool {
 // untried counts the addresses lane i has not started, within MaxAttempts.
 func (e *engine) untried(i int) int {
 	n := 0
-	for _, a := range e.order {
-		if !e.tried[a] && e.inLane(i, a) {
+	for j, a := range e.order {
+		if !e.tried[j] && e.inLane(i, a) {
 			n++
 		}
 	}
@@ -404,19 +442,16 @@ func (e *engine) startNext(i int) bool {
 	if left == 0 {
 		return false
 	}
-	var addr netip.Addr
-	for _, a := range e.order {
-		if !e.tried[a] && e.inLane(i, a) {
-			addr = a
-			break
-		}
+	next := 0 // lane i's first untried address, which untried has counted
+	for e.tried[next] || !e.inLane(i, e.order[next]) {
+		next++
 	}
+	addr := e.order[next]
 	id := len(e.attempts)
-	e.tried[addr] = true
+	e.tried[next] = true
 	e.attempts = append(e.attempts, Attempt{Address: addr, Family: dualstack.FamilyOf(addr), Start: e.now, Outcome: dualstack.OutcomeUnspecified})
 	deadline := e.attemptDeadline(left)
-	e.deadlines[id] = deadline
-	e.attemptOf[id] = i
+	e.runs = append(e.runs, run{running: true, deadline: deadline, lane: i})
 	e.lanes[i].running = id
 	e.lastStart = e.now
 	e.actions = append(e.actions, action{kind: actDial, attempt: id, addr: addr, deadline: deadline})
@@ -470,7 +505,7 @@ func (e *engine) attemptDeadline(addrsLeft int) time.Duration {
 // late connection the driver must close.
 func (e *engine) attemptEnded(now time.Duration, id int, outcome dualstack.Outcome, err error) bool {
 	e.now = now
-	if _, running := e.deadlines[id]; !running || e.done {
+	if id < 0 || id >= len(e.runs) || !e.runs[id].running || e.done {
 		return false
 	}
 	e.end(id, outcome, err)
@@ -478,19 +513,22 @@ func (e *engine) attemptEnded(now time.Duration, id int, outcome dualstack.Outco
 		e.finish(id)
 		return true
 	}
-	e.afterFailure(e.attemptOf[id])
+	e.afterFailure(e.runs[id].lane)
 	return false
 }
 
 func (e *engine) end(id int, outcome dualstack.Outcome, err error) {
 	a := &e.attempts[id]
 	a.End, a.Outcome, a.Err = e.now, outcome, err
-	i := e.attemptOf[id]
-	delete(e.deadlines, id)
-	delete(e.attemptOf, id)
-	if e.lanes[i].running == id {
+	e.runs[id].running = false
+	if i := e.runs[id].lane; e.lanes[i].running == id {
 		e.lanes[i].running = -1
 	}
+}
+
+// anyRunning reports whether an attempt is still running.
+func (e *engine) anyRunning() bool {
+	return slices.ContainsFunc(e.runs, func(r run) bool { return r.running })
 }
 
 // abort abandons a running attempt.
@@ -517,7 +555,7 @@ func (e *engine) afterFailure(i int) {
 
 // maybeGiveUp ends the race when nothing runs and nothing can start.
 func (e *engine) maybeGiveUp() {
-	if e.done || len(e.deadlines) > 0 || e.pendingQueries() {
+	if e.done || e.anyRunning() || e.pendingQueries() {
 		return
 	}
 	for i := range e.lanes {
@@ -539,11 +577,15 @@ func (e *engine) addLate() {
 		order = append(order, a.Address)
 	}
 	for _, a := range e.sortKnown() {
-		if !e.tried[a] {
+		if !slices.Contains(order[:len(e.attempts)], a) {
 			order = append(order, a)
 		}
 	}
 	e.order = order
+	e.clearTried()
+	for i := range e.attempts {
+		e.tried[i] = true
+	}
 	if len(e.lanes) == 0 {
 		// Resolution had ended with no address while a query was still
 		// out; this answer is the first with any.
@@ -557,7 +599,7 @@ func (e *engine) addLate() {
 			}
 		}
 		e.armFallback()
-	} else if e.lanes[0].running < 0 && len(e.deadlines) == 0 {
+	} else if e.lanes[0].running < 0 && !e.anyRunning() {
 		e.startNext(0)
 	} else if !e.next.set {
 		e.armNext()
@@ -582,8 +624,10 @@ func (e *engine) wake() (time.Duration, bool) {
 			consider(t.at)
 		}
 	}
-	for _, d := range e.deadlines {
-		consider(d)
+	for _, r := range e.runs {
+		if r.running {
+			consider(r.deadline)
+		}
 	}
 	return at, found
 }
@@ -595,13 +639,11 @@ func (e *engine) tick(now time.Duration) {
 		switch {
 		case e.total.due(now):
 			e.total.stop()
-			for _, id := range e.runningIDs() {
-				e.abort(id, dualstack.OutcomeTimeout)
-			}
+			e.abortRunning(dualstack.OutcomeTimeout)
 			e.finish(-1)
 		case e.dueAttempt() >= 0:
 			id := e.dueAttempt()
-			i := e.attemptOf[id]
+			i := e.runs[id].lane
 			e.abort(id, dualstack.OutcomeTimeout)
 			e.afterFailure(i)
 		case e.resolution.due(now):
@@ -625,22 +667,16 @@ func (e *engine) tick(now time.Duration) {
 // dueAttempt returns the lowest-numbered running attempt whose deadline has
 // passed, or -1; lowest-numbered keeps ticks deterministic.
 func (e *engine) dueAttempt() int {
-	due := -1
-	for id, d := range e.deadlines {
-		if d <= e.now && (due < 0 || id < due) {
-			due = id
-		}
-	}
-	return due
+	return slices.IndexFunc(e.runs, func(r run) bool { return r.running && r.deadline <= e.now })
 }
 
-func (e *engine) runningIDs() []int {
-	ids := make([]int, 0, len(e.deadlines))
-	for id := range e.deadlines {
-		ids = append(ids, id)
+// abortRunning abandons every running attempt, lowest-numbered first.
+func (e *engine) abortRunning(outcome dualstack.Outcome) {
+	for id, r := range e.runs {
+		if r.running {
+			e.abort(id, outcome)
+		}
 	}
-	slices.Sort(ids)
-	return ids
 }
 
 // stop ends the race from outside (the caller's context ended).
@@ -649,16 +685,12 @@ func (e *engine) stop(now time.Duration, outcome dualstack.Outcome) {
 	if e.done {
 		return
 	}
-	for _, id := range e.runningIDs() {
-		e.abort(id, outcome)
-	}
+	e.abortRunning(outcome)
 	e.finish(-1)
 }
 
 func (e *engine) finish(winner int) {
-	for _, id := range e.runningIDs() {
-		e.abort(id, dualstack.OutcomeCanceled)
-	}
+	e.abortRunning(dualstack.OutcomeCanceled)
 	e.done = true
 	e.resolution.stop()
 	e.next.stop()
@@ -712,8 +744,12 @@ func (e *engine) lastEnded() int {
 	return best
 }
 
+// takeActions returns the actions emitted since the last call. The slice is
+// the engine's own, reused for the next actions: it is valid until the next
+// call into the engine, so a driver performs them all before it hands the
+// engine the next event.
 func (e *engine) takeActions() []action {
 	a := e.actions
-	e.actions = nil
+	e.actions = e.actions[:0]
 	return a
 }

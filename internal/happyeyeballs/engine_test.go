@@ -60,3 +60,32 @@ func TestEngineAnswersOfOneInstantInEitherOrder(t *testing.T) {
 		}
 	}
 }
+
+// An address an answer lists twice is tried once, whatever the strategy:
+// a client that has failed to connect to an address does not try it again
+// in the same race.
+func TestEngineTriesARepeatedAddressOnce(t *testing.T) {
+	for _, profile := range []string{"rfc8305", "go", "python"} {
+		t.Run(profile, func(t *testing.T) {
+			s := mustProfile(t, profile)
+			e := newEngine(&s, nil)
+			e.begin()
+			e.takeActions()
+			e.answer(0, dualstack.FamilyIPv6, []netip.Addr{v6a, v6a}, nil)
+			e.answer(0, dualstack.FamilyIPv4, nil, nil)
+			e.tick(0)
+			var dials []netip.Addr
+			for step := 0; step < 4 && !e.done; step++ {
+				for _, act := range e.takeActions() {
+					if act.kind == actDial {
+						dials = append(dials, act.addr)
+						e.attemptEnded(e.now, act.attempt, dualstack.OutcomeRefused, nil)
+					}
+				}
+			}
+			if !e.done || len(dials) != 1 {
+				t.Errorf("got dials %v (race over: %v), want one to %v and the race over", dials, e.done, v6a)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
@@ -253,21 +254,42 @@ func BuiltinProfiles() []Profile {
 	}
 }
 
+// builtinProfiles is BuiltinProfiles built once, for lookups by name, which
+// hand out copies of it (Profile.clone): a probe looks its profile up every
+// time, and building all of them for one costs more than the probe's DNS.
+var builtinProfiles = sync.OnceValue(BuiltinProfiles)
+
 // ProfileNames lists the built-in profile names in display order.
 func ProfileNames() []string {
 	var names []string
-	for _, p := range BuiltinProfiles() {
+	for _, p := range builtinProfiles() {
 		names = append(names, p.Name)
 	}
 	return names
 }
 
-// LookupProfile returns the built-in profile with that name.
+// LookupProfile returns the built-in profile with that name, freshly built:
+// the caller may change it.
 func LookupProfile(name string) (Profile, error) {
-	profiles := BuiltinProfiles()
+	profiles := builtinProfiles()
 	i := slices.IndexFunc(profiles, func(p Profile) bool { return p.Name == name })
 	if i < 0 {
 		return Profile{}, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
 	}
-	return profiles[i], nil
+	return profiles[i].clone(), nil
+}
+
+// clone copies p deeply enough that changing the copy, its policy tables
+// included, leaves p as it was.
+func (p Profile) clone() Profile {
+	p.Sources = slices.Clone(p.Sources)
+	if pol := p.Sort.Policy; pol != nil {
+		p.Sort.Policy = &Policy{
+			Name:            pol.Name,
+			PrecedenceTable: slices.Clone(pol.PrecedenceTable),
+			LabelTable:      slices.Clone(pol.LabelTable),
+			ScopeV4Table:    slices.Clone(pol.ScopeV4Table),
+		}
+	}
+	return p
 }

@@ -42,6 +42,28 @@ func TestBuiltinProfilesAreFresh(t *testing.T) {
 	}
 }
 
+// LookupProfile hands out copies of profiles it builds once: changing one,
+// its policy tables and sources included, must not change the next.
+func TestLookupProfileIsFresh(t *testing.T) {
+	p, err := LookupProfile("curl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.AttemptDelay = time.Hour
+	p.Sort.Policy.Name = "mutated"
+	p.Sort.Policy.LabelTable[0].Value = 99
+	p.Sources[0] = "mutated"
+	q, err := LookupProfile("curl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := BuiltinProfiles()[slices.IndexFunc(BuiltinProfiles(), func(p Profile) bool { return p.Name == "curl" })]
+	if q.AttemptDelay != want.AttemptDelay || q.Sort.Policy.Name != want.Sort.Policy.Name ||
+		q.Sort.Policy.LabelTable[0] != want.Sort.Policy.LabelTable[0] || q.Sources[0] != want.Sources[0] {
+		t.Errorf("got a mutated built-in profile: %+v, want %+v", q, want)
+	}
+}
+
 func TestParseProfile(t *testing.T) {
 	p, err := ParseProfile("node,attempt-delay=500ms,abort-on-attempt-delay=false,family-first=ipv4,first-family-count=2,rules=1+2+6")
 	if err != nil {

@@ -1,10 +1,11 @@
 package happyeyeballs
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/dsprobe/dsprobe/internal/dualstack"
@@ -74,25 +75,66 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 	if err := errors.Join(s.Validate(), sc.Validate()); err != nil {
 		return Result{}, err
 	}
-	paths := map[netip.Addr]Path{}
-	var answers [3][]netip.Addr
+	return newSimulator(sc).simulate(&s)
+}
+
+// Simulator replays strategies over one scenario, as Simulate does, for a
+// caller with many strategies (a probe predicts every client profile): the
+// scenario is checked and indexed once, and the working memory of one
+// replay is reused by the next. It is not safe for concurrent use.
+type Simulator struct {
+	sourceFor func(netip.Addr) Source
+	paths     map[netip.Addr]Path
+	answers   [3][]netip.Addr // indexed by Family, in the resolver's order
+	delays    [3]time.Duration
+	engine    engine
+	events    eventQueue
+}
+
+// NewSimulator checks the scenario and prepares its replays.
+func NewSimulator(sc Scenario) (*Simulator, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	return newSimulator(sc), nil
+}
+
+func newSimulator(sc Scenario) *Simulator {
+	sim := &Simulator{
+		sourceFor: sc.SourceFor,
+		paths:     make(map[netip.Addr]Path, len(sc.Paths)),
+		delays:    [3]time.Duration{dualstack.FamilyIPv4: sc.ADelay, dualstack.FamilyIPv6: sc.AAAADelay},
+		events:    eventQueue{events: make([]simEvent, 0, 4)}, // room for most races
+	}
 	for _, p := range sc.Paths {
 		a := p.Address.Unmap()
-		paths[a] = p
-		answers[dualstack.FamilyOf(a)] = append(answers[dualstack.FamilyOf(a)], a)
+		sim.paths[a] = p
+		sim.answers[dualstack.FamilyOf(a)] = append(sim.answers[dualstack.FamilyOf(a)], a)
 	}
-	delays := [3]time.Duration{dualstack.FamilyIPv4: sc.ADelay, dualstack.FamilyIPv6: sc.AAAADelay}
+	return sim
+}
 
-	e := newEngine(&s, sc.SourceFor)
-	var q eventQueue
+// Simulate replays strategy s over the simulator's scenario (see the
+// function Simulate).
+func (sim *Simulator) Simulate(s Strategy) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	return sim.simulate(&s)
+}
+
+func (sim *Simulator) simulate(s *Strategy) (Result, error) {
+	e, q := &sim.engine, &sim.events
+	e.reset(s, sim.sourceFor)
+	q.events = q.events[:0]
 	e.begin()
 	for {
 		for _, act := range e.takeActions() {
 			switch act.kind {
 			case actQuery:
-				q.push(simEvent{at: e.now + delays[act.family], kind: simAnswer, family: act.family})
+				q.push(simEvent{at: e.now + sim.delays[act.family], kind: simAnswer, family: act.family})
 			case actDial:
-				if p := paths[act.addr]; p.Outcome != dualstack.OutcomeTimeout {
+				if p := sim.paths[act.addr]; p.Outcome != dualstack.OutcomeTimeout {
 					q.push(simEvent{at: e.now + p.After, kind: simAttemptEnd, attempt: act.attempt, outcome: p.Outcome})
 				}
 			case actAbort:
@@ -115,7 +157,7 @@ func Simulate(s Strategy, sc Scenario) (Result, error) {
 			ev := q.pop()
 			switch ev.kind {
 			case simAnswer:
-				e.answer(ev.at, ev.family, answers[ev.family], nil)
+				e.answer(ev.at, ev.family, sim.answers[ev.family], nil)
 			case simAttemptEnd:
 				e.attemptEnded(ev.at, ev.attempt, ev.outcome, nil)
 			}
@@ -136,43 +178,41 @@ const (
 
 type simEvent struct {
 	at      time.Duration
-	seq     int
 	kind    simEventKind
 	family  dualstack.Family
 	attempt int
 	outcome dualstack.Outcome
 }
 
-// eventQueue is a min-heap ordered by time, then kind, then insertion.
-type eventQueue struct {
-	events []simEvent
-	seq    int
-}
-
-func (q *eventQueue) Len() int { return len(q.events) }
-func (q *eventQueue) Less(i, j int) bool {
-	a, b := q.events[i], q.events[j]
+// before reports whether a happens before b: by time, then kind.
+func (a *simEvent) before(b *simEvent) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
-	if a.kind != b.kind {
-		return a.kind < b.kind
-	}
-	return a.seq < b.seq
+	return a.kind < b.kind
 }
-func (q *eventQueue) Swap(i, j int) { q.events[i], q.events[j] = q.events[j], q.events[i] }
-func (q *eventQueue) Push(x any)    { q.events = append(q.events, x.(simEvent)) }
-func (q *eventQueue) Pop() any {
-	n := len(q.events) - 1
-	ev := q.events[n]
-	q.events = q.events[:n]
+
+// eventQueue holds the pending events in the order they happen — by time,
+// then kind, then insertion — stored from the last to the next, so that pop
+// takes from the end. A sorted slice rather than a heap: a race has a
+// handful of events pending.
+type eventQueue struct {
+	events []simEvent
+}
+
+func (q *eventQueue) Len() int { return len(q.events) }
+
+// push queues ev to happen after the events that happen before it and
+// after those it ties with, which were queued first.
+func (q *eventQueue) push(ev simEvent) {
+	i := sort.Search(len(q.events), func(i int) bool { return !ev.before(&q.events[i]) })
+	q.events = slices.Insert(q.events, i, ev)
+}
+
+func (q *eventQueue) pop() simEvent {
+	ev := q.events[len(q.events)-1]
+	q.events = q.events[:len(q.events)-1]
 	return ev
 }
 
-func (q *eventQueue) push(ev simEvent) {
-	ev.seq = q.seq
-	q.seq++
-	heap.Push(q, ev)
-}
-func (q *eventQueue) pop() simEvent   { return heap.Pop(q).(simEvent) }
-func (q *eventQueue) peek() *simEvent { return &q.events[0] }
+func (q *eventQueue) peek() simEvent { return q.events[len(q.events)-1] }

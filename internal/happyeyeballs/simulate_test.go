@@ -3,6 +3,7 @@ package happyeyeballs
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,7 +356,62 @@ func TestSimulateRejectsBadScenarios(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
+			if _, err := NewSimulator(tt.sc); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewSimulator: got error %v, want one containing %q", err, tt.want)
+			}
 		})
+	}
+}
+
+// A Simulator replays each strategy as Simulate does, however many it has
+// replayed before, and a replay leaves the results of earlier ones as they
+// were.
+func TestSimulatorReplaysAsSimulate(t *testing.T) {
+	scenarios := map[string]Scenario{
+		"healthy":                 {Paths: []Path{connected(v6a, 1*ms), connected(v4a, 1*ms)}},
+		"IPv6 blackholed":         {Paths: []Path{blackhole(v6a), blackhole(v6b), connected(v4a, 1*ms), refused(v4b, 1*ms)}},
+		"AAAA late":               {AAAADelay: 400 * ms, Paths: []Path{connected(v6a, 1*ms), connected(v4a, 300*ms)}},
+		"A late, IPv4 blackholed": {ADelay: 100 * ms, Paths: []Path{refused(v6a, 5*ms), blackhole(v4a)}},
+		"no address":              {ADelay: 20 * ms, AAAADelay: 40 * ms},
+	}
+	var strategies []Profile
+	for _, spec := range []string{"python,attempt-timeout=1s", "node,attempt-delay=500ms", "go,policy=glibc"} {
+		p, err := ParseProfile(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strategies = append(strategies, p)
+	}
+	strategies = append(BuiltinProfiles(), strategies...)
+	for name, sc := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			sim, err := NewSimulator(sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replayed := make([]Result, len(strategies))
+			for i, p := range strategies {
+				if replayed[i], err = sim.Simulate(p.Strategy); err != nil {
+					t.Fatalf("%s: %v", p.Name, err)
+				}
+			}
+			for i, p := range strategies {
+				want, err := Simulate(p.Strategy, sc)
+				if err != nil {
+					t.Fatalf("%s: %v", p.Name, err)
+				}
+				if !reflect.DeepEqual(replayed[i], want) {
+					t.Errorf("%s: got\n\t%+v\nwant\n\t%+v", p.Name, replayed[i], want)
+				}
+			}
+		})
+	}
+	sim, err := NewSimulator(scenarios["healthy"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Simulate(Strategy{AttemptDelay: -time.Hour, MaxAttempts: -1}); err == nil {
+		t.Error("got no error for an invalid strategy, want one")
 	}
 }
 
@@ -541,5 +597,34 @@ func TestSimulateAnswersTogether(t *testing.T) {
 				t.Errorf("got order %v, want %v", r.Order, tt.wantOrder)
 			}
 		})
+	}
+}
+
+// Events pop by time, then kind (an attempt's end before an answer of the
+// same instant), then in the order they were queued.
+func TestEventQueueOrder(t *testing.T) {
+	var q eventQueue
+	for i, ev := range []simEvent{
+		{at: 10, kind: simAnswer},
+		{at: 5, kind: simAttemptEnd},
+		{at: 10, kind: simAttemptEnd},
+		{at: 10, kind: simAnswer},
+		{at: 5, kind: simAttemptEnd},
+		{at: 0, kind: simAnswer},
+	} {
+		ev.attempt = i // tells the events apart
+		q.push(ev)
+	}
+	var got []int
+	for q.Len() > 0 {
+		next := q.peek()
+		ev := q.pop()
+		if ev != next {
+			t.Fatalf("peek gave %+v, then pop %+v", next, ev)
+		}
+		got = append(got, ev.attempt)
+	}
+	if want := []int{5, 1, 4, 2, 0, 3}; !slices.Equal(got, want) {
+		t.Errorf("got events popped in order %v, want %v", got, want)
 	}
 }

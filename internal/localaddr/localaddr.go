@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
 )
@@ -39,18 +40,34 @@ func LocalAddresses() ([]he.Source, error) {
 
 // host is where the information comes from; tests point it at fixtures.
 type host struct {
-	ifInet6    string // path of /proc/net/if_inet6
+	ifInet6    string // path of the kernel's if_inet6 table
 	sysNet     string // path of /sys/class/net
 	interfaces func() ([]iface, error)
 	// connect returns the kernel's source address for dst.
 	connect func(dst netip.Addr) (netip.Addr, error)
+	// watch, if set, lets table hand out the table it read last until the
+	// watch reports a change; nil reads the tables for every lookup.
+	watch changeWatch
+
+	mu     sync.Mutex // guards watch and cached
+	cached *addrTable
 }
 
+// changeWatch reports whether the host's addresses or interfaces may have
+// changed since it was last asked.
+type changeWatch interface{ changed() bool }
+
+// system reads the kernel's tables once per change rather than for every
+// lookup: listing the interfaces and their addresses costs an rtnetlink dump
+// per interface, and a prober looks its sources up for every probe.
 var system = &host{
-	ifInet6:    "/proc/net/if_inet6",
+	// The calling thread's namespace, as for the connect and the
+	// interface listing: /proc/net is the first thread's (Linux 3.17+).
+	ifInet6:    "/proc/thread-self/net/if_inet6",
 	sysNet:     "/sys/class/net",
 	interfaces: systemInterfaces,
 	connect:    kernelSource,
+	watch:      newKernelWatch(),
 }
 
 // iface is an interface and its addresses.
@@ -144,11 +161,14 @@ func (h *host) localAddresses() ([]he.Source, error) {
 	return out, nil
 }
 
-// addrTable is what the kernel says about the host's addresses.
+// addrTable is what the kernel says about the host's addresses. Once built
+// it is only read, by any number of lookups at once, except for linkType.
 type addrTable struct {
-	inet6    map[netip.Addr][]inet6Addr // by address without zone
-	ipv4     map[netip.Addr]ipv4Addr
-	sysNet   string
+	inet6  map[netip.Addr][]inet6Addr // by address without zone
+	ipv4   map[netip.Addr]ipv4Addr
+	sysNet string
+
+	mu       sync.Mutex     // guards linkType
 	linkType map[string]int // cache of /sys/class/net/DEV/type
 }
 
@@ -157,11 +177,26 @@ type ipv4Addr struct {
 	prefixLen int
 }
 
-// table reads what is available; a source it cannot read (no /proc, an
+// table returns the table read last, or reads it again if the watch reports
+// a change (or there is no watch). The watch is asked before the kernel's
+// tables are read, so a change made while they are read is seen next time.
+func (h *host) table() *addrTable {
+	if h.watch == nil {
+		return h.readTable()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.watch.changed() || h.cached == nil {
+		h.cached = h.readTable()
+	}
+	return h.cached
+}
+
+// readTable reads what is available; a source it cannot read (no /proc, an
 // interface listing that fails) leaves the flags unset rather than failing:
 // the rules that need them then do not apply, as in a client that ignores
 // them.
-func (h *host) table() *addrTable {
+func (h *host) readTable() *addrTable {
 	ifs, _ := h.interfaces()
 	return h.tableFrom(ifs)
 }
@@ -257,6 +292,8 @@ func (t *addrTable) encapsulated(dev string) bool {
 	if dev == "" || strings.ContainsAny(dev, "/") || dev == "." || dev == ".." {
 		return false
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	typ, ok := t.linkType[dev]
 	if !ok {
 		typ = -1

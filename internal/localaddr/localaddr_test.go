@@ -235,3 +235,31 @@ func TestSourcesForNoRoute(t *testing.T) {
 		}
 	}
 }
+
+// fakeWatch reports a change when told to.
+type fakeWatch struct{ change bool }
+
+func (w *fakeWatch) changed() bool {
+	c := w.change
+	w.change = false
+	return c
+}
+
+// With a watch, the tables are read once and again only after a change.
+func TestTableReadOncePerChange(t *testing.T) {
+	h := fixtureHost(nil)
+	reads := 0
+	list := h.interfaces
+	h.interfaces = func() ([]iface, error) { reads++; return list() }
+	w := &fakeWatch{}
+	h.watch = w
+
+	first := h.table()
+	if again := h.table(); again != first || reads != 1 {
+		t.Errorf("without a change: got a new table (%v) after %d reads, want the first after 1", again != first, reads)
+	}
+	w.change = true
+	if changed := h.table(); changed == first || reads != 2 {
+		t.Errorf("after a change: got the old table (%v) after %d reads, want a new one after 2", changed == first, reads)
+	}
+}

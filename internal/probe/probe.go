@@ -322,15 +322,28 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	for _, a := range res.Attempts {
 		sc.Paths = append(sc.Paths, measuredPath(a))
 	}
-	for _, p := range append(he.BuiltinProfiles(), req.ExtraProfiles...) {
-		sim, err := he.Simulate(p.Strategy, sc)
-		if err != nil {
-			return Result{}, fmt.Errorf("predicting %s: %w", p.Name, err)
+	sim, err := he.NewSimulator(sc)
+	if err != nil {
+		return Result{}, fmt.Errorf("predicting clients: %w", err)
+	}
+	builtins := builtinProfiles()
+	res.Clients = make([]Prediction, 0, len(builtins)+len(req.ExtraProfiles))
+	for _, profiles := range [][]he.Profile{builtins, req.ExtraProfiles} {
+		for _, p := range profiles {
+			predicted, err := sim.Simulate(p.Strategy)
+			if err != nil {
+				return Result{}, fmt.Errorf("predicting %s: %w", p.Name, err)
+			}
+			res.Clients = append(res.Clients, predictionOf(p.Name, predicted, res.Families, req.MaxConnectTime))
 		}
-		res.Clients = append(res.Clients, predictionOf(p.Name, sim, res.Families, req.MaxConnectTime))
 	}
 	return res, nil
 }
+
+// builtinProfiles are the profiles every probe predicts, built once: Run
+// only reads them, and building them (policy tables and all) for each probe
+// cost more than the probe's own race.
+var builtinProfiles = sync.OnceValue(he.BuiltinProfiles)
 
 // canceled returns ctx's error when the caller cancelled it; a deadline is
 // the probe's budget ending, which is judged, not an error.

@@ -270,9 +270,21 @@ func TestRunOrderIsTheRacesWhenAAAAComesFirst(t *testing.T) {
 
 // BenchmarkProbe measures whole probes of a healthy dual-stack target on
 // loopback: DNS over UDP, two direct connects with HTTP checks, the real
-// race and 17 client predictions.
+// race and 17 client predictions. The DNS and HTTP servers run in the same
+// process, so their allocations count too.
 func BenchmarkProbe(b *testing.B) {
+	benchmarkProbe(b, loopbackRequest(b, "svc.dsprobe.test", loopbackService(b, false)))
+}
+
+// BenchmarkProbeTCP is BenchmarkProbe with the plain TCP check, the probe
+// a prober answers for check tcp: no application check on the connections.
+func BenchmarkProbeTCP(b *testing.B) {
 	req := loopbackRequest(b, "svc.dsprobe.test", loopbackService(b, false))
+	req.Check = appcheck.Spec{}
+	benchmarkProbe(b, req)
+}
+
+func benchmarkProbe(b *testing.B, req Request) {
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := Run(context.Background(), req)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -50,30 +51,11 @@ type fixture struct {
 // allow-list of loopback and *.dsprobe.test, and a dual-stack HTTP target.
 func newFixture(t *testing.T, limits admission.Limits) *fixture {
 	t.Helper()
-	f := &fixture{dns: dnstest.Start(t), spans: tracetest.NewInMemoryExporter()}
+	f := &fixture{spans: tracetest.NewInMemoryExporter()}
 	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(f.spans))
 	t.Cleanup(func() { f.tp.Shutdown(context.Background()) })
-
-	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.port = ln4.Addr().(*net.TCPAddr).Port
-	web := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
-	go web.Serve(ln4)
-	if ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(f.port))); err == nil {
-		go web.Serve(ln6)
-	}
-	t.Cleanup(func() { web.Close() })
-	f.dns.Set("svc.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
-	f.dns.Set("svc.dsprobe.test", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("::1")}})
-	f.dns.Set("evil.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("169.254.169.254")}})
-	f.dns.Set("slow.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Delay: 500 * time.Millisecond})
-
-	policy, err := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.dns, f.port = serveTargets(t)
+	policy := testPolicy(t)
 	f.limiter = admission.New(limits)
 	auth := &authn.Authenticator{Token: token}
 	srv := grpc.NewServer(
@@ -100,6 +82,59 @@ func newFixture(t *testing.T, limits admission.Limits) *fixture {
 	f.client = dial(grpc.WithPerRPCCredentials(authn.BearerToken{Token: token, Insecure: true}))
 	f.noauth = dial()
 	return f
+}
+
+// serveTargets starts a dual-stack HTTP server on loopback and a DNS
+// server that answers for it as svc.dsprobe.test (evil.dsprobe.test points
+// outside the allow-list, slow.dsprobe.test answers after 500 ms).
+func serveTargets(tb testing.TB) (*faultdns.Server, int) {
+	tb.Helper()
+	server := dnstest.Start(tb)
+	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := ln4.Addr().(*net.TCPAddr).Port
+	web := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
+	go web.Serve(ln4)
+	if ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+		go web.Serve(ln6)
+	}
+	tb.Cleanup(func() { web.Close() })
+	server.Set("svc.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
+	server.Set("svc.dsprobe.test", dns.TypeAAAA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("::1")}})
+	server.Set("evil.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("169.254.169.254")}})
+	server.Set("slow.dsprobe.test", dns.TypeA, faultdns.Response{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Delay: 500 * time.Millisecond})
+	return server, port
+}
+
+// testPolicy allows loopback and *.dsprobe.test.
+func testPolicy(tb testing.TB) allowlist.Policy {
+	tb.Helper()
+	policy, err := allowlist.Parse([]string{"127.0.0.0/8", "::1/128"}, []string{"*.dsprobe.test"}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return policy
+}
+
+// BenchmarkServiceProbe measures Probe calls as the gRPC server hands them
+// to the Service (the handler, without the transport): check tcp on both
+// families of a loopback target, the DNS server named in the request, and
+// tracing off, as in a prober without an OTLP endpoint. The DNS and HTTP
+// servers run in the benchmark's process, so their allocations count too.
+func BenchmarkServiceProbe(b *testing.B) {
+	server, port := serveTargets(b)
+	policy := testPolicy(b)
+	s := &Service{Allow: &policy, Tracer: otel.Tracer("prober")}
+	req := &dsprobev1.ProbeRequest{Target: "svc.dsprobe.test:" + strconv.Itoa(port), Check: dsprobev1.Check_CHECK_TCP,
+		DnsServers: []string{server.Addr().String()}, AttemptTimeoutMs: 1000}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Probe(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func (f *fixture) request(target string) *dsprobev1.ProbeRequest {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -19,6 +20,13 @@ import (
 
 // ednsPayload is glibc's RESOLV_EDNS_BUFFER_SIZE.
 const ednsPayload = 1200
+
+// replyBuffers hold a reply while it is read. Each is as large as any DNS
+// message: a server may send a UDP reply larger than ednsPayload, and only
+// reading it whole lets Unpack judge it. They are reused across queries,
+// since 64 KiB per query would be most of a probe's memory traffic; that is
+// safe because dns.Msg.Unpack copies everything it keeps out of the buffer.
+var replyBuffers = sync.Pool{New: func() any { return new([dns.MaxMsgSize]byte) }}
 
 // lookupState is one Lookup in progress: its clock origin and its tries.
 type lookupState struct {
@@ -350,7 +358,9 @@ func (r *Resolver) roundTrip(ctx context.Context, fqdn string, qtype uint16, ser
 	}
 
 	var skipped []string
-	buf := make([]byte, dns.MaxMsgSize)
+	pooled := replyBuffers.Get().(*[dns.MaxMsgSize]byte)
+	defer replyBuffers.Put(pooled)
+	buf := pooled[:]
 	for {
 		var raw []byte
 		if transport == TransportTCP {

@@ -36,6 +36,7 @@ type Hosts struct {
 func ParseHosts(r io.Reader, path string) (*Hosts, error) {
 	h := &Hosts{Path: path, byName: map[string][]netip.Addr{}}
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, lineBufferBytes), bufio.MaxScanTokenSize)
 	for sc.Scan() {
 		line, _, _ := strings.Cut(sc.Text(), "#")
 		fields := strings.Fields(line)

@@ -2,6 +2,8 @@ package resolve
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,5 +125,49 @@ func TestResolverConsultsHostsFirst(t *testing.T) {
 	a := r.Lookup(context.Background(), "dns.hosts.test", dualstack.FamilyIPv6)
 	if a.Status != StatusPositive || a.HostsFile != "" || a.Transport != TransportUDP || len(s.Queries()) == 0 {
 		t.Errorf("an unlisted name: got %v via %q from %q, want DNS's answer", a.Status, a.Transport, a.HostsFile)
+	}
+}
+
+// BenchmarkLoadSystem reads a Pod's resolv.conf and hosts file, as a
+// prober does for every probe that names no DNS server.
+func BenchmarkLoadSystem(b *testing.B) {
+	dir := b.TempDir()
+	resolvConf, hosts := filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hosts")
+	// What the kubelet writes for a Pod with dnsPolicy ClusterFirst.
+	if err := os.WriteFile(resolvConf, []byte("search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\nnameserver fd00:10:96::a\noptions ndots:5\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(hosts, []byte("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n10.244.1.7\tweb-7d9c-x2x4q\nfd00:10:244:1::7\tweb-7d9c-x2x4q\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := LoadSystem(resolvConf, hosts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Lines longer than the parsers' first buffer are read whole.
+func TestParseLinesLongerThanTheBuffer(t *testing.T) {
+	var aliases, domains []string
+	for i := range lineBufferBytes / 8 {
+		aliases = append(aliases, fmt.Sprintf("alias%d.example", i))
+		domains = append(domains, fmt.Sprintf("d%d.example", i))
+	}
+	h, err := ParseHosts(strings.NewReader("192.0.2.7 "+strings.Join(aliases, " ")+"\n"), "hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := aliases[len(aliases)-1]
+	if got := h.Lookup(last); !slices.Equal(got, []netip.Addr{netip.MustParseAddr("192.0.2.7")}) {
+		t.Errorf("hosts: got %v for %s, the last name of a %d-byte line, want 192.0.2.7", got, last, len(strings.Join(aliases, " ")))
+	}
+	cfg, err := ParseResolvConf(strings.NewReader("search " + strings.Join(domains, " ") + "\nnameserver 192.0.2.53\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Search, domains) || len(cfg.Servers) != 1 {
+		t.Errorf("resolv.conf: got search %v and servers %v, want the %d domains and one server", cfg.Search, cfg.Servers, len(domains))
 	}
 }

@@ -82,6 +82,11 @@ func LoadResolvConf(path string) (Config, error) {
 	return cfg, nil
 }
 
+// lineBufferBytes is where the parsers start reading lines, in place of
+// bufio's 4 KiB: a prober parses resolv.conf and hosts for every probe, and
+// their lines are short. A longer line takes more reads; it is read the same.
+const lineBufferBytes = 256
+
 // ParseResolvConf reads a resolv.conf(5) file the way glibc's res_init.c
 // does:
 //
@@ -113,7 +118,7 @@ func ParseResolvConf(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
 	cfg.Servers = nil
 	var errs []error
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, lineBufferBytes)
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadString('\n')
 		if err != nil && err != io.EOF {

@@ -42,6 +42,13 @@ func RecordProbe(ctx context.Context, tracer trace.Tracer, res *probe.Result) {
 	end := res.Started.Add(probeDuration(res))
 	ctx, span := tracer.Start(ctx, "probe "+res.Target.HostPort(),
 		trace.WithTimestamp(res.Started), trace.WithSpanKind(trace.SpanKindInternal))
+	if !span.IsRecording() {
+		// Tracing is off or this trace is not sampled, and the spans below
+		// would share the decision: spare building their names and
+		// attributes for every probe.
+		span.End()
+		return
+	}
 	span.SetAttributes(probeAttributes(res)...)
 	if !res.Passed() {
 		span.SetStatus(codes.Error, "a family failed")

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
@@ -109,6 +111,32 @@ func TestRecordProbe(t *testing.T) {
 	}
 	if got := probeSpan.StartTime; !got.Equal(res.Started) {
 		t.Errorf("got probe span start %v, want %v", got, res.Started)
+	}
+}
+
+// With tracing off (the global no-op provider, which a prober without an
+// endpoint has) or a trace not sampled, no span would be kept: RecordProbe
+// builds none of their names and attributes, so what it allocates does not
+// grow with the probe's attempts. (Allocation counts are deterministic.)
+func TestRecordProbeBuildsNothingForSpansNotRecorded(t *testing.T) {
+	small := blackholedIPv6(t)
+	large := *small
+	for range 4 {
+		large.Attempts = append(large.Attempts, small.Attempts...)
+		large.HappyEyeballs.Attempts = append(large.HappyEyeballs.Attempts, small.HappyEyeballs.Attempts...)
+	}
+	dropAll := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	defer dropAll.Shutdown(context.Background())
+	for name, tracer := range map[string]trace.Tracer{
+		"no-op provider": noop.NewTracerProvider().Tracer("dsprobe"),
+		"never sampled":  dropAll.Tracer("dsprobe"),
+	} {
+		forSmall := testing.AllocsPerRun(100, func() { RecordProbe(context.Background(), tracer, small) })
+		forLarge := testing.AllocsPerRun(100, func() { RecordProbe(context.Background(), tracer, &large) })
+		if forLarge != forSmall {
+			t.Errorf("%s: got %v allocations for %d attempts, %v for %d, want as many", name,
+				forSmall, len(small.Attempts)+len(small.HappyEyeballs.Attempts), forLarge, len(large.Attempts)+len(large.HappyEyeballs.Attempts))
+		}
 	}
 }
 
