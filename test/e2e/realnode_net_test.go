@@ -46,14 +46,15 @@ import (
 func TestRealNode(t *testing.T) {
 	began := time.Now()
 	images := buildImages(t)
+	manifests := renderOverlay(t)
+	telemetry := packageTelemetryImages(t, manifests)
 	c := kubelab.Start(t)
 	clusterUp := time.Since(began)
 	n := kubenode.Start(t, c)
 	nodeUp := time.Since(began)
 	n.ImportBusybox(t)
 	images.importInto(t, n)
-	manifests := renderOverlay(t)
-	importTelemetryImages(t, n, manifests)
+	telemetry.importInto(t, n)
 	publishProxyMode(t, c)
 	applyOverlay(t, c, manifests)
 

@@ -19,7 +19,6 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/imagebuild"
 	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
-	"github.com/dsprobe/dsprobe/internal/testsupport/kubenode"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
@@ -35,24 +34,26 @@ var telemetryTools = map[string]struct {
 	"prom/prometheus":      {"prometheus", []string{"--version"}},
 }
 
-// importTelemetryImages packages, for every image of manifests that is not
-// one of dsprobe's, the cached tool of that repository as an image under
-// the manifests' exact reference, and imports it into the node: the node
-// has no registry to pull the upstream image from. The tool must be static
-// (it runs alone in the image) and report the image's tag as its version.
-func importTelemetryImages(t *testing.T, n *kubenode.Node, manifests []byte) {
+// packageTelemetryImages starts packaging, while the cluster starts, every
+// image of manifests that is not one of dsprobe's: the cached tool of that
+// repository, as an image under the manifests' exact reference, for
+// importInto, since the node has no registry to pull the upstream image
+// from. The tool must be static (it runs alone in the image) and report the
+// image's tag as its version.
+func packageTelemetryImages(t *testing.T, manifests []byte) *imageBuild {
 	t.Helper()
-	var refs []string
-	for _, m := range regexp.MustCompile(`(?m)^\s+image: (\S+)$`).FindAllSubmatch(manifests, -1) {
-		if ref := string(m[1]); !strings.HasPrefix(ref, imagebuild.DefaultRegistry+"/") && !slices.Contains(refs, ref) {
-			refs = append(refs, ref)
-		}
+	type image struct {
+		ref  string
+		o    imagebuild.Options
+		spec imagebuild.Spec
 	}
-	if len(refs) == 0 {
-		t.Fatal("the manifests name no third-party image")
-	}
+	var images []image
 	out := t.TempDir()
-	for _, ref := range refs {
+	for _, m := range regexp.MustCompile(`(?m)^\s+image: (\S+)$`).FindAllSubmatch(manifests, -1) {
+		ref := string(m[1])
+		if strings.HasPrefix(ref, imagebuild.DefaultRegistry+"/") || slices.ContainsFunc(images, func(i image) bool { return i.ref == ref }) {
+			continue
+		}
 		repo, tag, ok := strings.Cut(ref, ":")
 		tool, known := telemetryTools[repo]
 		if !ok || !known || strings.Count(repo, "/") != 1 {
@@ -68,15 +69,34 @@ func importTelemetryImages(t *testing.T, n *kubenode.Node, manifests []byte) {
 		}
 		// The container runtime looks an unqualified reference up as
 		// docker.io's.
-		built, err := imagebuild.Image(imagebuild.Options{
-			Out: out, Registry: "docker.io/" + path.Dir(repo), Tag: tag, CABundle: imagebuild.DefaultCABundle,
-		}, imagebuild.Spec{Name: path.Base(repo), Description: "the pinned " + tool.tool + ", built from source by scripts/install-deps.sh", Binary: binary, Version: tag})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.ImportImage(t, built.Archive)
-		t.Logf("imported %s %s (%s)", built.Ref, built.Digest, binary)
+		images = append(images, image{
+			ref: ref,
+			o:   imagebuild.Options{Out: out, Registry: "docker.io/" + path.Dir(repo), Tag: tag, CABundle: imagebuild.DefaultCABundle},
+			spec: imagebuild.Spec{Name: path.Base(repo), Binary: binary, Version: tag,
+				Description: "the pinned " + tool.tool + ", built from source by scripts/install-deps.sh"},
+		})
 	}
+	if len(images) == 0 {
+		t.Fatal("the manifests name no third-party image")
+	}
+	b := &imageBuild{done: make(chan struct{})}
+	began := time.Now()
+	go func() {
+		defer close(b.done)
+		for _, i := range images {
+			built, err := imagebuild.Image(i.o, i.spec)
+			if err != nil {
+				b.err = err
+				return
+			}
+			b.built = append(b.built, built)
+		}
+		b.took = time.Since(began)
+	}()
+	// The archives are in the test's directory: packaging must be over
+	// before that is removed.
+	t.Cleanup(func() { <-b.done })
+	return b
 }
 
 // checkStatic fails the test unless binary asks for no dynamic loader: an
