@@ -118,14 +118,28 @@ install_go_tool protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/p
 install_go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION"
 install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 
+# static_go_binary says whether FILE is a Go binary built without cgo (so it
+# runs alone in a container image).
+static_go_binary() {
+  [[ -x $1 ]] && go version -m "$1" 2>/dev/null | grep -q 'CGO_ENABLED=0'
+}
+
 # --- Jaeger v2 ----------------------------------------------------------------
 jaeger_module="$(cd "$(dirname "$0")" && pwd)/jaeger"
 JAEGER_VERSION=$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" {print $3}' "$jaeger_module/go.mod")
+# The module's v1.76.0 is the release v1.76.0 / v2.13.0 (its CHANGELOG.md), the
+# jaegertracing/jaeger:2.13.0 image deploy/overlays/observability runs; the
+# binary reports it (jaeger version). It is static (no cgo, as Jaeger's own
+# release builds are), so test/e2e packages it as that image for the real
+# node; a cached build with cgo is built again.
+JAEGER_RELEASE=v2.13.0
 jaeger_dir="$CACHE_DIR/tools/jaeger-$JAEGER_VERSION"
-if [[ ! -x "$jaeger_dir/jaeger" ]]; then
+if ! static_go_binary "$jaeger_dir/jaeger"; then
   log "building Jaeger $JAEGER_VERSION (cold: about 7 minutes on 2 cores)"
   mkdir -p "$jaeger_dir"
-  (cd "$jaeger_module" && GOFLAGS= GOWORK=off go build -trimpath -o "$jaeger_dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
+  ldflags="-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER_RELEASE"
+  (cd "$jaeger_module" && GOFLAGS= GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" \
+    -o "$jaeger_dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
   mv "$jaeger_dir/jaeger.tmp" "$jaeger_dir/jaeger"
 fi
 ln -sf "$jaeger_dir/jaeger" "$TOOLS_BIN/jaeger"
@@ -214,9 +228,12 @@ ln -sfn "$cni_dir" "$TOOLS_BIN/cni-plugins"
 # --- Prometheus -------------------------------------------------------------------
 prometheus_module="$(cd "$(dirname "$0")" && pwd)/prometheus"
 PROMETHEUS_VERSION=$(awk '$1 == "require" && $2 == "github.com/prometheus/prometheus" {print $3}' "$prometheus_module/go.mod")
+# Static (no cgo, as Prometheus' release builds are), so that test/e2e
+# packages it as the prom/prometheus image deploy/ runs; a cached build with
+# cgo is built again.
 prometheus_dir="$CACHE_DIR/tools/prometheus-$PROMETHEUS_VERSION"
 prometheus_commands=(prometheus promtool)
-if [[ ! -x "$prometheus_dir/promtool" ]]; then
+if [[ ! -x "$prometheus_dir/promtool" ]] || ! static_go_binary "$prometheus_dir/prometheus"; then
   log "building Prometheus $PROMETHEUS_VERSION (cold: about 3 minutes on 2 cores)"
   mkdir -p "$prometheus_dir.tmp"
   # The module's v0.3YY.Z is Prometheus 3.YY.Z, the version the binaries
@@ -225,7 +242,7 @@ if [[ ! -x "$prometheus_dir/promtool" ]]; then
   minor=${PROMETHEUS_VERSION#v0.3}; patch=${minor#*.}; minor=${minor%%.*}
   version_pkg=github.com/prometheus/common/version
   ldflags="-s -w -X $version_pkg.Version=3.$((10#$minor)).$patch"
-  (cd "$prometheus_module" && GOFLAGS= GOWORK=off go build -trimpath -ldflags "$ldflags" -o "$prometheus_dir.tmp/" \
+  (cd "$prometheus_module" && GOFLAGS= GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$prometheus_dir.tmp/" \
     $(printf 'github.com/prometheus/prometheus/cmd/%s ' "${prometheus_commands[@]}"))
   rm -rf "$prometheus_dir" && mv "$prometheus_dir.tmp" "$prometheus_dir"
 fi

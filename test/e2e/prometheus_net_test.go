@@ -96,6 +96,20 @@ func TestDashboardQueriesInPrometheus(t *testing.T) {
 		}
 	}
 
+	var namespaces []string
+	for _, p := range probers {
+		namespaces = append(namespaces, p.namespace)
+	}
+	checkDashboard(t, api, namespaces)
+	checkAlertRules(t, api)
+}
+
+// checkDashboard evaluates every query of the shipped dashboard in
+// Prometheus, with its variables at All and at one value, and fails the
+// test for each that gives no number; each variable must list the probers'
+// namespaces.
+func checkDashboard(t *testing.T, api *promAPI, namespaces []string) {
+	t.Helper()
 	// Each query with its variables at All, and at a value each lists, as
 	// a user picks them.
 	dash := loadDashboard(t)
@@ -109,9 +123,9 @@ func TestDashboardQueriesInPrometheus(t *testing.T) {
 		}
 		// The variable's own query lists the probers' namespaces.
 		values := api.labelValues(t, v.query())
-		for _, p := range probers {
-			if !slices.Contains(values, p.namespace) {
-				t.Fatalf("variable %s: %s gives %v, without %s", v.Name, v.query(), values, p.namespace)
+		for _, ns := range namespaces {
+			if !slices.Contains(values, ns) {
+				t.Fatalf("variable %s: %s gives %v, without %s", v.Name, v.query(), values, ns)
 			}
 		}
 		all[v.Name], one[v.Name] = v.AllValue, values[0]
@@ -130,9 +144,13 @@ func TestDashboardQueriesInPrometheus(t *testing.T) {
 			}
 		}
 	}
+}
 
-	// The alert rules loaded and evaluate without error; with every target
-	// up, none of those on up is even pending.
+// checkAlertRules waits until Prometheus has evaluated every shipped alert
+// rule, failing the test on one that does not evaluate; with every target
+// up, none of the rules on up may even be pending.
+func checkAlertRules(t *testing.T, api *promAPI) {
+	t.Helper()
 	alerts, onUp := shippedAlerts(t), []string{"DsprobeProberDown", "DsprobeProbersMissing", "DsprobeCoordinatorDown"}
 	var rules map[string]promRule
 	poll(t, "every alert rule evaluated", func() bool {
@@ -236,18 +254,18 @@ func startPrometheus(t *testing.T, host *testhost.Host, prometheus string, pods 
 	addr := netip.AddrPortFrom(host.Addr4(), 9090)
 	host.Start(t, prometheus, "--config.file", file, "--storage.tsdb.path", filepath.Join(dir, "data"),
 		"--web.listen-address", addr.String())
-	client := host.HTTPClient(5 * time.Second)
+	api := newPromAPI(host, addr)
 	// Its API answers 503 until the storage is open and the configuration
 	// loaded.
 	poll(t, "Prometheus ready", func() bool {
-		resp, err := client.Get(fmt.Sprintf("http://%s/-/ready", addr))
+		resp, err := api.client.Get(fmt.Sprintf("http://%s/-/ready", addr))
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return &promAPI{base: fmt.Sprintf("http://%s/api/v1/", addr), client: client}
+	return api
 }
 
 // remarshal converts a decoded YAML value into out.
@@ -348,6 +366,11 @@ type promAPI struct {
 	client *http.Client
 }
 
+// newPromAPI is the API of the Prometheus at addr, asked from host.
+func newPromAPI(host *testhost.Host, addr netip.AddrPort) *promAPI {
+	return &promAPI{base: fmt.Sprintf("http://%s/api/v1/", addr), client: host.HTTPClient(5 * time.Second)}
+}
+
 // get decodes the data of the answer to the API's path with params into
 // data, failing the test on an error.
 func (a *promAPI) get(t *testing.T, path string, params url.Values, data any) {
@@ -405,14 +428,15 @@ func (a *promAPI) scalar(t *testing.T, query string) (float64, bool) {
 	return 0, false
 }
 
-// awaitScrape waits for a scrape of job that starts after after.
+// awaitScrape waits until every target of job has been scraped by a
+// scrape that starts after after.
 func (a *promAPI) awaitScrape(t *testing.T, job string, after time.Time) {
 	t.Helper()
 	// Prometheus may align a scrape's timestamp to its schedule by up to
 	// 2 ms (--scrape.timestamp-tolerance); a later one is surely later.
 	after = after.Add(10 * time.Millisecond)
 	poll(t, fmt.Sprintf("a scrape of %s after %v", job, after), func() bool {
-		last, ok := a.scalar(t, fmt.Sprintf("max(timestamp(up{job=%q}))", job))
+		last, ok := a.scalar(t, fmt.Sprintf("min(timestamp(up{job=%q}))", job))
 		return ok && last > float64(after.UnixMilli())/1000
 	})
 }

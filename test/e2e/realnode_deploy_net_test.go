@@ -33,12 +33,14 @@ import (
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
-// kindOverlay is what a user applies to a dual-stack kind cluster; kubelab
-// has kind's Pod and Service CIDRs, so it is applied here unchanged.
-const kindOverlay = "deploy/overlays/kind"
+// deployedOverlay is what a user applies to a dual-stack kind cluster with
+// its telemetry: the kind overlay, Jaeger and Prometheus. kubelab has
+// kind's Pod and Service CIDRs, so it is applied here unchanged.
+const deployedOverlay = "deploy/overlays/observability"
 
-// The Pods the kind overlay runs, by namespace and label selector: the
-// coordinator's two replicas and a prober in each team namespace.
+// The Pods the observability overlay runs, by namespace and label
+// selector: the kind overlay's coordinator's two replicas and a prober in
+// each team namespace, then Jaeger and Prometheus.
 var deployedPods = []struct {
 	namespace, selector string
 	replicas            int
@@ -47,10 +49,13 @@ var deployedPods = []struct {
 	{"team-a", "app.kubernetes.io/name=dsprobe-prober", 1},
 	{"team-b", "app.kubernetes.io/name=dsprobe-prober", 1},
 	{"team-c", "app.kubernetes.io/name=dsprobe-prober", 1},
+	{"observability", "app.kubernetes.io/name=jaeger", 1},
+	{"observability", "app.kubernetes.io/name=prometheus", 1},
 }
 
-// imageBuild is the project's images being built from the checkout's HEAD
-// commit, as scripts/images builds them, while the cluster starts.
+// imageBuild is images being built while the cluster starts: the project's
+// from the checkout's HEAD commit, as scripts/images builds them
+// (buildImages), or the telemetry's (packageTelemetryImages).
 type imageBuild struct {
 	done  chan struct{}
 	built []imagebuild.Built
@@ -94,32 +99,41 @@ func (b *imageBuild) importInto(t *testing.T, n *kubenode.Node) {
 	if b.err != nil {
 		t.Fatalf("building the images: %v", b.err)
 	}
+	began := time.Now()
 	for _, img := range b.built {
 		n.ImportImage(t, img.Archive)
-		t.Logf("imported %s %s (built from HEAD in %v)", img.Ref, img.Digest, b.took.Round(time.Second))
+	}
+	for _, img := range b.built {
+		t.Logf("imported %s %s (built in %v; the build's images imported in %v)", img.Ref, img.Digest, b.took.Round(time.Second), time.Since(began).Round(time.Second))
 	}
 }
 
-// applyKindOverlay renders the kind overlay with the pinned kustomize and
-// applies it with server-side apply, as `kubectl apply --server-side -k`
-// would; the API server must warn of nothing (its namespaces warn at
-// restricted, so a Pod template that breaks it would say so).
-func applyKindOverlay(t *testing.T, c *kubelab.Cluster) {
+// renderOverlay renders deployedOverlay with the pinned kustomize.
+func renderOverlay(t *testing.T) []byte {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), testhost.Tool(t, "kustomize"), "build", filepath.Join("../..", kindOverlay))
+	cmd := exec.CommandContext(t.Context(), testhost.Tool(t, "kustomize"), "build", filepath.Join("../..", deployedOverlay))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	manifests, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kustomize build %s: %v\n%s", kindOverlay, err, stderr.Bytes())
+		t.Fatalf("kustomize build %s: %v\n%s", deployedOverlay, err, stderr.Bytes())
 	}
+	return manifests
+}
+
+// applyOverlay applies manifests with server-side apply, as `kubectl apply
+// --server-side -k` would; the API server must warn of nothing (its
+// namespaces warn at restricted, so a Pod template that breaks it would say
+// so).
+func applyOverlay(t *testing.T, c *kubelab.Cluster, manifests []byte) {
+	t.Helper()
 	for _, w := range c.Apply(t, manifests, kubelab.ApplyOptions{FieldManager: "dsprobe-e2e"}) {
-		t.Errorf("%s: the API server warned: %s", kindOverlay, w)
+		t.Errorf("%s: the API server warned: %s", deployedOverlay, w)
 	}
 }
 
-// waitDeployed waits for every Pod of the kind overlay to be Ready on the
-// real node.
+// waitDeployed waits for every Pod of the overlay to be Ready on the real
+// node.
 func waitDeployed(t *testing.T, n *kubenode.Node) {
 	t.Helper()
 	for _, d := range deployedPods {
@@ -319,18 +333,24 @@ func postServiceJob(t *testing.T, host *testhost.Host, addr netip.AddrPort, toke
 		t.Fatalf("POST %s: got %s %s, want 200", url, resp.Status, status.Bytes())
 	}
 	// One {"result": RunProbeResponse} per line, each a prober's result
-	// or, last, the summary: gathered into a Job's shape.
+	// or, last, the summary, and each the job's ID and trace ID: gathered
+	// into a Job's shape.
 	var probers []json.RawMessage
 	var summary json.RawMessage
+	var jobID, traceID string
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(nil, 1<<20)
 	for lines.Scan() {
 		var msg struct {
-			Result *struct{ Prober, Summary json.RawMessage }
+			Result *struct {
+				JobID, TraceID  string
+				Prober, Summary json.RawMessage
+			}
 		}
 		if err := json.Unmarshal(lines.Bytes(), &msg); err != nil || msg.Result == nil {
 			t.Fatalf("POST %s: got the line %s (%v), want a result", url, lines.Bytes(), err)
 		}
+		jobID, traceID = msg.Result.JobID, msg.Result.TraceID
 		if msg.Result.Prober != nil {
 			probers = append(probers, msg.Result.Prober)
 		}
@@ -344,7 +364,7 @@ func postServiceJob(t *testing.T, host *testhost.Host, addr netip.AddrPort, toke
 	if summary == nil {
 		t.Fatalf("POST %s: the stream ended without a summary", url)
 	}
-	gathered, err := json.Marshal(map[string]any{"probers": probers, "summary": summary})
+	gathered, err := json.Marshal(map[string]any{"jobId": jobID, "traceId": traceID, "probers": probers, "summary": summary})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,22 +33,30 @@ import (
 // read-only root filesystem, a container on the node reaches the Service by
 // name and on both ClusterIPs, and a projected token for an audience is
 // mounted where the Pod asked. dsprobe itself runs there as users install
-// it: the images built from the commit and imported, deploy/overlays/kind
-// applied server-side under restricted, every Pod Ready; the deployed
-// coordinator, asked by the CLI and over REST with a token of the overlay's
-// dsprobe-cli, discovers the probers of three namespaces, authenticates to
-// them with its projected token, and gives the same verdicts.
+// it: the images built from the commit and imported, the kind overlay with
+// its telemetry (deploy/overlays/observability) applied server-side under
+// restricted, every Pod Ready; the deployed coordinator, asked by the CLI
+// and over REST with a token of the overlay's dsprobe-cli, discovers the
+// probers of three namespaces, authenticates to them with its projected
+// token, and gives the same verdicts. The deployed Jaeger (the pinned one,
+// built from source and packaged under the overlay's image reference) holds
+// a job's trace with the coordinator's and the probers' spans, and the
+// deployed Prometheus finds and scrapes the coordinators and probers and
+// answers every query of the shipped dashboard.
 func TestRealNode(t *testing.T) {
 	began := time.Now()
 	images := buildImages(t)
+	manifests := renderOverlay(t)
+	telemetry := packageTelemetryImages(t, manifests)
 	c := kubelab.Start(t)
 	clusterUp := time.Since(began)
 	n := kubenode.Start(t, c)
 	nodeUp := time.Since(began)
 	n.ImportBusybox(t)
 	images.importInto(t, n)
+	telemetry.importInto(t, n)
 	publishProxyMode(t, c)
-	applyKindOverlay(t, c)
+	applyOverlay(t, c, manifests)
 
 	const namespace = "web"
 	c.AddNamespace(t, namespace, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
@@ -59,7 +67,7 @@ func TestRealNode(t *testing.T) {
 	webPods := n.WaitPodsReady(t, namespace, "app=web-dual", 2)
 	n.WaitPodsReady(t, namespace, "app=web-v4", 1)
 	waitDeployed(t, n)
-	t.Logf("from nothing: cluster serving after %v, real node Ready after %v, every Pod Ready (the lab's and the kind overlay's) after %v",
+	t.Logf("from nothing: cluster serving after %v, real node Ready after %v, every Pod Ready (the lab's and the observability overlay's) after %v",
 		clusterUp.Round(time.Second), nodeUp.Round(time.Second), time.Since(began).Round(time.Second))
 
 	for _, p := range webPods {
@@ -148,6 +156,11 @@ func TestRealNode(t *testing.T) {
 
 	t.Run("the deployed coordinator judges both Services from the deployed probers", func(t *testing.T) {
 		checkDeployedProbes(t, c, client, namespace)
+	})
+	t.Run("the deployed Jaeger and Prometheus see the jobs", func(t *testing.T) {
+		began := time.Now()
+		checkDeployedTelemetry(t, c, client, namespace)
+		t.Logf("took %v", time.Since(began).Round(time.Second))
 	})
 
 	t.Run("Pod Security restricted refuses a Pod without its securityContext", func(t *testing.T) {

@@ -23,7 +23,8 @@ import (
 // serviceJobJSON is the Job dsprobe probe svc/NAME --coordinator -o json
 // writes (docs/contracts.md).
 type serviceJobJSON struct {
-	Probers []struct {
+	JobID, TraceID string
+	Probers        []struct {
 		Prober, Namespace string
 		Service           *struct {
 			Service  string
