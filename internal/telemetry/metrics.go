@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
@@ -16,11 +18,13 @@ type Metrics struct {
 	families *prometheus.CounterVec
 	connect  *prometheus.HistogramVec
 	fallback *prometheus.HistogramVec
+	clients  *prometheus.CounterVec
 	byNS     bool
 }
 
 // NewMetrics registers a prober's metrics with reg: dsprobe_family_results_total,
-// dsprobe_connect_duration_seconds and dsprobe_fallback_delay_seconds.
+// dsprobe_connect_duration_seconds, dsprobe_fallback_delay_seconds and
+// dsprobe_client_predictions_total.
 func NewMetrics(reg prometheus.Registerer) *Metrics { return newMetrics(reg, "dsprobe_", false) }
 
 // NewJobMetrics registers the same metrics as a coordinator sees them in the
@@ -53,9 +57,13 @@ func newMetrics(reg prometheus.Registerer, prefix string, byNS bool) *Metrics {
 			Help:    "Fallback delay of the prober's own Happy Eyeballs race, by profile and the family it ended on.",
 			Buckets: []float64{0, 0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1, 2, 5},
 		}, labels("profile", "family")),
+		clients: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: prefix + "client_predictions_total",
+			Help: "Client predictions of finished probes, by profile, pass/fail and failing layer (client: slower than the bound).",
+		}, labels("profile", "result", "layer")),
 		byNS: byNS,
 	}
-	reg.MustRegister(m.families, m.connect, m.fallback)
+	reg.MustRegister(m.families, m.connect, m.fallback, m.clients)
 	return m
 }
 
@@ -82,8 +90,25 @@ func (m *Metrics) Observe(res *dsprobev1.ProbeResult, namespace string) {
 		m.connect.WithLabelValues(labels(familyName(a.GetFamily()), dualstack.Outcome(a.GetOutcome()).String())...).Observe(a.GetDurationMs() / 1000)
 	}
 	if race := res.GetHappyEyeballs(); race != nil {
-		m.fallback.WithLabelValues(labels(race.GetProfile(), familyName(race.GetFamily()))...).Observe(race.GetFallbackDelayMs() / 1000)
+		m.fallback.WithLabelValues(labels(profileLabel(race.GetProfile()), familyName(race.GetFamily()))...).Observe(race.GetFallbackDelayMs() / 1000)
 	}
+	for _, c := range res.GetClients() {
+		result := "pass"
+		if c.GetFailingLayer() != dsprobev1.Layer_LAYER_NONE {
+			result = "fail"
+		}
+		m.clients.WithLabelValues(labels(profileLabel(c.GetProfile()), result, layerName(c.GetFailingLayer()))...).Inc()
+	}
+}
+
+// profileLabel is a profile as a label value: a built-in name as it is, a
+// parameterised one ("node,attempt-delay=500ms", the caller's string) as its
+// base and "custom", so callers cannot grow the series without bound.
+func profileLabel(profile string) string {
+	if base, _, parameterised := strings.Cut(profile, ","); parameterised {
+		return base + ",custom"
+	}
+	return profile
 }
 
 // familyName and layerName give the API enums the lower-case names of the

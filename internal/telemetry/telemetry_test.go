@@ -7,17 +7,20 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/apiconv"
 	"github.com/dsprobe/dsprobe/internal/appcheck"
 	"github.com/dsprobe/dsprobe/internal/diagnose"
@@ -336,5 +339,60 @@ func TestExportTimeout(t *testing.T) {
 				t.Errorf("got %v after %v, want an error after %v to %v", err, took, tt.min, tt.max)
 			}
 		})
+	}
+}
+
+// Client predictions are counted by profile, result and failing layer, so a
+// dashboard shows which clients would fail. A parameterised profile
+// ("node,attempt-delay=500ms") is a caller's string: it is counted as its
+// built-in base and "custom", keeping the label a bounded set.
+func TestClientPredictionsAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewJobMetrics(reg)
+	res := &dsprobev1.ProbeResult{
+		HappyEyeballs: &dsprobev1.ClientPrediction{Profile: "rfc8305,attempt-delay=50ms", Family: dsprobev1.Family_FAMILY_IPV4, FailingLayer: dsprobev1.Layer_LAYER_NONE},
+		Clients: []*dsprobev1.ClientPrediction{
+			{Profile: "go", Family: dsprobev1.Family_FAMILY_IPV4, FailingLayer: dsprobev1.Layer_LAYER_NONE},
+			{Profile: "java", FailingLayer: dsprobev1.Layer_LAYER_CLIENT},
+			{Profile: "node,attempt-delay=500ms", FailingLayer: dsprobev1.Layer_LAYER_CLIENT},
+			{Profile: "node,attempt-delay=900ms", FailingLayer: dsprobev1.Layer_LAYER_CLIENT},
+		},
+	}
+	m.Observe(res, "team-a")
+	for _, tt := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"team-a", "go", "pass", "none"}, 1},
+		{[]string{"team-a", "java", "fail", "client"}, 1},
+		{[]string{"team-a", "node,custom", "fail", "client"}, 2},
+	} {
+		c, err := m.clients.GetMetricWithLabelValues(tt.labels...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.ToFloat64(c); got != tt.want {
+			t.Errorf("client predictions %v: got %v, want %v", tt.labels, got, tt.want)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var profiles []string
+	for _, mf := range families {
+		if mf.GetName() != "dsprobe_coordinator_fallback_delay_seconds" {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			for _, lp := range metric.GetLabel() {
+				if lp.GetName() == "profile" {
+					profiles = append(profiles, lp.GetValue())
+				}
+			}
+		}
+	}
+	if !slices.Equal(profiles, []string{"rfc8305,custom"}) {
+		t.Errorf("got fallback profiles %q, want the race's parameterised profile as rfc8305,custom", profiles)
 	}
 }
