@@ -111,6 +111,7 @@ func TestSideBySide(t *testing.T) {
 			after := sample(t, s.pid)
 			s.cpu += after.cpu - before.cpu
 			s.probes += *pairs
+			s.rounds = append(s.rounds, (after.cpu-before.cpu)/time.Duration(*pairs))
 			s.hwm, s.rss = after.hwm, after.rss
 		}
 	}
@@ -124,6 +125,9 @@ type side struct {
 	probe  func(ctx context.Context) error
 	cpu    time.Duration
 	probes int
+	// rounds are the CPU time per probe of each round, to show how much
+	// the figure moves on a shared machine.
+	rounds []time.Duration
 	// hwm and rss are the peak and current resident memory after the last
 	// round, in KiB.
 	hwm, rss int
@@ -366,5 +370,11 @@ func report(t *testing.T, prober, blackbox *side) {
 	}
 	fmt.Fprintf(&b, "%-18s %14s %12s %12s\n", "prober/blackbox", ratio(perProbe(prober), perProbe(blackbox)),
 		ratio(float64(prober.hwm), float64(blackbox.hwm)), ratio(float64(prober.rss), float64(blackbox.rss)))
+	b.WriteString("CPU µs/probe by round (prober, blackbox_exporter, ratio):")
+	for i := range prober.rounds {
+		p, x := prober.rounds[i].Microseconds(), blackbox.rounds[i].Microseconds()
+		fmt.Fprintf(&b, " %d/%d=%s", p, x, ratio(float64(p), float64(x)))
+	}
+	b.WriteString("\n")
 	t.Log("\n" + b.String())
 }
