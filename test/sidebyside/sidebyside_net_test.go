@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,7 @@ func TestSideBySide(t *testing.T) {
 			s.cpu += after.cpu - before.cpu
 			s.probes += *pairs
 			s.rounds = append(s.rounds, (after.cpu-before.cpu)/time.Duration(*pairs))
+			s.connects += after.connects - before.connects
 			s.hwm, s.rss = after.hwm, after.rss
 		}
 	}
@@ -137,6 +139,9 @@ type side struct {
 	// rounds are the CPU time per probe of each round, to show how much
 	// the figure moves on a shared machine.
 	rounds []time.Duration
+	// connects are the TCP connections opened in the probers' host while
+	// this side was driven: how many each probe makes.
+	connects int
 	// hwm and rss are the peak and current resident memory after the last
 	// round, in KiB.
 	hwm, rss int
@@ -314,11 +319,14 @@ func processID(t *testing.T, pid int, comm string) int {
 	return pid
 }
 
-// usage is a process's CPU time (user and system, all threads) and its
-// peak and current resident memory in KiB.
+// usage is a process's CPU time (user and system, all threads), its
+// peak and current resident memory in KiB, and the TCP connections opened
+// so far in its network namespace (both families: the kernel counts TCP
+// over IPv4 and IPv6 together).
 type usage struct {
 	cpu      time.Duration
 	hwm, rss int
+	connects int
 }
 
 // userHZ is the unit of /proc/PID/stat's times, fixed at 100 by the
@@ -360,7 +368,37 @@ func sample(t *testing.T, pid int) usage {
 	if u.hwm == 0 || u.rss == 0 {
 		t.Fatalf("/proc/%d/status has no VmHWM or VmRSS", pid)
 	}
+	u.connects = activeOpens(t, pid)
 	return u
+}
+
+// activeOpens reads TCP ActiveOpens of the network namespace pid is in.
+func activeOpens(t *testing.T, pid int) int {
+	t.Helper()
+	snmp, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/snmp", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two "Tcp:" lines: the counters' names, then their values.
+	var names []string
+	for line := range strings.Lines(string(snmp)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = fields
+			continue
+		}
+		if i := slices.Index(names, "ActiveOpens"); i > 0 && i < len(fields) {
+			if n, err := strconv.Atoi(fields[i]); err == nil {
+				return n
+			}
+		}
+		break
+	}
+	t.Fatalf("/proc/%d/net/snmp has no Tcp ActiveOpens", pid)
+	return 0
 }
 
 func report(t *testing.T, prober, blackbox *side) {
@@ -373,12 +411,14 @@ func report(t *testing.T, prober, blackbox *side) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rounds of %d dual-family probes per process, %d in flight\n", *rounds, *pairs, *concurrency)
-	fmt.Fprintf(&b, "%-18s %14s %12s %12s\n", "", "CPU µs/probe", "VmHWM KiB", "VmRSS KiB")
+	connects := func(s *side) float64 { return float64(s.connects) / float64(s.probes) }
+	fmt.Fprintf(&b, "%-18s %14s %12s %12s %14s\n", "", "CPU µs/probe", "VmHWM KiB", "VmRSS KiB", "connects/probe")
 	for _, s := range []*side{prober, blackbox} {
-		fmt.Fprintf(&b, "%-18s %14.0f %12d %12d\n", s.name, perProbe(s), s.hwm, s.rss)
+		fmt.Fprintf(&b, "%-18s %14.0f %12d %12d %14.2f\n", s.name, perProbe(s), s.hwm, s.rss, connects(s))
 	}
-	fmt.Fprintf(&b, "%-18s %14s %12s %12s\n", "prober/blackbox", ratio(perProbe(prober), perProbe(blackbox)),
-		ratio(float64(prober.hwm), float64(blackbox.hwm)), ratio(float64(prober.rss), float64(blackbox.rss)))
+	fmt.Fprintf(&b, "%-18s %14s %12s %12s %14s\n", "prober/blackbox", ratio(perProbe(prober), perProbe(blackbox)),
+		ratio(float64(prober.hwm), float64(blackbox.hwm)), ratio(float64(prober.rss), float64(blackbox.rss)),
+		ratio(connects(prober), connects(blackbox)))
 	b.WriteString("CPU µs/probe by round (prober, blackbox_exporter, ratio):")
 	for i := range prober.rounds {
 		p, x := prober.rounds[i].Microseconds(), blackbox.rounds[i].Microseconds()
