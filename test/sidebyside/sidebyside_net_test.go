@@ -34,6 +34,10 @@ var (
 	rounds      = flag.Int("rounds", 1, "rounds, each driving the prober then blackbox_exporter")
 	pairs       = flag.Int("pairs", 20, "dual-family probes per process per round")
 	concurrency = flag.Int("concurrency", 4, "probes in flight at once, for either process")
+	// Another build of cmd/prober (an older commit's, say) measured in place
+	// of the one built from this tree: a before and after in the same run
+	// conditions.
+	proberBinary = flag.String("prober", "", "prober `binary` to measure (default: built from this tree)")
 )
 
 var bins = map[string]string{}
@@ -226,7 +230,11 @@ http {
 // probe waits for the rate limit.
 func startProber(t *testing.T, lab *testhost.Lab, host *testhost.Host) *side {
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), proberPort)
-	cmd := host.Command(context.Background(), bins["prober"], "--listen", addr.String(), "--name", "sidebyside", "--namespace", "bench",
+	binary := bins["prober"]
+	if *proberBinary != "" {
+		binary = *proberBinary
+	}
+	cmd := host.Command(context.Background(), binary, "--listen", addr.String(), "--name", "sidebyside", "--namespace", "bench",
 		"--allow-name", targetName, "--allow-cidr", lab.Prefix4().String(), "--allow-cidr", lab.Prefix6().String(),
 		"--allow-port", strconv.Itoa(targetPort),
 		"--max-concurrent", strconv.Itoa(*concurrency), "--max-waiting", strconv.Itoa(*concurrency), "--rate", "0")
@@ -243,7 +251,7 @@ func startProber(t *testing.T, lab *testhost.Lab, host *testhost.Host) *side {
 	t.Cleanup(func() { conn.Close() })
 	client := dsprobev1.NewProberClient(conn)
 	req := &dsprobev1.ProbeRequest{Target: fmt.Sprintf("%s:%d", targetName, targetPort), Check: dsprobev1.Check_CHECK_TCP}
-	return &side{name: "prober", pid: processID(t, cmd.Process.Pid, "prober"), probe: func(ctx context.Context) error {
+	return &side{name: "prober", pid: processID(t, cmd.Process.Pid, binary), probe: func(ctx context.Context) error {
 		resp, err := client.Probe(ctx, req)
 		if err != nil {
 			return err
@@ -297,7 +305,7 @@ func startBlackbox(t *testing.T, host *testhost.Host, binary string) *side {
 		}
 		return nil
 	}
-	return &side{name: "blackbox_exporter", pid: processID(t, cmd.Process.Pid, "blackbox_export"), probe: func(ctx context.Context) error {
+	return &side{name: "blackbox_exporter", pid: processID(t, cmd.Process.Pid, binary), probe: func(ctx context.Context) error {
 		if err := probe(ctx, "tcp_v4"); err != nil {
 			return err
 		}
@@ -305,16 +313,20 @@ func startBlackbox(t *testing.T, host *testhost.Host, binary string) *side {
 	}}
 }
 
-// processID checks that pid, started as `ip netns exec NETNS program`, is
-// program now (ip execs it in place), so that its CPU time is the
-// program's. comm is the kernel's name of the process, at most 15 bytes.
-func processID(t *testing.T, pid int, comm string) int {
+// processID checks that pid, started as `ip netns exec NETNS binary`, is
+// binary now (ip execs it in place), so that its CPU time is the
+// program's. comm is the kernel's name of the process: the file's name, cut
+// to 15 bytes.
+func processID(t *testing.T, pid int, binary string) int {
+	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(string(b)); got != comm {
-		t.Fatalf("process %d is %q, want %q", pid, got, comm)
+	want := filepath.Base(binary)
+	want = want[:min(len(want), 15)]
+	if got := strings.TrimSpace(string(b)); got != want {
+		t.Fatalf("process %d is %q, want %q", pid, got, want)
 	}
 	return pid
 }
