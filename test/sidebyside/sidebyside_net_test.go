@@ -42,7 +42,13 @@ var (
 
 var bins = map[string]string{}
 
+// TestMain builds the prober as its image ships it (internal/imagebuild:
+// no cgo, -trimpath, no symbol table), as blackbox_exporter is built, so
+// that neither's resident binary is larger for its build flags alone
+// (-s implies -w, and GOFLAGS cannot hold the space of "-s -w").
 func TestMain(m *testing.M) {
+	os.Setenv("CGO_ENABLED", "0")
+	os.Setenv("GOFLAGS", strings.TrimSpace(os.Getenv("GOFLAGS")+" -trimpath -ldflags=-s"))
 	testhost.MainWithBinaries(m, bins, "../../cmd/prober")
 }
 
@@ -127,7 +133,7 @@ func TestSideBySide(t *testing.T) {
 			s.probes += *pairs
 			s.rounds = append(s.rounds, (after.cpu-before.cpu)/time.Duration(*pairs))
 			s.connects += after.connects - before.connects
-			s.hwm, s.rss = after.hwm, after.rss
+			s.hwm, s.rss, s.anon, s.file = after.hwm, after.rss, after.anon, after.file
 		}
 	}
 	report(t, prober, exporter)
@@ -147,8 +153,10 @@ type side struct {
 	// this side was driven: how many each probe makes.
 	connects int
 	// hwm and rss are the peak and current resident memory after the last
-	// round, in KiB.
-	hwm, rss int
+	// round, in KiB; anon and file split rss into the heap, stacks and
+	// runtime (anonymous) and the mapped binary (file-backed).
+	hwm, rss   int
+	anon, file int
 }
 
 // drive sends n probes, at most concurrency at once, and fails the test on
@@ -336,9 +344,10 @@ func processID(t *testing.T, pid int, binary string) int {
 // so far in its network namespace (both families: the kernel counts TCP
 // over IPv4 and IPv6 together).
 type usage struct {
-	cpu      time.Duration
-	hwm, rss int
-	connects int
+	cpu        time.Duration
+	hwm, rss   int
+	anon, file int
+	connects   int
 }
 
 // userHZ is the unit of /proc/PID/stat's times, fixed at 100 by the
@@ -375,6 +384,10 @@ func sample(t *testing.T, pid int) usage {
 			u.hwm = kib
 		case "VmRSS":
 			u.rss = kib
+		case "RssAnon":
+			u.anon = kib
+		case "RssFile":
+			u.file = kib
 		}
 	}
 	if u.hwm == 0 || u.rss == 0 {
@@ -424,9 +437,9 @@ func report(t *testing.T, prober, blackbox *side) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rounds of %d dual-family probes per process, %d in flight\n", *rounds, *pairs, *concurrency)
 	connects := func(s *side) float64 { return float64(s.connects) / float64(s.probes) }
-	fmt.Fprintf(&b, "%-18s %14s %12s %12s %14s\n", "", "CPU µs/probe", "VmHWM KiB", "VmRSS KiB", "connects/probe")
+	fmt.Fprintf(&b, "%-18s %14s %12s %12s %14s %20s\n", "", "CPU µs/probe", "VmHWM KiB", "VmRSS KiB", "connects/probe", "RssAnon+RssFile KiB")
 	for _, s := range []*side{prober, blackbox} {
-		fmt.Fprintf(&b, "%-18s %14.0f %12d %12d %14.2f\n", s.name, perProbe(s), s.hwm, s.rss, connects(s))
+		fmt.Fprintf(&b, "%-18s %14.0f %12d %12d %14.2f %20s\n", s.name, perProbe(s), s.hwm, s.rss, connects(s), fmt.Sprintf("%d+%d", s.anon, s.file))
 	}
 	fmt.Fprintf(&b, "%-18s %14s %12s %12s %14s\n", "prober/blackbox", ratio(perProbe(prober), perProbe(blackbox)),
 		ratio(float64(prober.hwm), float64(blackbox.hwm)), ratio(float64(prober.rss), float64(blackbox.rss)),
