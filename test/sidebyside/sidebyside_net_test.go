@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -93,13 +92,11 @@ func TestSideBySide(t *testing.T) {
 		t.Fatalf("-rounds %d, -pairs %d, -concurrency %d: each must be at least 1", *rounds, *pairs, *concurrency)
 	}
 	blackbox := testhost.Tool(t, "blackbox_exporter")
-	if _, err := exec.LookPath("nginx"); err != nil {
-		t.Skip("nginx is not installed: run scripts/install-deps.sh")
-	}
+	nginx := testhost.Tool(t, "nginx")
 	lab := testhost.New(t)
 	server, probers := lab.AddHost("server"), lab.AddHost("probers")
 	startDNS(t, server)
-	startNginx(t, server)
+	startNginx(t, server, nginx)
 	// Each probe leaves connections in TIME_WAIT on the probers' side (the
 	// client closes first): tens of thousands in a run, more than the
 	// default local port range holds, and the kernel's search for a free
@@ -112,6 +109,8 @@ func TestSideBySide(t *testing.T) {
 	if err := probers.WriteEtc("resolv.conf", "nameserver "+server.Addr4().String()+"\n"); err != nil {
 		t.Fatal(err)
 	}
+	// The machine's own hosts file might name the target: both must ask
+	// the DNS server.
 	if err := probers.WriteEtc("hosts", "127.0.0.1 localhost\n::1 localhost\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +205,7 @@ func startDNS(t *testing.T, server *testhost.Host) {
 
 // startNginx runs Debian's nginx as the dual-stack target, as the probe
 // package's network tests do.
-func startNginx(t *testing.T, server *testhost.Host) {
+func startNginx(t *testing.T, server *testhost.Host, nginx string) {
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
@@ -229,7 +228,7 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	server.Start(t, "nginx", "-c", path, "-p", dir, "-e", "stderr")
+	server.Start(t, nginx, "-c", path, "-p", dir, "-e", "stderr")
 	server.WaitConnect(t, netip.AddrPortFrom(server.Addr4(), targetPort))
 }
 
