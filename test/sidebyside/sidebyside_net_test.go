@@ -435,6 +435,11 @@ func report(t *testing.T, prober, blackbox *side) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rounds of %d dual-family probes per process, %d in flight\n", *rounds, *pairs, *concurrency)
+	// The kernel counts CPU time in ticks, so a round's figure is this
+	// coarse: a brief run tells little.
+	tick := time.Second / userHZ
+	fmt.Fprintf(&b, "CPU time is read in %v ticks: ±%.0f µs per probe a round, ±%.0f µs over the run\n",
+		tick, float64(tick.Microseconds())/float64(*pairs), float64(tick.Microseconds())/float64(*pairs**rounds))
 	connects := func(s *side) float64 { return float64(s.connects) / float64(s.probes) }
 	fmt.Fprintf(&b, "%-18s %14s %12s %12s %14s %20s\n", "", "CPU µs/probe", "VmHWM KiB", "VmRSS KiB", "connects/probe", "RssAnon+RssFile KiB")
 	for _, s := range []*side{prober, blackbox} {
