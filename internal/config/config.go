@@ -59,6 +59,8 @@ type Coordinator struct {
 	Probers []StaticProber `json:"probers"`
 	// Discovery finds the probers instead of Probers.
 	Discovery Discovery `json:"discovery"`
+	// Ladders runs the cluster's DNSLadders on their schedules.
+	Ladders Ladders `json:"ladders"`
 	// Concurrency bounds the probers asked at once per job.
 	Concurrency int `json:"concurrency"`
 	// ProberTimeout is each prober's budget when a job sets none, raised
@@ -210,6 +212,18 @@ type KubernetesDiscovery struct {
 // Enabled reports whether the probers are discovered.
 func (k KubernetesDiscovery) Enabled() bool { return k.LabelSelector != "" }
 
+// Ladders runs every DNSLadder of the cluster (CRD dnsladders.dsprobe.io)
+// on its schedule, as ordinary jobs, and writes their status: on one
+// replica at a time, the holder of the Lease LeaseNamespace/LeaseName.
+// It needs discovery.kubernetes, whose API server it asks. An empty
+// LeaseNamespace is the coordinator's own (its ServiceAccount's in a Pod,
+// else the kubeconfig context's).
+type Ladders struct {
+	Enabled        bool   `json:"enabled"`
+	LeaseNamespace string `json:"leaseNamespace"`
+	LeaseName      string `json:"leaseName"`
+}
+
 // StaticProber is a prober the coordinator is told about: its name, its
 // namespace (its vantage point) and its gRPC address, HOST:PORT.
 type StaticProber struct {
@@ -246,6 +260,7 @@ func DefaultCoordinator() Coordinator {
 		ProberTimeout: Duration(45 * time.Second),
 		KeepJobs:      100,
 		Discovery:     Discovery{Kubernetes: KubernetesDiscovery{Port: "grpc"}},
+		Ladders:       Ladders{LeaseName: "dsprobe-ladders"},
 		// A job holds up to Concurrency prober calls but does little work
 		// of its own, so the coordinator runs and queues more jobs at
 		// once than a prober.

@@ -102,6 +102,7 @@ func TestValidFiles(t *testing.T) {
 			{"prober-b", "team-b", "[fd00:10:96::a]:9443"},
 		},
 		Discovery:   Discovery{Kubernetes: KubernetesDiscovery{Port: "grpc"}},
+		Ladders:     Ladders{LeaseName: "dsprobe-ladders"},
 		Concurrency: 16, ProberTimeout: Duration(45 * time.Second), KeepJobs: 100,
 		Admission: Admission{MaxConcurrent: 8, MaxWaiting: 16, Rate: 10, Burst: 20},
 		OTLP:      OTLP{Endpoint: "http://otel-collector.observability:4318", Insecure: true},
@@ -113,6 +114,7 @@ func TestValidFiles(t *testing.T) {
 		LabelSelector: "app.kubernetes.io/name=dsprobe-prober", NamespaceSelector: "dsprobe.io/probers=on", Port: "grpc",
 		Kubeconfig: "/etc/dsprobe/kubeconfig", Context: "prod",
 	}
+	discovering.Ladders = Ladders{Enabled: true, LeaseNamespace: "dsprobe", LeaseName: "dsprobe-ladders"}
 	listed := DefaultCoordinator()
 	listed.Probers = []StaticProber{{"prober-a", "team-a", "127.0.0.1:9443"}, {"prober-b", "team-b", "[::1]:9443"}}
 

@@ -76,6 +76,9 @@ var coordinatorFlags = slices.Concat(serverFlags("POST /v1/jobs, GET /v1/probers
 	{"discover-port", "discovery.kubernetes.port", "`name` of the prober container's gRPC port"},
 	{"kubeconfig", "discovery.kubernetes.kubeconfig", "kubeconfig `file` (default: $KUBECONFIG, ~/.kube/config, else in-cluster)"},
 	{"kube-context", "discovery.kubernetes.context", "kubeconfig `context` (default: the current context)"},
+	{"ladders", "ladders.enabled", "run the cluster's DNSLadders on their schedules, one replica at a time (needs --discover-label-selector)"},
+	{"ladder-lease-namespace", "ladders.leaseNamespace", "`namespace` of the Lease that elects the replica running the ladders (default: the coordinator's own, in-cluster, else the kubeconfig context's)"},
+	{"ladder-lease-name", "ladders.leaseName", "`name` of that Lease"},
 }, admissionFlags, otlpFlags)
 
 // commandLine is a daemon's flags bound to its configuration C, and the

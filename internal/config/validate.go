@@ -179,6 +179,7 @@ func validateCoordinator(c *Coordinator, v *validator) {
 		v.tlsPairMissing("proberAuth.tls")
 	}
 	v.discovery(c.Discovery.Kubernetes, len(c.Probers) > 0)
+	v.ladders(c.Ladders, c.Discovery.Kubernetes.Enabled())
 	if len(c.Probers) == 0 && !v.probersUnread && !c.Discovery.Kubernetes.Enabled() {
 		if v.configFile == "" {
 			v.errs = append(v.errs, errors.New("no prober: give --prober NAME/NAMESPACE=HOST:PORT or --probers-file, or discover them with --discover-label-selector"))
@@ -228,6 +229,30 @@ func (v *validator) tokenReview(tr TokenReview) {
 	}
 	if len(tr.AllowedUsers) > 0 && !tr.Enabled {
 		v.errorf("tokenReview.allowedUsers", "%s has no effect without %s", v.name("tokenReview.allowedUsers"), v.name("tokenReview.enabled"))
+	}
+}
+
+// ladders checks the ladders' settings; discovering says the probers are
+// discovered in a cluster, whose API server holds the ladders.
+func (v *validator) ladders(l Ladders, discovering bool) {
+	if !l.Enabled {
+		return
+	}
+	if !discovering {
+		v.errorf("ladders.enabled", "%s needs %s: the ladders are resources of the cluster whose probers are discovered",
+			v.name("ladders.enabled"), v.name("discovery.kubernetes.labelSelector"))
+	}
+	if l.LeaseNamespace != "" {
+		for _, problem := range validation.IsDNS1123Label(l.LeaseNamespace) {
+			v.fieldf("ladders.leaseNamespace", "namespace %q: %s", l.LeaseNamespace, problem)
+		}
+	}
+	if l.LeaseName == "" {
+		v.fieldf("ladders.leaseName", "must not be empty with %s", v.name("ladders.enabled"))
+	} else {
+		for _, problem := range validation.IsDNS1123Subdomain(l.LeaseName) {
+			v.fieldf("ladders.leaseName", "name %q: %s", l.LeaseName, problem)
+		}
 	}
 }
 

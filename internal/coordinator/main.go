@@ -1,11 +1,13 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,6 +101,45 @@ func tokenReview(tr config.TokenReview, k config.KubernetesDiscovery) (kubeGate,
 	}, nil
 }
 
+// clusterLadders is how the coordinator runs the DNSLadders of the
+// cluster it discovers its probers in: their CRD, the Lease that elects
+// the replica running them (named by the Pod, $POD_NAME or the host
+// name), and, when callers' tokens are not reviewed, an Authorizer for the
+// ladders' jobs alone: a scheduled job is always authorised as its
+// ladder's ServiceAccount. The Authorizer lets through a caller who is no
+// Kubernetes user, so callers are authorised as before.
+func clusterLadders(cfg config.Coordinator, svc *Service, reg prometheus.Registerer, log *slog.Logger) (Ladders, error) {
+	k := cfg.Discovery.Kubernetes
+	restConfig, namespace, err := kube.Config(kube.Target{Kubeconfig: k.Kubeconfig, Context: k.Context})
+	if err != nil {
+		return Ladders{}, fmt.Errorf("DNS ladders: %w", err)
+	}
+	store, err := kube.NewDNSLadderStore(restConfig)
+	if err != nil {
+		return Ladders{}, fmt.Errorf("DNS ladders: %w", err)
+	}
+	if svc.Authorizer == nil {
+		client, _, err := kube.Client(kube.Target{Kubeconfig: k.Kubeconfig, Context: k.Context})
+		if err != nil {
+			return Ladders{}, fmt.Errorf("DNS ladders: %w", err)
+		}
+		svc.Authorizer = authn.NamespaceAuthorizer{Authorizer: kube.NewAuthorizer(client)}
+	}
+	identity := os.Getenv("POD_NAME")
+	if identity == "" {
+		if identity, err = os.Hostname(); err != nil {
+			return Ladders{}, fmt.Errorf("DNS ladders: naming this replica in the Lease: %w", err)
+		}
+	}
+	lease := kube.Lease{Namespace: cmp.Or(cfg.Ladders.LeaseNamespace, namespace), Name: cfg.Ladders.LeaseName, Identity: identity}
+	return Ladders{
+		Store: store, Metrics: NewLadderMetrics(reg), Log: log,
+		Lead: func(ctx context.Context, lead func(context.Context)) error {
+			return kube.WhileLeading(ctx, restConfig, lease, lead)
+		},
+	}, nil
+}
+
 func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error {
 	stopTracing, err := daemon.SetupTracing(ctx, cfg.OTLP, "dsprobe-coordinator", log)
 	if err != nil {
@@ -131,6 +172,21 @@ func serve(ctx context.Context, cfg config.Coordinator, log *slog.Logger) error 
 		Concurrency: cfg.Concurrency, ProberTimeout: time.Duration(cfg.ProberTimeout), Jobs: NewJobStore(cfg.KeepJobs),
 		Limiter: admission.New(cfg.Admission.Limits()), Authorizer: gate.jobs,
 		Metrics: NewMetrics(reg), Tracer: otel.Tracer("github.com/dsprobe/dsprobe/internal/coordinator"),
+	}
+	if cfg.Ladders.Enabled {
+		ladders, err := clusterLadders(cfg, svc, reg, log)
+		if err != nil {
+			return err
+		}
+		ctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := svc.RunLadders(ctx, ladders); err != nil && ctx.Err() == nil {
+				log.Error("the DNS ladders stopped", "err", err)
+			}
+		}()
+		defer func() { stop(); <-done }()
 	}
 	return daemon.Serve(ctx, cfg.Server, daemon.Service{
 		Register: func(s *grpc.Server) { dsprobev1.RegisterCoordinatorServer(s, svc) },

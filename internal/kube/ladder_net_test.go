@@ -80,7 +80,7 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &ladder.Scheduler{Store: store, RunRung: run, Clock: clock, Resync: time.Hour,
+		return &ladder.Scheduler{Store: store, RunRung: ladder.EveryLadder(run), Clock: clock, Resync: time.Hour,
 			OnError: func(err error) { t.Errorf("the scheduler reports: %v", err) }}
 	}
 	read := func(t *testing.T, namespace, name string) *ladder.Status {

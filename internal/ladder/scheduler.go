@@ -46,8 +46,9 @@ const DefaultResync = 30 * time.Second
 // the replica holding the coordinator's Lease.
 type Scheduler struct {
 	Store Store
-	// RunRung runs one rung's job, as Climb's.
-	RunRung RunRung
+	// RunRung runs one rung's job of ladder l, as Climb's RunRung: the
+	// ladder says whose permissions the job runs with.
+	RunRung func(ctx context.Context, l *DNSLadder, rung Rung) (RungRun, error)
 	// Clock is the time; nil means SystemClock.
 	Clock Clock
 	// Resync bounds how long the scheduler waits without looking at the
@@ -119,7 +120,9 @@ func (s *Scheduler) RunDue(ctx context.Context) time.Duration {
 // waiting: the status says what happened, not only a log line.
 func (s *Scheduler) climb(ctx context.Context, l *DNSLadder) bool {
 	clock := s.clock()
-	runs, err := l.Spec.Climb(ctx, clock.Now, s.RunRung)
+	runs, err := l.Spec.Climb(ctx, clock.Now, func(ctx context.Context, rung Rung) (RungRun, error) {
+		return s.RunRung(ctx, l, rung)
+	})
 	if ctx.Err() != nil {
 		return false
 	}
@@ -151,6 +154,12 @@ func (s *Scheduler) report(err error) {
 	if s.OnError != nil {
 		s.OnError(err)
 	}
+}
+
+// EveryLadder is a Scheduler's RunRung that runs every ladder's rungs
+// alike, with run.
+func EveryLadder(run RunRung) func(context.Context, *DNSLadder, Rung) (RungRun, error) {
+	return func(ctx context.Context, _ *DNSLadder, rung Rung) (RungRun, error) { return run(ctx, rung) }
 }
 
 // EndClimb completes the runs of a climb that ended early (Climb's runs

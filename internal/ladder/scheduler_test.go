@@ -153,7 +153,7 @@ func TestSchedulerRunsDueLaddersOnTheirSchedule(t *testing.T) {
 	store := newMemStore(t, ladderEvery("fast", time.Minute), ladderEvery("slow", 5*time.Minute))
 	jobs := &healthyJobs{}
 	// Resync above every interval: the waits are the schedules'.
-	s := &Scheduler{Store: store, RunRung: jobs.run, Clock: clock, Resync: time.Hour}
+	s := &Scheduler{Store: store, RunRung: EveryLadder(jobs.run), Clock: clock, Resync: time.Hour}
 
 	// Neither ever ran: both climb now, three jobs each.
 	if wait := s.RunDue(context.Background()); wait != time.Minute {
@@ -191,10 +191,10 @@ func TestSchedulerCarriesOnAfterARestart(t *testing.T) {
 	clock := newFakeClock()
 	store := newMemStore(t, ladderEvery("web", time.Minute))
 	jobs := &healthyJobs{}
-	(&Scheduler{Store: store, RunRung: jobs.run, Clock: clock}).RunDue(context.Background())
+	(&Scheduler{Store: store, RunRung: EveryLadder(jobs.run), Clock: clock}).RunDue(context.Background())
 
 	clock.advance(20 * time.Second)
-	next := &Scheduler{Store: store, RunRung: jobs.run, Clock: clock, Resync: time.Hour}
+	next := &Scheduler{Store: store, RunRung: EveryLadder(jobs.run), Clock: clock, Resync: time.Hour}
 	if wait := next.RunDue(context.Background()); wait != 40*time.Second || jobs.jobs != 3 {
 		t.Errorf("the new scheduler: got wait %s after %d jobs, want 40s after 3 (not due yet)", wait, jobs.jobs)
 	}
@@ -215,7 +215,7 @@ func TestSchedulerRecordsWhatWentWrong(t *testing.T) {
 	store := newMemStore(t, ladderEvery("web", time.Minute), invalid)
 	jobs := &healthyJobs{err: errors.New("no prober in namespace internal")}
 	var reported []string
-	s := &Scheduler{Store: store, RunRung: jobs.run, Clock: clock, OnError: func(err error) { reported = append(reported, err.Error()) }}
+	s := &Scheduler{Store: store, RunRung: EveryLadder(jobs.run), Clock: clock, OnError: func(err error) { reported = append(reported, err.Error()) }}
 	s.RunDue(context.Background())
 
 	st := store.get(t, "web").Status
@@ -244,7 +244,7 @@ func TestSchedulerRunSleepsOnTheClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- (&Scheduler{Store: store, RunRung: jobs.run, Clock: clock, Resync: time.Hour}).Run(ctx)
+		done <- (&Scheduler{Store: store, RunRung: EveryLadder(jobs.run), Clock: clock, Resync: time.Hour}).Run(ctx)
 	}()
 
 	if d := <-clock.sleeping; d != time.Minute {
@@ -271,7 +271,7 @@ func TestSchedulerWritesNoHalfClimb(t *testing.T) {
 		cancel() // the coordinator stops during the first job
 		return RungRun{}, ctx.Err()
 	}
-	if wait := (&Scheduler{Store: store, RunRung: stopping, Clock: newFakeClock()}).RunDue(ctx); wait != 0 {
+	if wait := (&Scheduler{Store: store, RunRung: EveryLadder(stopping), Clock: newFakeClock()}).RunDue(ctx); wait != 0 {
 		t.Errorf("got wait %s, want 0: stopped", wait)
 	}
 	if store.writes != 0 || store.get(t, "web").Status != nil {

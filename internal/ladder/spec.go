@@ -45,6 +45,23 @@ type Spec struct {
 	// Rungs are the steps of the publication, lowest (first published)
 	// first. At least one.
 	Rungs []Rung `json:"rungs"`
+	// ServiceAccountName is the ServiceAccount, in the ladder's namespace,
+	// whose permissions the coordinator runs the scheduled jobs with: each
+	// is authorised as it (create probes.dsprobe.io in every vantage
+	// namespace), so creating a ladder lets no one probe from a namespace
+	// they could not. Empty means DefaultServiceAccount.
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+}
+
+// DefaultServiceAccount is the ServiceAccount of a ladder that names none.
+const DefaultServiceAccount = "dsprobe-ladder"
+
+// ServiceAccount is the ladder's ServiceAccount, with its default.
+func (s *Spec) ServiceAccount() string {
+	if s.ServiceAccountName == "" {
+		return DefaultServiceAccount
+	}
+	return s.ServiceAccountName
 }
 
 // Target is the probe every rung runs.

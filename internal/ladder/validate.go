@@ -16,6 +16,10 @@ import (
 // JUnit test case's name and, later, a metric label.
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
+// dnsSubdomain is what a ServiceAccount's name must be (RFC 1123
+// subdomain).
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+
 // Validate reports every problem of the ladder at once, each named by its
 // field ("spec.rungs[1].vantage: ..."). The CRD's schema checks the shape
 // of a ladder in a cluster; Validate checks everything, and is what a
@@ -45,6 +49,9 @@ func (l *DNSLadder) Validate() error {
 	}
 	if t := time.Duration(s.Target.Timeout); t != 0 && (t < time.Millisecond || t > MaxTimeout) {
 		fail("spec.target.timeout", "must be from 1ms to %s (or left out for 30s), got %s", MaxTimeout, t)
+	}
+	if sa := s.ServiceAccountName; sa != "" && !dnsSubdomain.MatchString(sa) {
+		fail("spec.serviceAccountName", "want a ServiceAccount's name, got %q", sa)
 	}
 	if every := time.Duration(s.Schedule.Every); every != 0 && every < MinInterval {
 		fail("spec.schedule.every", "must be at least %s (or left out for %s), got %s", MinInterval, DefaultInterval, every)

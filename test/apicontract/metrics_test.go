@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -11,6 +12,7 @@ import (
 	dsprobev1 "github.com/dsprobe/dsprobe/gen/dsprobe/v1"
 	"github.com/dsprobe/dsprobe/internal/coordinator"
 	he "github.com/dsprobe/dsprobe/internal/happyeyeballs"
+	"github.com/dsprobe/dsprobe/internal/ladder"
 	"github.com/dsprobe/dsprobe/internal/telemetry"
 )
 
@@ -154,6 +156,19 @@ func TestCoordinatorMetricsAreDocumented(t *testing.T) {
 		t.Fatalf("got %d prober answer(s), want 1: %v", got, run.Results)
 	}
 	compareMetrics(t, "metrics coordinator", reg.gather(t))
+}
+
+// A coordinator's ladder metrics, after one climb of a two-rung ladder
+// whose lower rung passes and whose upper one fails.
+func TestLadderMetricsAreDocumented(t *testing.T) {
+	reg := newCountingRegistry()
+	l := &ladder.DNSLadder{Metadata: ladder.Metadata{Name: "web", Namespace: "shop"}, Spec: ladder.Spec{Rungs: []ladder.Rung{
+		{Name: "internal", AAAAExpected: true}, {Name: "broad", AAAAExpected: true},
+	}}}
+	l.Status = &ladder.Status{}
+	l.Status.Record(&l.Spec, []ladder.RungRun{{State: ladder.Passing}, {State: ladder.Failing}}, time.Now())
+	coordinator.NewLadderMetrics(reg).ObserveClimb(l)
+	compareMetrics(t, "metrics ladders", reg.gather(t))
 }
 
 // The built-in client profiles are the documented ones.

@@ -52,8 +52,9 @@ func expand(groupResources []string, verbs ...string) []string {
 // coordinator lists and watches what discovery and a Service's evidence
 // read (internal/kube's informers, whose reads are of their caches: no
 // get; test/e2e runs the coordinator with this role), reviews tokens and jobs, reads two ConfigMaps of
-// kube-system by name and writes nothing but Leases in its namespace; a
-// prober reviews tokens; a user creates probes.dsprobe.io; the
+// kube-system by name, lists the DNSLadders and patches their status, and
+// writes nothing else but Leases in its namespace; a prober reviews
+// tokens; a user creates probes.dsprobe.io and reads DNSLadders; the
 // observability overlay's Prometheus finds Pods.
 func TestRBACIsLeastPrivilege(t *testing.T) {
 	o := render(t, "deploy/overlays/observability")
@@ -63,11 +64,12 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	}, "list", "watch")
 	want := map[string][]string{
 		"ClusterRole dsprobe-coordinator": append(coordinatorReads,
-			"authentication.k8s.io/tokenreviews create", "authorization.k8s.io/subjectaccessreviews create"),
+			"authentication.k8s.io/tokenreviews create", "authorization.k8s.io/subjectaccessreviews create",
+			"dsprobe.io/dnsladders list", "dsprobe.io/dnsladders/status patch"),
 		"Role kube-system/dsprobe-coordinator":    {"/configmaps get cilium-config", "/configmaps get kube-proxy"},
 		"Role dsprobe/dsprobe-coordinator-leases": expand([]string{"coordination.k8s.io/leases"}, "get", "create", "update"),
 		"ClusterRole dsprobe-prober":              {"authentication.k8s.io/tokenreviews create"},
-		"ClusterRole dsprobe-user":                {"dsprobe.io/probes create"},
+		"ClusterRole dsprobe-user":                {"dsprobe.io/probes create", "dsprobe.io/dnsladders get", "dsprobe.io/dnsladders list"},
 		"ClusterRole dsprobe-prometheus":          expand([]string{"/pods"}, "get", "list", "watch"),
 	}
 	got := map[string][]string{}

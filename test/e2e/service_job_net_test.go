@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/dsprobe/dsprobe/internal/kube"
+	"github.com/dsprobe/dsprobe/internal/ladder"
 	"github.com/dsprobe/dsprobe/internal/testsupport/kubelab"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
@@ -92,7 +95,9 @@ func (c caller) flags() []string {
 // job on every prober, naming team-c, and may run it on theirs. A
 // coordinator of another ServiceAccount is refused by every prober, and,
 // allowed to watch only the prober Pods, serves no Service job and says
-// what to grant.
+// what to grant. The shipped coordinator also climbs a DNSLadder by
+// itself, as the ladder's ServiceAccount: the rung it may probe clears,
+// the rung reaching into team-c is refused, naming it.
 func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 	c := kubelab.Start(t)
 	ensureMountpoint(t, "/var/run/secrets")
@@ -159,6 +164,38 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 			bins["prober"], "--config", repoPath(t, "deploy/vantage/prober-config.yaml"), "--rate", "0")
 		client.WaitConnect(t, netip.AddrPortFrom(pod.Addr4(), 9443))
 	}
+	// A DNSLadder for the coordinator to climb by itself, made before it
+	// starts so its first climb, on taking the Lease, includes it. Its
+	// ServiceAccount (shop's dsprobe-ladder, the default) may probe from
+	// team-a alone: the rung that also probes from team-c is refused.
+	crd, err := os.ReadFile(repoPath(t, "deploy/base/dnsladder-crd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Apply(t, crd, kubelab.ApplyOptions{})
+	poll(t, "dnsladders served", func() bool {
+		_, err := c.Client.Discovery().ServerResourcesForGroupVersion(ladder.APIVersion)
+		return err == nil
+	})
+	c.ServiceAccountToken(t, "shop", ladder.DefaultServiceAccount)
+	if _, err := c.Client.RbacV1().RoleBindings("team-a").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-dsprobe-ladder"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "dsprobe-user"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "shop", Name: ladder.DefaultServiceAccount}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitAllowed(t, c, "shop:"+ladder.DefaultServiceAccount, authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "dsprobe.io", Resource: "probes"})
+	c.Apply(t, []byte(`apiVersion: dsprobe.io/v1alpha1
+kind: DNSLadder
+metadata: {name: web, namespace: shop}
+spec:
+  target: {address: "web.shop.svc.cluster.local:80"}
+  rungs:
+    - {name: internal, vantage: {namespaces: [team-a]}, aaaaExpected: true}
+    - {name: broad, vantage: {namespaces: [team-a, team-c]}, aaaaExpected: true}
+`), kubelab.ApplyOptions{})
+
 	coordPod := c.AddPod(t, "dsprobe", "coordinator", nil)
 	coordFiles := serviceAccountFiles(t, c, "dsprobe", "dsprobe-coordinator")
 	coordFiles["dsprobe/prober/token"] = requestToken(t, c, "dsprobe", "dsprobe-coordinator", "dsprobe-prober")
@@ -335,6 +372,46 @@ func TestProbeServiceThroughCoordinatorInCluster(t *testing.T) {
 			if want := "failing denied: shop/from-team-a (no IPv6 ipBlock) does not admit IPv6 from the prober"; cells[ns] != want {
 				t.Errorf("the prober of %s: got %q, want %q", ns, cells[ns], want)
 			}
+		}
+	})
+
+	// The shipped coordinator runs the ladders (ladders.enabled): it takes
+	// the Lease in its namespace, climbs the ladder with real jobs on the
+	// probers, and writes the status: the rung probing the RequireDualStack
+	// Service from team-a clears, with the job's ID and team-a's answers;
+	// the rung that would probe from team-c fails, naming it.
+	t.Run("the coordinator climbs a DNSLadder by itself, as the ladder's ServiceAccount", func(t *testing.T) {
+		store, err := kube.NewDNSLadderStore(c.RESTConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var web *ladder.DNSLadder
+		poll(t, "the ladder's first climb", func() bool {
+			ladders, err := store.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ladders) == 1 && ladders[0].Status != nil && ladders[0].Status.LastRunTime != nil {
+				web = &ladders[0]
+			}
+			return web != nil
+		})
+		st := web.Status
+		internal, broad := st.Rungs[0], st.Rungs[1]
+		if !internal.Cleared || st.HighestRungCleared != "internal" {
+			t.Errorf("rung internal: got %s (%s), %q cleared; want it cleared", internal.State, internal.Reason, st.HighestRungCleared)
+		}
+		if run := internal.LastRuns[0]; run.JobID == "" || len(run.Vantages) != 1 || run.Vantages[0].Namespace != "team-a" ||
+			len(run.Vantages[0].AAAA.Addresses) == 0 || len(run.Vantages[0].Attempted) == 0 {
+			t.Errorf("rung internal's run: got %+v, want team-a's answers (AAAA, addresses attempted) under a job ID", run)
+		}
+		refusal := "system:serviceaccount:shop:dsprobe-ladder may not create probes.dsprobe.io in namespace team-c"
+		if broad.State != ladder.Failing || !strings.Contains(broad.Reason, refusal) {
+			t.Errorf("rung broad: got %s (%s), want Failing saying %q", broad.State, broad.Reason, refusal)
+		}
+		lease, err := c.Client.CoordinationV1().Leases("dsprobe").Get(ctx, "dsprobe-ladders", metav1.GetOptions{})
+		if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			t.Errorf("Lease dsprobe/dsprobe-ladders: got %+v, %v; want it held", lease, err)
 		}
 	})
 
