@@ -24,6 +24,7 @@ import (
 
 	"github.com/dsprobe/dsprobe/internal/buildinfo"
 	"github.com/dsprobe/dsprobe/internal/imagebuild"
+	"github.com/dsprobe/dsprobe/internal/testsupport/modroot"
 )
 
 // The same commit builds the same images twice, byte for byte, and each is
@@ -31,7 +32,7 @@ import (
 // containerd, running as 65532:65532 with no shell, a static binary that
 // reports the commit it was built from, and the OCI labels.
 func TestBuildIsReproducibleAndNonRoot(t *testing.T) {
-	repo := moduleRoot(t)
+	repo := modroot.Dir(t)
 	epoch, err := imagebuild.SourceDateEpoch(t.Context(), repo)
 	if err != nil {
 		t.Fatal(err)
@@ -338,23 +339,4 @@ func run(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %v: %v", name, args, err)
 	}
 	return string(out)
-}
-
-// moduleRoot is the directory of the go.mod above the test's directory.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
 }

@@ -1,10 +1,9 @@
 package archtest_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/dsprobe/dsprobe/internal/testsupport/modroot"
 	"github.com/dsprobe/dsprobe/test/archtest"
 )
 
@@ -16,7 +15,7 @@ var knownViolations = []archtest.Exception{}
 // TestDependencyRules holds every package of the module to the rule its
 // doc.go ends with (see the package documentation for the sentences).
 func TestDependencyRules(t *testing.T) {
-	g, err := archtest.Load(t.Context(), moduleRoot(t))
+	g, err := archtest.Load(t.Context(), modroot.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,24 +52,5 @@ func TestDependencyRules(t *testing.T) {
 	}
 	for _, v := range unexcused {
 		t.Error(v)
-	}
-}
-
-// moduleRoot is the directory of the go.mod above the test's directory.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/dsprobe/dsprobe/internal/testsupport/modroot"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
@@ -35,7 +36,7 @@ func promtool(t *testing.T, dir string, args ...string) string {
 // and fire, with the labels and annotations alerts_test.yaml expects, on
 // the series it feeds them.
 func TestAlertRulesPassPromtool(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), observability)
+	dir := filepath.Join(modroot.Dir(t), observability)
 	t.Log(promtool(t, dir, "check", "rules", "--lint-fatal", "alerts.yaml"))
 	t.Log(promtool(t, dir, "test", "rules", "alerts_test.yaml"))
 }
@@ -44,7 +45,7 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 // with the rule files it names: files shipped beside it, which the
 // overlay mounts from the same ConfigMap.
 func TestPrometheusConfigPassesPromtool(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), observability)
+	dir := filepath.Join(modroot.Dir(t), observability)
 	var cfg map[string]any
 	if err := yaml.Unmarshal(readRepoFile(t, observability+"/prometheus.yml"), &cfg); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/dsprobe/dsprobe/internal/testsupport/modroot"
 	"github.com/dsprobe/dsprobe/internal/testsupport/testhost"
 )
 
@@ -50,7 +51,7 @@ type objects struct {
 func render(t *testing.T, dir string) *objects {
 	t.Helper()
 	kustomize := testhost.Tool(t, "kustomize")
-	cmd := exec.CommandContext(t.Context(), kustomize, "build", filepath.Join(repoRoot(t), dir))
+	cmd := exec.CommandContext(t.Context(), kustomize, "build", filepath.Join(modroot.Dir(t), dir))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -148,27 +149,9 @@ func TestEveryKustomizationRenders(t *testing.T) {
 	}
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
 func readRepoFile(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), path))
+	b, err := os.ReadFile(filepath.Join(modroot.Dir(t), path))
 	if err != nil {
 		t.Fatal(err)
 	}

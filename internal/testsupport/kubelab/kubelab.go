@@ -482,21 +482,28 @@ current-context: kubelab
 	return path
 }
 
-// waitFor polls cond every 100 ms until it reports done, fails the test on
-// its error, and gives up after startBudget naming what it waited for.
+// waitFor waits for cond as WaitFor does, within the lab's start budget.
 func waitFor(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(startBudget)
+	WaitFor(t, what, startBudget, cond)
+}
+
+// WaitFor polls cond every 100 ms until it reports done, fails the test on
+// its error, and gives up after budget naming what it waited for: how the
+// lab, and test support built on it, wait for a cluster to converge.
+func WaitFor(t testing.TB, what string, budget time.Duration, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(budget)
 	for {
 		done, err := cond()
 		if err != nil {
-			t.Fatalf("kubelab: waiting for %s: %v", what, err)
+			t.Fatalf("waiting for %s: %v", what, err)
 		}
 		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kubelab: gave up waiting for %s after %v", what, startBudget)
+			t.Fatalf("gave up waiting for %s after %v", what, budget)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

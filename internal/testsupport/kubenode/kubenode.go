@@ -369,24 +369,11 @@ func buildPause(t testing.TB, dir string) string {
 	return out
 }
 
-// waitFor polls cond every 200 ms until it reports done, fails the test on
-// its error, and gives up after startBudget naming what it waited for.
+// waitFor waits for cond as kubelab.WaitFor does, within the node's start
+// budget.
 func waitFor(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(startBudget)
-	for {
-		done, err := cond()
-		if err != nil {
-			t.Fatalf("kubenode: waiting for %s: %v", what, err)
-		}
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kubenode: gave up waiting for %s after %v", what, startBudget)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	kubelab.WaitFor(t, what, startBudget, cond)
 }
 
 func writeFile(t testing.TB, path, content string) {
