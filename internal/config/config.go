@@ -9,6 +9,7 @@ import (
 	"github.com/dsprobe/dsprobe/internal/admission"
 	"github.com/dsprobe/dsprobe/internal/allowlist"
 	"github.com/dsprobe/dsprobe/internal/authn"
+	"github.com/dsprobe/dsprobe/internal/ladder"
 )
 
 // APIVersion is the version of every file's shape. A file names it, so a
@@ -269,28 +270,9 @@ func DefaultCoordinator() Coordinator {
 }
 
 // Duration is a time.Duration written in files as a Go duration string
-// ("30s", "1m30s"), never as a number of nanoseconds.
-type Duration time.Duration
-
-// String is the Go duration string.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration such as \"30s\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want a duration such as \"30s\", got %q", s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// ("30s", "1m30s"), never as a number of nanoseconds: the ladder's own type,
+// so a ladder file and a configuration file read durations alike.
+type Duration = ladder.Duration
 
 // PortRange is a port ("443", or the number 443 in a file) or a range of
 // them ("8000-8999"), checked by internal/allowlist.
